@@ -1,0 +1,153 @@
+"""Analysis results: frozen records of numbers, rendered elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.analysis.receptive import ReceptiveField
+from archcalc.spec.model import Layer, Shape
+
+FLOAT32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Row:
+    """One layer, or (with ``children``) one block, repeat, residual or concat.
+
+    A composite row's numbers are the sums over the leaves beneath it. ``macs``
+    is None where archcalc has no cost rule for the operation ("uncounted").
+    """
+
+    path: str
+    kind: str
+    operation: str
+    depth: int
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int | None
+    activation_bytes: int
+    receptive_field: ReceptiveField | None
+    children: tuple[Row, ...] = ()
+    layer: Layer | None = None  # the spec leaf this row came from, for lint and build
+    note: str | None = None  # e.g. "misaligned merge", "opaque module"
+    calls: int = 1  # summarize(): how many times a module ran (shared weights count once)
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "path": self.path,
+            "kind": self.kind,
+            "operation": self.operation,
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "activation_bytes": self.activation_bytes,
+            "receptive_field": self.receptive_field.to_dict() if self.receptive_field else None,
+        }
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    activation_bytes: int
+    uncounted: tuple[str, ...] = ()  # paths of rows whose MACs archcalc cannot count
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "activation_bytes": self.activation_bytes,
+        }
+        if self.uncounted:
+            d["uncounted"] = list(self.uncounted)
+        return d
+
+
+def totals_of(rows: tuple[Row, ...] | list[Row]) -> Totals:
+    """Sum leaf rows; uncounted MACs are listed, never added as 0."""
+    return Totals(
+        params=sum(r.params for r in rows),
+        trainable_params=sum(r.trainable_params for r in rows),
+        buffers=sum(r.buffers for r in rows),
+        macs=sum(r.macs for r in rows if r.macs is not None),
+        activation_bytes=sum(r.activation_bytes for r in rows),
+        uncounted=tuple(r.path for r in rows if r.macs is None),
+    )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything archcalc knows about one network at one input size.
+
+    ``rows`` lists every leaf layer in execution order; ``tree`` keeps the
+    nesting (blocks, repeats, residuals, concats) for folding by depth.
+    """
+
+    name: str
+    input_shape: Shape
+    output_shape: Shape
+    rows: tuple[Row, ...]
+    tree: tuple[Row, ...]
+    totals: Totals
+    notes: tuple[str, ...] = field(default=())
+    source: str = "spec"  # "spec" or "module"
+
+    def rows_at_depth(self, depth: int | None) -> list[Row]:
+        """Rows with every composite at ``depth`` folded into one row (None: all leaves)."""
+        if depth is None:
+            return list(self.rows)
+        out: list[Row] = []
+
+        def walk(row: Row) -> None:
+            if row.is_leaf or row.depth >= depth:
+                out.append(row)
+            else:
+                for child in row.children:
+                    walk(child)
+
+        for row in self.tree:
+            walk(row)
+        return out
+
+    def largest(self) -> Row | None:
+        """The leaf holding the most parameters (None for a parameter-free net)."""
+        best = max(self.rows, key=lambda r: r.params, default=None)
+        return best if best is not None and best.params > 0 else None
+
+    def share(self, row: Row) -> float:
+        """``row``'s fraction of all parameters."""
+        return row.params / self.totals.params if self.totals.params else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN.md."""
+        d: dict[str, Any] = {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "layers": [r.to_dict() for r in self.rows],
+            "totals": self.totals.to_dict(),
+        }
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d

@@ -1,0 +1,82 @@
+"""``build(spec)``: the torch module a spec describes, named by the spec's paths."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence as Seq
+
+from torch import nn
+
+from archcalc import kinds
+from archcalc.analysis import analyze
+from archcalc.bridge.modules import Concat, Residual
+from archcalc.errors import ArchcalcError
+from archcalc.kinds.base import Shape
+from archcalc.spec.model import (
+    Concat as ConcatSpec,
+)
+from archcalc.spec.model import (
+    Layer,
+    Repeat,
+    Sequence,
+    Spec,
+    SpecNode,
+)
+from archcalc.spec.model import (
+    Residual as ResidualSpec,
+)
+
+
+def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
+    """The ``nn.Module`` for ``spec``; submodule names follow the spec's dotted paths.
+
+    The spec is analysed first, so a shape mistake is an ArchcalcError before
+    a single module exists (as einops validates layers at construction).
+
+    >>> import archcalc
+    >>> model = archcalc.build(archcalc.load("examples/mnist_cnn.yaml"))
+    >>> model.get_submodule("fc1")
+    Linear(in_features=1568, out_features=128, bias=True)
+    """
+    analysis = analyze(spec, input_shape)
+    shapes = {row.path: row.input_shape for row in analysis.rows}
+    return _sequential(spec.layers, shapes)
+
+
+def _sequential(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> nn.Sequential:
+    return nn.Sequential(_named(nodes, shapes))
+
+
+def _named(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> OrderedDict[str, nn.Module]:
+    out: OrderedDict[str, nn.Module] = OrderedDict()
+    for node in nodes:
+        if node.name in _RESERVED:
+            raise ArchcalcError.at(
+                node.loc,
+                f"the name `{node.name}` clashes with an attribute of torch.nn.Module",
+                where=node.label,
+                hint="choose another `name`",
+            )
+        out[node.name] = _module(node, shapes)
+    return out
+
+
+def _module(node: SpecNode, shapes: dict[str, Shape]) -> nn.Module:
+    if isinstance(node, Layer):
+        return kinds.REGISTRY[node.kind].to_torch(node.args, shapes[node.path])
+    if isinstance(node, Sequence):
+        return _sequential(node.children, shapes)
+    if isinstance(node, Repeat):
+        return nn.Sequential(OrderedDict((c.name, _sequential(c.children, shapes))
+                                         for c in node.copies))
+    if isinstance(node, ResidualSpec):
+        shortcut = _sequential(node.shortcut.children, shapes) if node.shortcut else None
+        return Residual(_named(node.layers.children, shapes), shortcut)
+    assert isinstance(node, ConcatSpec)
+    return Concat(OrderedDict((b.name, _sequential(b.children, shapes)) for b in node.branches))
+
+
+# Names torch refuses for a submodule of a Sequential or our containers.
+_RESERVED = frozenset(
+    name for name in dir(nn.Sequential) + dir(Residual) + dir(Concat) if not name.startswith("__")
+) | {"main_names", "shortcut"}

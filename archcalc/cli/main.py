@@ -1,0 +1,67 @@
+"""``archcalc COMMAND ...``: dispatch to one command module, turning user mistakes into one line.
+
+Only the invoked command's module is imported, so ``archcalc summary`` never
+pays for (or imports) torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from archcalc.errors import ArchcalcError
+
+# command → (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "summary": ("archcalc.cli.summary", "layer-by-layer shapes, params, receptive field, MACs, memory"),
+    "check": ("archcalc.cli.check", "validate specs (exit 0 when all are valid, 2 otherwise)"),
+    "kinds": ("archcalc.cli.kinds", "list the layer kinds a spec can use"),
+    "compare": ("archcalc.cli.compare", "compare designs side by side"),
+    "scale": ("archcalc.cli.scale", "params, MACs and memory as the input grows"),
+    "lint": ("archcalc.cli.lint", "flag design smells"),
+    "report": ("archcalc.cli.report", "a self-contained HTML report"),
+    "train": ("archcalc.train.cli", "train a spec on MNIST-format data (needs torch)"),
+}
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archcalc",
+        description="Analyse convolutional network architectures before they run.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def _version() -> str:
+    from archcalc import __version__
+
+    return f"archcalc {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 findings, 2 user error)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(command if command in COMMANDS else None)
+    args = parser.parse_args(args_list)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except ArchcalcError as err:
+        print(f"error: {err}" if err.file is None and err.where is None else str(err),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `archcalc summary ... | head`
+        return 0

@@ -1,0 +1,78 @@
+"""``archcalc summary SPEC``: the layer-by-layer table, or its JSON / Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from archcalc.analysis import Analysis, analyze, estimate
+from archcalc.cli.common import input_shape, positive_int, resolve_input
+from archcalc.errors import ArchcalcError
+from archcalc.spec.load import load
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="?", help="a YAML spec (see examples/)")
+    p.add_argument("--input", type=input_shape, metavar="CxHxW",
+                   help="analyse at another input size, e.g. 3x224x224")
+    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                   help="batch size for the memory estimate (default 1)")
+    p.add_argument("--depth", type=positive_int, metavar="N",
+                   help="fold blocks, repeats, residuals and concats below depth N into one row")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print DESIGN.md's JSON object")
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--module", metavar="PKG.MOD:FN",
+                   help="summarise a torch module instead, e.g. torchvision.models:vgg16 "
+                   "(needs torch and --input)")
+
+
+_NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
+
+
+def dumps(data: object) -> str:
+    """Indented JSON with short number lists (shapes, fields) kept on one line."""
+    text = json.dumps(data, indent=2)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
+                            text)
+
+
+def analysis_for(args: argparse.Namespace) -> Analysis:
+    if args.module:
+        if args.spec:
+            raise ArchcalcError("give a SPEC or --module, not both")
+        if args.input is None:
+            raise ArchcalcError("--module needs --input CxHxW", hint="e.g. --input 3x224x224")
+        from archcalc.bridge.summarize import summarize_target
+
+        return summarize_target(args.module, args.input)
+    if not args.spec:
+        raise ArchcalcError("summary needs a SPEC file (or --module)",
+                            hint="e.g. `archcalc summary examples/mnist_cnn.yaml`")
+    spec = load(args.spec)
+    return analyze(spec, resolve_input(args.input, spec.input_shape))
+
+
+def run(args: argparse.Namespace) -> int:
+    analysis = analysis_for(args)
+    memory = estimate(analysis, args.batch)
+    if args.json:
+        data = analysis.to_dict()
+        data["memory"] = {k: getattr(memory, k) for k in
+                          ("batch", "params", "buffers", "input", "activations",
+                           "inference_peak", "training")}
+        sys.stdout.write(dumps(data) + "\n")
+        return 0
+    if args.markdown:
+        from archcalc.render.markdown import summary
+
+        sys.stdout.write(summary(analysis, args.depth, memory))
+        return 0
+    from rich.console import Console
+
+    from archcalc.render.table import print_summary
+
+    print_summary(analysis, memory, args.depth, Console())
+    return 0

@@ -1,0 +1,34 @@
+"""The registry of layer kinds, keyed by the name a spec writes.
+
+Every module in this package that defines ``KINDS`` contributes its kinds;
+adding a kind is adding one module (and its tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from archcalc.kinds.base import LayerKind
+
+
+def _discover() -> dict[str, LayerKind[Any]]:
+    found: dict[str, LayerKind[Any]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for kind in getattr(module, "KINDS", ()):
+            if kind.name in found:  # pragma: no cover - a programming error
+                raise RuntimeError(f"layer kind {kind.name!r} is defined twice")
+            found[kind.name] = kind
+    return found
+
+
+REGISTRY: dict[str, LayerKind[Any]] = _discover()
+
+
+def get(name: str) -> LayerKind[Any] | None:
+    """The kind called ``name``, or None."""
+    return REGISTRY.get(name)

@@ -1,0 +1,269 @@
+"""What every layer kind is made of, and the helpers kinds share.
+
+A kind is one :class:`LayerKind`: how to read its arguments, and one pure
+``apply`` that turns an input shape into an :class:`Effect` (output shape,
+parameters, buffers, MACs, receptive-field step). Its torch constructor lives
+beside it and imports torch only when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from archcalc.errors import ArchcalcError, suggest
+from archcalc.spec.tree import Node, describe
+
+if TYPE_CHECKING:
+    import torch.nn
+
+Shape = tuple[int, ...]
+Pair = tuple[int, int]
+# Torch's own limit for a tensor dimension is far above this; a spec with
+# larger numbers is a typo or an attack, and refusing it keeps arithmetic small.
+MAX_INT = 2**31 - 1
+
+A = TypeVar("A")
+
+
+class ShapeError(Exception):
+    """Raised inside ``apply``; the analyser adds location and layer path."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class SpatialStep:
+    """A sliding window on H and W, for the receptive-field recurrence.
+
+    ``kernel`` is the effective kernel d·(k−1)+1; ``pad_before`` the padding
+    on the top/left side, which is what moves the field's start.
+    """
+
+    kernel: Pair
+    stride: Pair
+    pad_before: Pair
+
+
+class GlobalStep:
+    """Every output unit sees the whole input (flatten, global pooling)."""
+
+
+GLOBAL = GlobalStep()
+RFStep = SpatialStep | GlobalStep | None  # None: elementwise, field unchanged
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a layer does to its input: all numbers, no display strings."""
+
+    output_shape: Shape
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    rf: RFStep = None
+
+
+@dataclass(frozen=True)
+class LayerKind(Generic[A]):
+    """One layer kind: the single place its rules live."""
+
+    name: str
+    parse: Callable[[ArgReader], A]
+    apply: Callable[[A, Shape], Effect]
+    operation: Callable[[A, Shape], str]
+    to_torch: Callable[[A, Shape], torch.nn.Module]
+    main_arg: str | None = None
+    summary: str = ""
+
+
+def fmt_shape(shape: Shape) -> str:
+    """``(32, 7, 7)`` → ``32×7×7``."""
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+def require_image(shape: Shape, what: str) -> tuple[int, int, int]:
+    """Check a C×H×W input, or say what was found instead."""
+    if len(shape) != 3:
+        raise ShapeError(
+            f"expects a C×H×W input, but gets {fmt_shape(shape)}",
+            hint=f"{what} works on feature maps; put it before `flatten`",
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def pair_text(p: Pair) -> str:
+    """How torch prints a kernel/stride: ``3`` when square, ``(3, 5)`` when not."""
+    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
+
+
+def window_out(n: int, k_eff: int, stride: int, pad_total: int) -> int:
+    """⌊(n + pad − k')/s⌋ + 1, the conv/pool output size on one axis."""
+    return (n + pad_total - k_eff) // stride + 1
+
+
+def pool_out(n: int, k_eff: int, stride: int, pad: int, ceil_mode: bool) -> int:
+    """Torch's pooling output size, ceil_mode rule included.
+
+    With ceil_mode torch rounds up, then drops the last window when it would
+    start in the right padding (aten/src/ATen/native/Pool.h).
+    """
+    if not ceil_mode:
+        return window_out(n, k_eff, stride, 2 * pad)
+    out = -((-(n + 2 * pad - k_eff)) // stride) + 1
+    if (out - 1) * stride >= n + pad:
+        out -= 1
+    return out
+
+
+_REQUIRED: Any = object()
+
+
+class ArgReader:
+    """Reads one layer's arguments, pointing each mistake at its value.
+
+    A kind's ``parse`` calls the typed getters; ``done`` then refuses any
+    argument nobody asked for, suggesting the nearest valid one.
+    """
+
+    def __init__(self, kind: str, node: Node, main_arg: str | None) -> None:
+        self.kind = kind
+        self.node = node
+        self.loc = node.loc
+        if node.is_map:
+            self.values: dict[str, Node] = dict(node.value)
+        elif node.value is None:
+            self.values = {}
+        elif main_arg is not None:  # the scalar (or pair) shorthand: `linear: 10`
+            self.values = {main_arg: node}
+        else:
+            raise ArchcalcError.at(
+                node.loc, f"expects a mapping of arguments, but gets {describe(node)}"
+            )
+        self.known: list[str] = []
+
+    def _take(self, name: str, default: Any) -> Node | None:
+        self.known.append(name)
+        node = self.values.pop(name, None)
+        if node is None and default is _REQUIRED:
+            raise ArchcalcError.at(
+                self.loc,
+                f"{self.kind} expects argument `{name}`, but it is missing",
+                hint=f"e.g. `{self.kind}: {{{name}: ...}}`",
+            )
+        return node
+
+    def error(self, node: Node, message: str, hint: str | None = None) -> ArchcalcError:
+        return ArchcalcError.at(node.loc or self.loc, message, hint=hint)
+
+    def int_(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
+        node = self._take(name, default)
+        if node is None:
+            return int(default)
+        return self._check_int(name, node, minimum)
+
+    def _check_int(self, name: str, node: Node, minimum: int) -> int:
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(node, f"`{name}` expects an integer, but gets {describe(node)}")
+        if v < minimum:
+            bound = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+            raise self.error(node, f"`{name}` expects {bound}, but gets {v}")
+        if v > MAX_INT:
+            raise self.error(node, f"`{name}` expects at most {MAX_INT}, but gets {v}")
+        return v
+
+    def pair(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> Pair:
+        node = self._take(name, default)
+        if node is None:
+            return default if isinstance(default, tuple) else (int(default), int(default))
+        return self._pair_of(name, node, minimum)
+
+    def _pair_of(self, name: str, node: Node, minimum: int) -> Pair:
+        if node.is_list:
+            items = node.value
+            if len(items) != 2:
+                raise self.error(
+                    node, f"`{name}` expects an integer or a pair [h, w], but gets {len(items)} values"
+                )
+            return (self._check_int(name, items[0], minimum), self._check_int(name, items[1], minimum))
+        v = self._check_int(name, node, minimum)
+        return (v, v)
+
+    def padding(self, name: str = "padding", allow_same: bool = True) -> Pair | str:
+        """An int, a pair, or (for convolutions) ``same`` / ``valid``."""
+        node = self._take(name, 0)
+        if node is None:
+            return (0, 0)
+        if isinstance(node.value, str):
+            word = node.value.lower()
+            if allow_same and word in ("same", "valid"):
+                return word
+            allowed = "an integer, a pair or `same`" if allow_same else "an integer or a pair"
+            raise self.error(node, f"`{name}` expects {allowed}, but gets {describe(node)}")
+        return self._pair_of(name, node, 0)
+
+    def bool_(self, name: str, default: bool) -> bool:
+        node = self._take(name, default)
+        if node is None:
+            return default
+        if not isinstance(node.value, bool):
+            raise self.error(node, f"`{name}` expects true or false, but gets {describe(node)}")
+        return node.value
+
+    def float_(
+        self, name: str, default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
+        lo_open: bool = False, hi_open: bool = False,
+    ) -> float:
+        node = self._take(name, default)
+        if node is None:
+            return float(default)
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise self.error(node, f"`{name}` expects a number, but gets {describe(node)}")
+        too_low = lo is not None and (v <= lo if lo_open else v < lo)
+        too_high = hi is not None and (v >= hi if hi_open else v > hi)
+        if too_low or too_high:
+            left = "(" if lo_open else "["
+            right = ")" if hi_open else "]"
+            rng = f"{left}{'-∞' if lo is None else lo}, {'∞' if hi is None else hi}{right}"
+            raise self.error(node, f"`{name}` expects a number in {rng}, but gets {v}")
+        return float(v)
+
+    def done(self) -> None:
+        for key in self.values:
+            loc = self.node.key_loc(key) if self.node.is_map else self.loc
+            hint = suggest(key, self.known)
+            if hint is None:
+                valid = ", ".join(f"`{k}`" for k in self.known) or "none"
+                hint = f"{self.kind} takes {valid}"
+            raise ArchcalcError.at(loc, f"{self.kind} has no argument `{key}`", hint=hint)
+
+
+def no_args(reader: ArgReader) -> None:
+    """``parse`` for kinds without arguments."""
+    reader.done()
+
+
+def simple_kind(
+    name: str, torch_class: str, summary: str, *, operation: str | None = None
+) -> LayerKind[None]:
+    """An elementwise kind without arguments (relu, tanh, …)."""
+
+    def to_torch(args: None, shape: Shape) -> torch.nn.Module:
+        import torch.nn as nn
+
+        return getattr(nn, torch_class)()  # type: ignore[no-any-return]
+
+    return LayerKind(
+        name=name,
+        parse=no_args,
+        apply=lambda args, shape: Effect(shape),
+        operation=lambda args, shape: operation or f"{torch_class}()",
+        to_torch=to_torch,
+        summary=summary,
+    )

@@ -1,0 +1,104 @@
+"""batchnorm2d and batchnorm1d: torch.nn.BatchNorm2d / BatchNorm1d.
+
+γ and β are parameters; the running mean, variance and batch counter are
+buffers, counted apart (torchinfo and Keras mix the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archcalc.kinds.base import (
+    ArgReader,
+    Effect,
+    LayerKind,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    require_image,
+)
+
+if TYPE_CHECKING:
+    import torch.nn
+
+
+@dataclass(frozen=True)
+class BatchNormArgs:
+    eps: float
+    momentum: float
+    affine: bool
+    track_running_stats: bool
+
+
+def parse(r: ArgReader) -> BatchNormArgs:
+    args = BatchNormArgs(
+        eps=r.float_("eps", 1e-5, lo=0.0, lo_open=True),
+        momentum=r.float_("momentum", 0.1, lo=0.0, hi=1.0),
+        affine=r.bool_("affine", True),
+        track_running_stats=r.bool_("track_running_stats", True),
+    )
+    r.done()
+    return args
+
+
+def _effect(a: BatchNormArgs, channels: int, shape: Shape) -> Effect:
+    return Effect(
+        output_shape=shape,
+        params=2 * channels if a.affine else 0,
+        # running_mean, running_var, and the scalar num_batches_tracked
+        buffers=2 * channels + 1 if a.track_running_stats else 0,
+    )
+
+
+def apply_2d(a: BatchNormArgs, shape: Shape) -> Effect:
+    c, _, _ = require_image(shape, "batchnorm2d")
+    return _effect(a, c, shape)
+
+
+def apply_1d(a: BatchNormArgs, shape: Shape) -> Effect:
+    if len(shape) != 1:
+        raise ShapeError(
+            f"expects a flat input, but gets {fmt_shape(shape)}",
+            hint="use `batchnorm2d` on feature maps",
+        )
+    return _effect(a, shape[0], shape)
+
+
+def operation(a: BatchNormArgs, shape: Shape, torch_name: str) -> str:
+    extra = ""
+    if a.eps != 1e-5:
+        extra += f", eps={a.eps:g}"
+    if a.momentum != 0.1:
+        extra += f", momentum={a.momentum:g}"
+    if not a.affine:
+        extra += ", affine=False"
+    if not a.track_running_stats:
+        extra += ", track_running_stats=False"
+    return f"{torch_name}({shape[0]}{extra})"
+
+
+def _torch(a: BatchNormArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
+    import torch.nn as nn
+
+    cls = getattr(nn, torch_name)
+    return cls(  # type: ignore[no-any-return]
+        shape[0], eps=a.eps, momentum=a.momentum, affine=a.affine,
+        track_running_stats=a.track_running_stats,
+    )
+
+
+KINDS = [
+    LayerKind(
+        name="batchnorm2d", parse=parse, apply=apply_2d,
+        operation=lambda a, s: operation(a, s, "BatchNorm2d"),
+        to_torch=lambda a, s: _torch(a, s, "BatchNorm2d"),
+        summary="batch normalisation over channels (eps, momentum, affine, track_running_stats)",
+    ),
+    LayerKind(
+        name="batchnorm1d", parse=parse, apply=apply_1d,
+        operation=lambda a, s: operation(a, s, "BatchNorm1d"),
+        to_torch=lambda a, s: _torch(a, s, "BatchNorm1d"),
+        summary="batch normalisation over features (eps, momentum, affine, track_running_stats)",
+    ),
+]

@@ -1,0 +1,141 @@
+"""conv2d: a 2-D convolution, torch.nn.Conv2d."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archcalc.kinds.base import (
+    ArgReader,
+    Effect,
+    LayerKind,
+    Pair,
+    Shape,
+    ShapeError,
+    SpatialStep,
+    fmt_shape,
+    pair_text,
+    require_image,
+    window_out,
+)
+
+if TYPE_CHECKING:
+    import torch.nn
+
+
+@dataclass(frozen=True)
+class Conv2dArgs:
+    out: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair | str  # a pair, or "same" / "valid" as torch accepts them
+    dilation: Pair
+    groups: int
+    bias: bool
+
+    @property
+    def effective_kernel(self) -> Pair:
+        return (
+            self.dilation[0] * (self.kernel[0] - 1) + 1,
+            self.dilation[1] * (self.kernel[1] - 1) + 1,
+        )
+
+    def pads(self) -> tuple[Pair, Pair]:
+        """(before, after) padding per axis, as torch applies it.
+
+        For ``same`` torch pads d·(k−1) in total and puts the odd pixel after
+        (``left = total // 2``), so an even kernel is padded unevenly.
+        """
+        if self.padding == "valid":
+            return ((0, 0), (0, 0))
+        if self.padding == "same":
+            kh, kw = self.effective_kernel
+            return ((kh - 1) // 2, kh - 1 - (kh - 1) // 2), ((kw - 1) // 2, kw - 1 - (kw - 1) // 2)
+        assert isinstance(self.padding, tuple)
+        ph, pw = self.padding
+        return ((ph, ph), (pw, pw))
+
+
+def parse(r: ArgReader) -> Conv2dArgs:
+    args = Conv2dArgs(
+        out=r.int_("out"),
+        kernel=r.pair("kernel"),
+        stride=r.pair("stride", 1),
+        padding=r.padding("padding"),
+        dilation=r.pair("dilation", 1),
+        groups=r.int_("groups", 1),
+        bias=r.bool_("bias", True),
+    )
+    if args.padding == "same" and args.stride != (1, 1):
+        raise r.error(
+            r.node,
+            f"`padding: same` expects stride 1 (as in torch), but gets stride {pair_text(args.stride)}",
+            hint="write the padding as a number, e.g. `padding: 1` for a 3×3 kernel",
+        )
+    if args.out % args.groups:
+        raise r.error(
+            r.node,
+            f"`out` expects a multiple of groups={args.groups}, but gets {args.out}",
+        )
+    r.done()
+    return args
+
+
+def apply(a: Conv2dArgs, shape: Shape) -> Effect:
+    c, h, w = require_image(shape, "conv2d")
+    if c % a.groups:
+        raise ShapeError(
+            f"expects input channels divisible by groups={a.groups}, but gets {c} channels"
+        )
+    (pt, pb), (pl, pr) = a.pads()
+    kh, kw = a.effective_kernel
+    oh = window_out(h, kh, a.stride[0], pt + pb)
+    ow = window_out(w, kw, a.stride[1], pl + pr)
+    if oh < 1 or ow < 1:
+        raise ShapeError(
+            f"expects an input of at least {kh - pt - pb}×{kw - pl - pr} for a {kh}×{kw} "
+            f"effective kernel, but gets {fmt_shape(shape)} (output would be {oh}×{ow})",
+            hint="lower the kernel or add padding, or give a larger `input`",
+        )
+    per_output = (c // a.groups) * a.kernel[0] * a.kernel[1]
+    params = a.out * per_output + (a.out if a.bias else 0)
+    return Effect(
+        output_shape=(a.out, oh, ow),
+        params=params,
+        macs=a.out * oh * ow * per_output,
+        rf=SpatialStep(kernel=(kh, kw), stride=a.stride, pad_before=(pt, pl)),
+    )
+
+
+def operation(a: Conv2dArgs, shape: Shape) -> str:
+    parts = [str(shape[0]), str(a.out), pair_text(a.kernel)]
+    if a.stride != (1, 1):
+        parts.append(f"stride={pair_text(a.stride)}")
+    if isinstance(a.padding, str):
+        parts.append(f"pad={a.padding}")
+    elif a.padding != (0, 0):
+        parts.append(f"pad={pair_text(a.padding)}")
+    if a.dilation != (1, 1):
+        parts.append(f"dilation={pair_text(a.dilation)}")
+    if a.groups != 1:
+        parts.append(f"groups={a.groups}")
+    if not a.bias:
+        parts.append("bias=False")
+    return f"Conv2d({', '.join(parts)})"
+
+
+def to_torch(a: Conv2dArgs, shape: Shape) -> torch.nn.Module:
+    import torch.nn as nn
+
+    return nn.Conv2d(
+        shape[0], a.out, a.kernel, stride=a.stride, padding=a.padding,
+        dilation=a.dilation, groups=a.groups, bias=a.bias,
+    )
+
+
+KINDS = [
+    LayerKind(
+        name="conv2d", parse=parse, apply=apply, operation=operation, to_torch=to_torch,
+        summary="2-D convolution (out, kernel, stride, padding|same, dilation, groups, bias)",
+    )
+]

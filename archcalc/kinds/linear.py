@@ -1,0 +1,56 @@
+"""linear: a fully connected layer, torch.nn.Linear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archcalc.kinds.base import ArgReader, Effect, LayerKind, Shape, ShapeError, fmt_shape
+
+if TYPE_CHECKING:
+    import torch.nn
+
+
+@dataclass(frozen=True)
+class LinearArgs:
+    out: int
+    bias: bool
+
+
+def parse(r: ArgReader) -> LinearArgs:
+    args = LinearArgs(out=r.int_("out"), bias=r.bool_("bias", True))
+    r.done()
+    return args
+
+
+def apply(a: LinearArgs, shape: Shape) -> Effect:
+    if len(shape) != 1:
+        raise ShapeError(
+            f"expects a flat input, but gets {fmt_shape(shape)}",
+            hint="add `flatten` (or `global_avg_pool`) before it",
+        )
+    n = shape[0]
+    return Effect(
+        output_shape=(a.out,),
+        params=n * a.out + (a.out if a.bias else 0),
+        macs=n * a.out,
+    )
+
+
+def operation(a: LinearArgs, shape: Shape) -> str:
+    extra = ", bias=False" if not a.bias else ""
+    return f"Linear({shape[0]}, {a.out}{extra})"
+
+
+def to_torch(a: LinearArgs, shape: Shape) -> torch.nn.Module:
+    import torch.nn as nn
+
+    return nn.Linear(shape[0], a.out, bias=a.bias)
+
+
+KINDS = [
+    LayerKind(
+        name="linear", parse=parse, apply=apply, operation=operation, to_torch=to_torch,
+        main_arg="out", summary="fully connected layer (out, bias)",
+    )
+]

@@ -1,0 +1,54 @@
+"""local_response_norm: AlexNet's cross-channel normalisation, torch.nn.LocalResponseNorm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archcalc.kinds.base import ArgReader, Effect, LayerKind, Shape, require_image
+
+if TYPE_CHECKING:
+    import torch.nn
+
+
+@dataclass(frozen=True)
+class LRNArgs:
+    size: int
+    alpha: float
+    beta: float
+    k: float
+
+
+def parse(r: ArgReader) -> LRNArgs:
+    args = LRNArgs(
+        size=r.int_("size"),
+        alpha=r.float_("alpha", 1e-4),
+        beta=r.float_("beta", 0.75),
+        k=r.float_("k", 1.0),
+    )
+    r.done()
+    return args
+
+
+def apply(a: LRNArgs, shape: Shape) -> Effect:
+    require_image(shape, "local_response_norm")
+    return Effect(shape)
+
+
+def operation(a: LRNArgs, shape: Shape) -> str:
+    return f"LocalResponseNorm({a.size}, alpha={a.alpha:g}, beta={a.beta:g}, k={a.k:g})"
+
+
+def to_torch(a: LRNArgs, shape: Shape) -> torch.nn.Module:
+    import torch.nn as nn
+
+    return nn.LocalResponseNorm(a.size, alpha=a.alpha, beta=a.beta, k=a.k)
+
+
+KINDS = [
+    LayerKind(
+        name="local_response_norm", parse=parse, apply=apply, operation=operation,
+        to_torch=to_torch, main_arg="size",
+        summary="normalise across `size` neighbouring channels (size, alpha, beta, k)",
+    )
+]

@@ -1,0 +1,135 @@
+"""maxpool2d and avgpool2d: sliding-window pooling, torch.nn.MaxPool2d / AvgPool2d.
+
+Both share torch's pooling shape rule (ceil_mode included) and its limit that
+padding is at most half the kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archcalc.kinds.base import (
+    ArgReader,
+    Effect,
+    LayerKind,
+    Pair,
+    Shape,
+    ShapeError,
+    SpatialStep,
+    fmt_shape,
+    pair_text,
+    pool_out,
+    require_image,
+)
+
+if TYPE_CHECKING:
+    import torch.nn
+
+
+@dataclass(frozen=True)
+class PoolArgs:
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    dilation: Pair
+    ceil_mode: bool
+    count_include_pad: bool = True  # avgpool2d only
+
+    @property
+    def effective_kernel(self) -> Pair:
+        return (
+            self.dilation[0] * (self.kernel[0] - 1) + 1,
+            self.dilation[1] * (self.kernel[1] - 1) + 1,
+        )
+
+
+def _parse(r: ArgReader, with_dilation: bool) -> PoolArgs:
+    kernel = r.pair("kernel")
+    stride = r.pair("stride", kernel)  # torch: stride defaults to the kernel
+    padding = r.padding("padding", allow_same=False)
+    assert isinstance(padding, tuple)
+    dilation = r.pair("dilation", 1) if with_dilation else (1, 1)
+    ceil_mode = r.bool_("ceil_mode", False)
+    count_include_pad = True if with_dilation else r.bool_("count_include_pad", True)
+    r.done()
+    for axis in (0, 1):
+        if padding[axis] > kernel[axis] // 2:
+            raise r.error(
+                r.node,
+                f"`padding` expects at most half the kernel ({kernel[axis] // 2}), "
+                f"but gets {padding[axis]}",
+                hint="torch refuses larger pooling padding",
+            )
+    return PoolArgs(kernel, stride, padding, dilation, ceil_mode, count_include_pad)
+
+
+def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
+    c, h, w = require_image(shape, what)
+    kh, kw = a.effective_kernel
+    oh = pool_out(h, kh, a.stride[0], a.padding[0], a.ceil_mode)
+    ow = pool_out(w, kw, a.stride[1], a.padding[1], a.ceil_mode)
+    if oh < 1 or ow < 1:
+        raise ShapeError(
+            f"expects an input of at least {kh - 2 * a.padding[0]}×{kw - 2 * a.padding[1]} "
+            f"for a {kh}×{kw} window, but gets {fmt_shape(shape)} (output would be {oh}×{ow})",
+            hint="the spatial size collapsed; remove a pooling layer or give a larger `input`",
+        )
+    return Effect(
+        output_shape=(c, oh, ow),
+        rf=SpatialStep(kernel=(kh, kw), stride=a.stride, pad_before=a.padding),
+    )
+
+
+def _operation(a: PoolArgs, torch_name: str) -> str:
+    parts = [pair_text(a.kernel)]
+    if a.stride != a.kernel:
+        parts.append(f"stride={pair_text(a.stride)}")
+    if a.padding != (0, 0):
+        parts.append(f"pad={pair_text(a.padding)}")
+    if a.dilation != (1, 1):
+        parts.append(f"dilation={pair_text(a.dilation)}")
+    if a.ceil_mode:
+        parts.append("ceil_mode=True")
+    if not a.count_include_pad:
+        parts.append("count_include_pad=False")
+    return f"{torch_name}({', '.join(parts)})"
+
+
+def _max_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
+    import torch.nn as nn
+
+    return nn.MaxPool2d(
+        a.kernel, stride=a.stride, padding=a.padding, dilation=a.dilation, ceil_mode=a.ceil_mode
+    )
+
+
+def _avg_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
+    import torch.nn as nn
+
+    return nn.AvgPool2d(
+        a.kernel, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
+        count_include_pad=a.count_include_pad,
+    )
+
+
+KINDS = [
+    LayerKind(
+        name="maxpool2d",
+        parse=lambda r: _parse(r, with_dilation=True),
+        apply=lambda a, s: _apply(a, s, "maxpool2d"),
+        operation=lambda a, s: _operation(a, "MaxPool2d"),
+        to_torch=_max_torch,
+        main_arg="kernel",
+        summary="max pooling (kernel, stride=kernel, padding, dilation, ceil_mode)",
+    ),
+    LayerKind(
+        name="avgpool2d",
+        parse=lambda r: _parse(r, with_dilation=False),
+        apply=lambda a, s: _apply(a, s, "avgpool2d"),
+        operation=lambda a, s: _operation(a, "AvgPool2d"),
+        to_torch=_avg_torch,
+        main_arg="kernel",
+        summary="average pooling (kernel, stride=kernel, padding, ceil_mode, count_include_pad)",
+    ),
+]
