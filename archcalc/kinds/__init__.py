@@ -7,7 +7,7 @@ adding a kind is adding one module (and its tests).
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from typing import Any
 
 from archcalc.kinds.base import LayerKind
@@ -15,10 +15,14 @@ from archcalc.kinds.base import LayerKind
 
 def _discover() -> dict[str, LayerKind[Any]]:
     found: dict[str, LayerKind[Any]] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name == "base":
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    # A plain directory listing: pkgutil would pull in zipimport machinery and
+    # cost the torch-free summary path several milliseconds at every start.
+    names = sorted(
+        f[:-3] for f in os.listdir(__path__[0])
+        if f.endswith(".py") and f not in ("__init__.py", "base.py")
+    )
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
         for kind in getattr(module, "KINDS", ()):
             if kind.name in found:  # pragma: no cover - a programming error
                 raise RuntimeError(f"layer kind {kind.name!r} is defined twice")

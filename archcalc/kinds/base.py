@@ -150,6 +150,13 @@ class ArgReader:
         self.known.append(name)
         node = self.values.pop(name, None)
         if node is None and default is _REQUIRED:
+            # A misspelt key is the likelier mistake: name it rather than the absence.
+            for key in self.values:
+                if suggest(key, [name]):
+                    raise ArchcalcError.at(
+                        self.node.key_loc(key), f"{self.kind} has no argument `{key}`",
+                        hint=f"did you mean `{name}`?",
+                    )
             raise ArchcalcError.at(
                 self.loc,
                 f"{self.kind} expects argument `{name}`, but it is missing",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -16,41 +16,56 @@ from archcalc.render.markdown import memory_lines
 DOMINANT_SHARE = 0.5
 
 
-def summary_table(analysis: Analysis, depth: int | None) -> Table:
-    shape = "×".join(map(str, analysis.input_shape))
-    table = Table(title=f"{analysis.name} — input {shape}", show_footer=True,
-                  header_style="bold", footer_style="bold", title_style="bold")
-    totals = total_cells(analysis)
-    for col, footer in zip(COLUMNS, totals, strict=True):
-        table.add_column(col.header, footer=footer, justify=col.justify,  # type: ignore[arg-type]
-                         no_wrap=True)
-    largest = analysis.largest()
-    for row in analysis.rows_at_depth(depth):
-        values = cells(row, analysis)
-        if largest is not None and row.path == largest.path:
-            style = "bold yellow" if analysis.share(row) >= DOMINANT_SHARE else "bold"
-            values[0] = f"{values[0]} ◀ largest"
-            table.add_row(*values, style=style)
-        elif not row.is_leaf:
-            table.add_row(*values, style="cyan")
-        else:
-            table.add_row(*values)
+def fixed_table(title: str, headers: list[str], rows: list[list[str]], footer: list[str] | None,
+                justify: list[str], console: Console) -> Table:
+    """A table whose column widths come from its strings.
+
+    Rich otherwise measures every cell twice (once to fit, once to render),
+    which was most of `archcalc summary`'s run time on VGG-16. Piped output
+    gets the table's natural width instead of rich's default 80 columns; a
+    narrower terminal falls back to rich's own wrapping.
+    """
+    widths = [cell_len(h) for h in headers]
+    for row in [*rows, *([footer] if footer else [])]:
+        widths = [max(w, cell_len(c)) for w, c in zip(widths, row, strict=True)]
+    natural = sum(widths) + 3 * len(widths) + 1
+    if not console.is_terminal:
+        console.width = max(80, natural)
+    fixed = natural <= console.width
+    table = Table(title=title, show_footer=footer is not None, header_style="bold",
+                  footer_style="bold", title_style="bold")
+    for i, header in enumerate(headers):
+        table.add_column(header, footer=footer[i] if footer else "",
+                         justify=justify[i],  # type: ignore[arg-type]
+                         width=widths[i] if fixed else None, no_wrap=fixed)
     return table
 
 
-def fit(console: Console, table: Table) -> None:
-    """Piped output gets the table's natural width, not rich's default 80 columns."""
-    if not console.is_terminal:
-        wide = console.options.update_width(1000)
-        console.width = max(80, Measurement.get(console, wide, table).maximum)
+def summary_table(analysis: Analysis, depth: int | None, console: Console) -> Table:
+    shape = "×".join(map(str, analysis.input_shape))
+    largest = analysis.largest()
+    rows = analysis.rows_at_depth(depth)
+    texts = [cells(row, analysis) for row in rows]
+    marked = None
+    for i, row in enumerate(rows):
+        if largest is not None and row.path == largest.path:
+            texts[i][0] += " ◀ largest"
+            marked = i
+    table = fixed_table(f"{analysis.name} — input {shape}", [c.header for c in COLUMNS], texts,
+                        total_cells(analysis), [c.justify for c in COLUMNS], console)
+    for i, (row, values) in enumerate(zip(rows, texts, strict=True)):
+        if i == marked:
+            dominant = largest is not None and analysis.share(largest) >= DOMINANT_SHARE
+            table.add_row(*values, style="bold yellow" if dominant else "bold")
+        else:
+            table.add_row(*values, style=None if row.is_leaf else "cyan")
+    return table
 
 
 def print_summary(
     analysis: Analysis, memory: MemoryEstimate, depth: int | None, console: Console
 ) -> None:
-    table = summary_table(analysis, depth)
-    fit(console, table)
-    console.print(table)
+    console.print(summary_table(analysis, depth, console))
     largest = analysis.largest()
     if largest is not None:
         console.print(
@@ -69,4 +84,4 @@ def print_summary(
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     console.print("Memory (float32, binary units):", style="bold")
     for line in memory_lines(memory):
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
