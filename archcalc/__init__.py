@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archcalc.analysis import Analysis, MemoryEstimate, ReceptiveField, Row, Totals, analyze, estimate
+from archcalc.analysis import (
+    Analysis,
+    MemoryEstimate,
+    ReceptiveField,
+    Row,
+    Totals,
+    analyze,
+    estimate,
+)
 from archcalc.errors import ArchcalcError
 from archcalc.spec.load import from_dict, load, loads
 from archcalc.spec.model import Spec
@@ -24,8 +32,20 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = [
-    "Analysis", "ArchcalcError", "MemoryEstimate", "ReceptiveField", "Row", "Spec", "Totals",
-    "analyze", "build", "estimate", "from_dict", "load", "loads", "summarize",
+    "Analysis",
+    "ArchcalcError",
+    "MemoryEstimate",
+    "ReceptiveField",
+    "Row",
+    "Spec",
+    "Totals",
+    "analyze",
+    "build",
+    "estimate",
+    "from_dict",
+    "load",
+    "loads",
+    "summarize",
 ]
 
 

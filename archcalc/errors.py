@@ -77,7 +77,9 @@ class ArchcalcError(Exception):
             prefix += ": "
         where = f"{self.where}: " if self.where else ""
         hint = f" — {self.hint}" if self.hint else ""
-        return f"{prefix}{where}{self.message}{hint}"
+        # One line, always: a spec's own text (a key, a name) may hold line breaks.
+        text = f"{prefix}{where}{self.message}{hint}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

@@ -10,9 +10,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """``python -m archcalc ARGS`` in a fresh process, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "archcalc", *args],
-        capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
     )

@@ -32,10 +32,13 @@ def estimate(analysis: Analysis, batch: int = 1) -> MemoryEstimate:
     buffers = analysis.totals.buffers * FLOAT32_BYTES
     inp = prod(analysis.input_shape) * FLOAT32_BYTES * batch
     acts = analysis.totals.activation_bytes * batch
-    peak = max(
-        (prod(r.input_shape) * FLOAT32_BYTES + r.activation_bytes for r in analysis.rows),
-        default=0,
-    ) * batch
+    peak = (
+        max(
+            (prod(r.input_shape) * FLOAT32_BYTES + r.activation_bytes for r in analysis.rows),
+            default=0,
+        )
+        * batch
+    )
     # Adam keeps two moments per trainable parameter, and each gets a gradient.
     training = params + 3 * trainable + buffers + inp + acts
     return MemoryEstimate(batch, params, buffers, inp, acts, peak, training)

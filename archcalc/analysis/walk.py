@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
 from math import prod
+from typing import NamedTuple
 
 from archcalc import kinds
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, totals_of
 from archcalc.errors import ArchcalcError
+from archcalc.gcpause import paused_gc
 from archcalc.kinds.base import MAX_INT, Pair, Shape, ShapeError, fmt_shape
 from archcalc.spec.model import Concat, Layer, Repeat, Residual, Sequence, Spec, SpecNode
 
 
-@dataclass(frozen=True)
-class _State:
+# Private records are NamedTuples: a dataclass costs about a millisecond to
+# create at import, and `archcalc summary`'s start-up time is a feature.
+class _State(NamedTuple):
     """What flows from one layer to the next: the shape and the receptive field."""
 
     shape: Shape
     rf: ReceptiveField | None
 
 
-@dataclass
-class _Walk:
+class _Walk(NamedTuple):
     input_hw: Pair
     leaves: list[Row]
     notes: list[str]
@@ -38,6 +39,11 @@ def analyze(spec: Spec, input_shape: Seq[int] | None = None) -> Analysis:
     >>> a.rows[0].output_shape, a.rows[0].params
     ((16, 26, 26), 160)
     """
+    with paused_gc():
+        return _analyze(spec, input_shape)
+
+
+def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
     shape = spec.input_shape if input_shape is None else _check_input(input_shape, spec)
     walk = _Walk(input_hw=(shape[1], shape[2]) if len(shape) == 3 else (1, 1), leaves=[], notes=[])
     state = _State(shape, receptive.initial() if len(shape) == 3 else None)
@@ -123,19 +129,34 @@ def _leaf(layer: Layer, state: _State, depth: int, walk: _Walk) -> tuple[Row, _S
 
 
 def _group(
-    path: str, kind: str, operation: str, depth: int, before: _State, after: _State,
-    children: tuple[Row, ...], note: str | None = None,
+    path: str,
+    kind: str,
+    operation: str,
+    depth: int,
+    before: _State,
+    after: _State,
+    children: tuple[Row, ...],
+    note: str | None = None,
 ) -> Row:
     leaves: list[Row] = []
     for child in children:
         _leaves_under(child, leaves)
     t = totals_of(leaves)
     return Row(
-        path=path, kind=kind, operation=operation, depth=depth,
-        input_shape=before.shape, output_shape=after.shape,
-        params=t.params, trainable_params=t.trainable_params, buffers=t.buffers,
-        macs=t.macs, activation_bytes=t.activation_bytes,
-        receptive_field=after.rf, children=children, note=note,
+        path=path,
+        kind=kind,
+        operation=operation,
+        depth=depth,
+        input_shape=before.shape,
+        output_shape=after.shape,
+        params=t.params,
+        trainable_params=t.trainable_params,
+        buffers=t.buffers,
+        macs=t.macs,
+        activation_bytes=t.activation_bytes,
+        receptive_field=after.rf,
+        children=children,
+        note=note,
     )
 
 
@@ -153,8 +174,9 @@ def _residual(node: Residual, state: _State, depth: int, walk: _Walk) -> tuple[R
     short = state
     if node.shortcut is not None:
         inner, short = _sequence(node.shortcut.children, state, depth + 2, walk)
-        short_rows = (_group(node.shortcut.path, "shortcut", "shortcut", depth + 1, state, short,
-                             inner),)
+        short_rows = (
+            _group(node.shortcut.path, "shortcut", "shortcut", depth + 1, state, short, inner),
+        )
     if main.shape != short.shape:
         raise ArchcalcError.at(
             node.loc,
@@ -195,14 +217,14 @@ def _concat(node: Concat, state: _State, depth: int, walk: _Walk) -> tuple[Row, 
                 f"concat branches must agree in {what}, but {node.branches[0].name} gives "
                 f"{fmt_shape(first)} and {branch.name} gives {fmt_shape(out.shape)}",
                 where=node.label,
-                hint="concat joins on channels; give every branch the same H×W "
-                "(padding, stride)",
+                hint="concat joins on channels; give every branch the same H×W (padding, stride)",
             )
-    joined = (sum(o.shape[0] for o in outs),) + first[1:]
+    joined = (sum(o.shape[0] for o in outs), *first[1:])
     rf, note = _merge([o.rf for o in outs], node.path, walk)
     out_state = _State(joined, rf)
-    row = _group(node.path, "concat", f"concat of {len(outs)}", depth, state, out_state,
-                 tuple(rows), note)
+    row = _group(
+        node.path, "concat", f"concat of {len(outs)}", depth, state, out_state, tuple(rows), note
+    )
     return row, out_state
 
 

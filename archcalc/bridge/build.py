@@ -67,8 +67,9 @@ def _module(node: SpecNode, shapes: dict[str, Shape]) -> nn.Module:
     if isinstance(node, Sequence):
         return _sequential(node.children, shapes)
     if isinstance(node, Repeat):
-        return nn.Sequential(OrderedDict((c.name, _sequential(c.children, shapes))
-                                         for c in node.copies))
+        return nn.Sequential(
+            OrderedDict((c.name, _sequential(c.children, shapes)) for c in node.copies)
+        )
     if isinstance(node, ResidualSpec):
         shortcut = _sequential(node.shortcut.children, shapes) if node.shortcut else None
         return Residual(_named(node.layers.children, shapes), shortcut)

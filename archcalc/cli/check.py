@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
             print(str(err), file=sys.stderr)
             continue
         if not args.quiet:
-            print(f"{path}: ok ({len(analysis.rows)} layers, {analysis.totals.params:,} params, "
-                  f"output {'×'.join(map(str, analysis.output_shape))})")
+            print(
+                f"{path}: ok ({len(analysis.rows)} layers, {analysis.totals.params:,} params, "
+                f"output {'×'.join(map(str, analysis.output_shape))})"
+            )
     return 2 if failed else 0

@@ -8,7 +8,10 @@ from archcalc.errors import ArchcalcError
 
 
 def input_shape(text: str) -> tuple[int, ...]:
-    """``3x224x224`` (or ``224x224``, or ``784``) → a shape; 2 sizes mean H×W with C from the spec."""
+    """``3x224x224`` (or ``224x224``, or ``784``) → a shape.
+
+    Two sizes mean H×W, with the channels taken from the spec.
+    """
     parts = text.lower().replace("×", "x").split("x")
     try:
         dims = tuple(int(p) for p in parts)
@@ -21,7 +24,9 @@ def input_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def resolve_input(given: tuple[int, ...] | None, spec_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+def resolve_input(
+    given: tuple[int, ...] | None, spec_shape: tuple[int, ...]
+) -> tuple[int, ...] | None:
     """An H×W override keeps the spec's channels."""
     if given is None:
         return None

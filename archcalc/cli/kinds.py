@@ -17,6 +17,9 @@ def run(args: argparse.Namespace) -> int:
         short = f" (shorthand: `{name}: <{kind.main_arg}>`)" if kind.main_arg else ""
         print(f"{name:<{width}}  {kind.summary}{short}")
     print(f"{'repeat':<{width}}  {{times: N, layers: [...]}}")
-    print(f"{'residual':<{width}}  {{layers: [...], shortcut: [...]}}  (shortcut defaults to identity)")
+    print(
+        f"{'residual':<{width}}  {{layers: [...], shortcut: [...]}}"
+        "  (shortcut defaults to identity)"
+    )
     print(f"{'concat':<{width}}  [[...], [...]]  (branches joined on channels)")
     return 0

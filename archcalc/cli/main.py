@@ -15,7 +15,10 @@ from archcalc.errors import ArchcalcError
 
 # command → (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "summary": ("archcalc.cli.summary", "layer-by-layer shapes, params, receptive field, MACs, memory"),
+    "summary": (
+        "archcalc.cli.summary",
+        "layer-by-layer shapes, params, receptive field, MACs, memory",
+    ),
     "check": ("archcalc.cli.check", "validate specs (exit 0 when all are valid, 2 otherwise)"),
     "kinds": ("archcalc.cli.kinds", "list the layer kinds a spec can use"),
     "compare": ("archcalc.cli.compare", "compare designs side by side"),
@@ -57,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args))
     except ArchcalcError as err:
-        print(f"error: {err}" if err.file is None and err.where is None else str(err),
-              file=sys.stderr)
+        print(
+            f"error: {err}" if err.file is None and err.where is None else str(err), file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -18,7 +18,8 @@ def _discover() -> dict[str, LayerKind[Any]]:
     # A plain directory listing: pkgutil would pull in zipimport machinery and
     # cost the torch-free summary path several milliseconds at every start.
     names = sorted(
-        f[:-3] for f in os.listdir(__path__[0])
+        f[:-3]
+        for f in os.listdir(__path__[0])
         if f.endswith(".py") and f not in ("__init__.py", "base.py")
     )
     for name in names:

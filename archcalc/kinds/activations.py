@@ -35,22 +35,31 @@ def _softmax_torch(a: None, shape: Shape) -> torch.nn.Module:
     return nn.Softmax(dim=1)
 
 
-_softmax = simple_kind("softmax", "Softmax", "softmax over channels / features",
-                       operation="Softmax(dim=1)")
+_softmax = simple_kind(
+    "softmax", "Softmax", "softmax over channels / features", operation="Softmax(dim=1)"
+)
 
 KINDS = [
     simple_kind("relu", "ReLU", "max(0, x)"),
     LayerKind(
-        name="leaky_relu", parse=_leaky_parse, apply=lambda a, s: Effect(s),
-        operation=lambda a, s: f"LeakyReLU({a.negative_slope:g})", to_torch=_leaky_torch,
-        main_arg="negative_slope", summary="max(0, x) + slope·min(0, x) (negative_slope)",
+        name="leaky_relu",
+        parse=_leaky_parse,
+        apply=lambda a, s: Effect(s),
+        operation=lambda a, s: f"LeakyReLU({a.negative_slope:g})",
+        to_torch=_leaky_torch,
+        main_arg="negative_slope",
+        summary="max(0, x) + slope·min(0, x) (negative_slope)",
     ),
     simple_kind("tanh", "Tanh", "hyperbolic tangent"),
     simple_kind("sigmoid", "Sigmoid", "logistic sigmoid"),
     simple_kind("gelu", "GELU", "Gaussian error linear unit"),
     LayerKind(
-        name="softmax", parse=_softmax.parse, apply=_softmax.apply,
-        operation=_softmax.operation, to_torch=_softmax_torch, summary=_softmax.summary,
+        name="softmax",
+        parse=_softmax.parse,
+        apply=_softmax.apply,
+        operation=_softmax.operation,
+        to_torch=_softmax_torch,
+        summary=_softmax.summary,
     ),
     simple_kind("identity", "Identity", "passes its input through"),
 ]

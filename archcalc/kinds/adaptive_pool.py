@@ -62,7 +62,11 @@ def _adaptive_apply(a: AdaptiveArgs, shape: Shape) -> Effect:
     # in size and this step (first window, mean stride) is the nearest regular one.
     kernel = (-(-h // oh), -(-w // ow))
     stride = (max(1, h // oh), max(1, w // ow))
-    rf = GLOBAL if (oh, ow) == (1, 1) else SpatialStep(kernel=kernel, stride=stride, pad_before=(0, 0))
+    rf = (
+        GLOBAL
+        if (oh, ow) == (1, 1)
+        else SpatialStep(kernel=kernel, stride=stride, pad_before=(0, 0))
+    )
     return Effect(output_shape=(c, oh, ow), rf=rf)
 
 

@@ -154,7 +154,8 @@ class ArgReader:
             for key in self.values:
                 if suggest(key, [name]):
                     raise ArchcalcError.at(
-                        self.node.key_loc(key), f"{self.kind} has no argument `{key}`",
+                        self.node.key_loc(key),
+                        f"{self.kind} has no argument `{key}`",
                         hint=f"did you mean `{name}`?",
                     )
             raise ArchcalcError.at(
@@ -195,9 +196,13 @@ class ArgReader:
             items = node.value
             if len(items) != 2:
                 raise self.error(
-                    node, f"`{name}` expects an integer or a pair [h, w], but gets {len(items)} values"
+                    node,
+                    f"`{name}` expects an integer or a pair [h, w], but gets {len(items)} values",
                 )
-            return (self._check_int(name, items[0], minimum), self._check_int(name, items[1], minimum))
+            return (
+                self._check_int(name, items[0], minimum),
+                self._check_int(name, items[1], minimum),
+            )
         v = self._check_int(name, node, minimum)
         return (v, v)
 
@@ -223,8 +228,13 @@ class ArgReader:
         return node.value
 
     def float_(
-        self, name: str, default: Any = _REQUIRED, lo: float | None = None, hi: float | None = None,
-        lo_open: bool = False, hi_open: bool = False,
+        self,
+        name: str,
+        default: Any = _REQUIRED,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        hi_open: bool = False,
     ) -> float:
         node = self._take(name, default)
         if node is None:
@@ -264,7 +274,8 @@ def simple_kind(
     def to_torch(args: None, shape: Shape) -> torch.nn.Module:
         import torch.nn as nn
 
-        return getattr(nn, torch_class)()  # type: ignore[no-any-return]
+        module: torch.nn.Module = getattr(nn, torch_class)()
+        return module
 
     return LayerKind(
         name=name,

@@ -82,21 +82,28 @@ def _torch(a: BatchNormArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
     cls = getattr(nn, torch_name)
-    return cls(  # type: ignore[no-any-return]
-        shape[0], eps=a.eps, momentum=a.momentum, affine=a.affine,
+    return cls(
+        shape[0],
+        eps=a.eps,
+        momentum=a.momentum,
+        affine=a.affine,
         track_running_stats=a.track_running_stats,
     )
 
 
 KINDS = [
     LayerKind(
-        name="batchnorm2d", parse=parse, apply=apply_2d,
+        name="batchnorm2d",
+        parse=parse,
+        apply=apply_2d,
         operation=lambda a, s: operation(a, s, "BatchNorm2d"),
         to_torch=lambda a, s: _torch(a, s, "BatchNorm2d"),
         summary="batch normalisation over channels (eps, momentum, affine, track_running_stats)",
     ),
     LayerKind(
-        name="batchnorm1d", parse=parse, apply=apply_1d,
+        name="batchnorm1d",
+        parse=parse,
+        apply=apply_1d,
         operation=lambda a, s: operation(a, s, "BatchNorm1d"),
         to_torch=lambda a, s: _torch(a, s, "BatchNorm1d"),
         summary="batch normalisation over features (eps, momentum, affine, track_running_stats)",

@@ -69,7 +69,8 @@ def parse(r: ArgReader) -> Conv2dArgs:
     if args.padding == "same" and args.stride != (1, 1):
         raise r.error(
             r.node,
-            f"`padding: same` expects stride 1 (as in torch), but gets stride {pair_text(args.stride)}",
+            "`padding: same` expects stride 1 (as in torch), "
+            f"but gets stride {pair_text(args.stride)}",
             hint="write the padding as a number, e.g. `padding: 1` for a 3×3 kernel",
         )
     if args.out % args.groups:
@@ -128,14 +129,24 @@ def to_torch(a: Conv2dArgs, shape: Shape) -> torch.nn.Module:
     import torch.nn as nn
 
     return nn.Conv2d(
-        shape[0], a.out, a.kernel, stride=a.stride, padding=a.padding,
-        dilation=a.dilation, groups=a.groups, bias=a.bias,
+        shape[0],
+        a.out,
+        a.kernel,
+        stride=a.stride,
+        padding=a.padding,
+        dilation=a.dilation,
+        groups=a.groups,
+        bias=a.bias,
     )
 
 
 KINDS = [
     LayerKind(
-        name="conv2d", parse=parse, apply=apply, operation=operation, to_torch=to_torch,
+        name="conv2d",
+        parse=parse,
+        apply=apply,
+        operation=operation,
+        to_torch=to_torch,
         summary="2-D convolution (out, kernel, stride, padding|same, dilation, groups, bias)",
     )
 ]

@@ -30,8 +30,12 @@ def to_torch(a: DropoutArgs, shape: Shape) -> torch.nn.Module:
 
 KINDS = [
     LayerKind(
-        name="dropout", parse=parse, apply=lambda a, s: Effect(s),
-        operation=lambda a, s: f"Dropout({a.p:g})", to_torch=to_torch, main_arg="p",
+        name="dropout",
+        parse=parse,
+        apply=lambda a, s: Effect(s),
+        operation=lambda a, s: f"Dropout({a.p:g})",
+        to_torch=to_torch,
+        main_arg="p",
         summary="zeroes a fraction p of activations while training (p)",
     )
 ]

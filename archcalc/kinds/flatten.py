@@ -23,7 +23,11 @@ def to_torch(a: None, shape: Shape) -> torch.nn.Module:
 
 KINDS = [
     LayerKind(
-        name="flatten", parse=no_args, apply=apply, operation=lambda a, s: "Flatten()",
-        to_torch=to_torch, summary="flatten C×H×W into one vector",
+        name="flatten",
+        parse=no_args,
+        apply=apply,
+        operation=lambda a, s: "Flatten()",
+        to_torch=to_torch,
+        summary="flatten C×H×W into one vector",
     )
 ]

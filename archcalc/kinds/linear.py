@@ -50,7 +50,12 @@ def to_torch(a: LinearArgs, shape: Shape) -> torch.nn.Module:
 
 KINDS = [
     LayerKind(
-        name="linear", parse=parse, apply=apply, operation=operation, to_torch=to_torch,
-        main_arg="out", summary="fully connected layer (out, bias)",
+        name="linear",
+        parse=parse,
+        apply=apply,
+        operation=operation,
+        to_torch=to_torch,
+        main_arg="out",
+        summary="fully connected layer (out, bias)",
     )
 ]

@@ -47,8 +47,12 @@ def to_torch(a: LRNArgs, shape: Shape) -> torch.nn.Module:
 
 KINDS = [
     LayerKind(
-        name="local_response_norm", parse=parse, apply=apply, operation=operation,
-        to_torch=to_torch, main_arg="size",
+        name="local_response_norm",
+        parse=parse,
+        apply=apply,
+        operation=operation,
+        to_torch=to_torch,
+        main_arg="size",
         summary="normalise across `size` neighbouring channels (size, alpha, beta, k)",
     )
 ]

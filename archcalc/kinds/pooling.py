@@ -108,7 +108,10 @@ def _avg_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
     import torch.nn as nn
 
     return nn.AvgPool2d(
-        a.kernel, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
+        a.kernel,
+        stride=a.stride,
+        padding=a.padding,
+        ceil_mode=a.ceil_mode,
         count_include_pad=a.count_include_pad,
     )
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import Analysis, Row
@@ -30,8 +29,7 @@ def share_text(share: float) -> str:
     return f"{100 * share:.1f}%" if share else ""
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     key: str
     header: str
     value: Callable[[Row, Analysis], Any]
@@ -41,18 +39,40 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("path", "Layer", lambda r, a: r.path, str,
-           total=lambda a: "Total"),
+    Column("path", "Layer", lambda r, a: r.path, str, total=lambda a: "Total"),
     Column("operation", "Operation", lambda r, a: r.operation, str),
-    Column("output_shape", "Output shape", lambda r, a: r.output_shape, fmt_shape,
-           total=lambda a: a.output_shape),
-    Column("params", "Params", lambda r, a: r.params, lambda v: count(v) if v else "0", "right",
-           total=lambda a: a.totals.params),
-    Column("share", "Share", lambda r, a: a.share(r), share_text, "right",
-           total=lambda a: 1.0 if a.totals.params else 0.0),
+    Column(
+        "output_shape",
+        "Output shape",
+        lambda r, a: r.output_shape,
+        fmt_shape,
+        total=lambda a: a.output_shape,
+    ),
+    Column(
+        "params",
+        "Params",
+        lambda r, a: r.params,
+        lambda v: count(v) if v else "0",
+        "right",
+        total=lambda a: a.totals.params,
+    ),
+    Column(
+        "share",
+        "Share",
+        lambda r, a: a.share(r),
+        share_text,
+        "right",
+        total=lambda a: 1.0 if a.totals.params else 0.0,
+    ),
     Column("receptive_field", "RF", lambda r, a: r.receptive_field, rf_text, "right"),
-    Column("macs", "MACs", lambda r, a: r.macs, lambda v: count(v) if v != 0 else "0", "right",
-           total=lambda a: a.totals.macs),
+    Column(
+        "macs",
+        "MACs",
+        lambda r, a: r.macs,
+        lambda v: count(v) if v != 0 else "0",
+        "right",
+        total=lambda a: a.totals.macs,
+    ),
 )
 
 

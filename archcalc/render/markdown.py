@@ -9,11 +9,14 @@ from archcalc.render.columns import COLUMNS, cells, total_cells
 
 def table(rows: list[list[str]], headers: list[str], right: list[bool]) -> str:
     """A GitHub-flavoured Markdown table."""
+
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
 
-    lines = ["| " + " | ".join(esc(h) for h in headers) + " |",
-             "|" + "|".join("---:" if r else "---" for r in right) + "|"]
+    lines = [
+        "| " + " | ".join(esc(h) for h in headers) + " |",
+        "|" + "|".join("---:" if r else "---" for r in right) + "|",
+    ]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 

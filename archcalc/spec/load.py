@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError
+from archcalc.gcpause import paused_gc
 from archcalc.spec.model import Spec
 from archcalc.spec.parse import parse_spec
 from archcalc.spec.tree import MAX_SPEC_BYTES, from_python, parse_yaml
@@ -27,7 +28,8 @@ def load(path: str | os.PathLike[str]) -> Spec:
         if size > MAX_SPEC_BYTES:
             raise ArchcalcError(
                 f"spec is {size / 2**20:.1f} MiB; archcalc reads specs up to "
-                f"{MAX_SPEC_BYTES // 2**20} MiB", file=name,
+                f"{MAX_SPEC_BYTES // 2**20} MiB",
+                file=name,
             )
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -54,9 +56,11 @@ def loads(text: str, filename: str = "<string>") -> Spec:
     'spec'
     """
     stem = Path(filename).stem if not filename.startswith("<") else "spec"
-    return parse_spec(parse_yaml(text, filename), stem, filename)
+    with paused_gc():
+        return parse_spec(parse_yaml(text, filename), stem, filename)
 
 
 def from_dict(data: Mapping[str, Any]) -> Spec:
     """Validate a spec written as a Python dict with the YAML's structure."""
-    return parse_spec(from_python(dict(data)), "spec", None)
+    with paused_gc():
+        return parse_spec(from_python(dict(data)), "spec", None)

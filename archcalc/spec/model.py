@@ -10,7 +10,7 @@ body, one copy of a repeat, one branch), :class:`Repeat`, :class:`Residual` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from archcalc.errors import Loc
 
@@ -100,7 +100,7 @@ class Concat:
         return f"{self.where} (concat {self.path})"
 
 
-SpecNode = Union[Layer, Sequence, Repeat, Residual, Concat]
+SpecNode = Layer | Sequence | Repeat | Residual | Concat
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ the analyser's job, so one parsed spec can be analysed at many input sizes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from archcalc import kinds
 from archcalc.errors import ArchcalcError, Loc, suggest
@@ -26,38 +25,38 @@ from archcalc.spec.model import (
 )
 from archcalc.spec.tree import Node, describe
 
-# A spec that expands beyond this many layers is a mistake (or a bomb); the
-# largest real CNNs have a few thousand.
-MAX_LAYERS = 100_000
+# A spec that expands beyond this many layers is a mistake (or a bomb): the
+# largest real CNNs have about a thousand, and the cap keeps any accepted spec
+# analysed in about a second.
+MAX_LAYERS = 20_000
 COMPOSITES = ("repeat", "residual", "concat")
 TOP_LEVEL_KEYS = ("name", "input", "layers", "blocks", "lint", "description")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class BlockDef:
+class BlockDef(NamedTuple):
     name: str
     params: dict[str, Node | None]  # None: required
     layers: Node
     loc: Loc | None
 
 
-@dataclass
 class _Context:
     """State of one parse call: the blocks, the layer budget, the block stack."""
 
-    blocks: dict[str, BlockDef]
-    count: int = 0
-    stack: list[str] = field(default_factory=list)
+    def __init__(self, blocks: dict[str, BlockDef]) -> None:
+        self.blocks = blocks
+        self.count = 0
+        self.stack: list[str] = []
 
     def spend(self, n: int, loc: Loc | None, where: str) -> None:
         self.count += n
         if self.count > MAX_LAYERS:
             raise ArchcalcError.at(
                 loc,
-                f"the spec expands to more than {MAX_LAYERS:,} layers",
+                f"the spec expands to more than {MAX_LAYERS:,} layers, archcalc's limit",
                 where=where,
-                hint="check `times:` in repeats",
+                hint="check `times:` in repeats and blocks",
             )
 
 
@@ -66,7 +65,8 @@ def parse_spec(root: Node, default_name: str, file: str | None) -> Spec:
     if not root.is_map:
         raise ArchcalcError.at(
             root.loc or _file_loc(file),
-            f"a spec is a mapping with `input:` and `layers:`, but this file holds {describe(root)}",
+            "a spec is a mapping with `input:` and `layers:`, "
+            f"but this file holds {describe(root)}",
         )
     top: dict[str, Node] = root.value
     for key in top:
@@ -160,7 +160,9 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
         for key in body.value:
             if key not in ("params", "layers"):
                 raise ArchcalcError.at(
-                    body.key_loc(key), f"a block has no key `{key}`", where=where,
+                    body.key_loc(key),
+                    f"a block has no key `{key}`",
+                    where=where,
                     hint=suggest(key, ("params", "layers")) or "a block has `params` and `layers`",
                 )
         params: dict[str, Node | None] = {}
@@ -170,7 +172,8 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
                 for p in pnode.value:
                     if not isinstance(p.value, str) or not _NAME.match(p.value):
                         raise ArchcalcError.at(
-                            p.loc, f"block parameter names are identifiers, not {describe(p)}",
+                            p.loc,
+                            f"block parameter names are identifiers, not {describe(p)}",
                             where=where,
                         )
                     params[p.value] = None
@@ -179,7 +182,8 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
                     params[p] = default if default.value is not None else None
             else:
                 raise ArchcalcError.at(
-                    pnode.loc, "`params` expects a list of names or a mapping of defaults",
+                    pnode.loc,
+                    "`params` expects a list of names or a mapping of defaults",
                     where=where,
                 )
         out[name] = BlockDef(name, params, body.value["layers"], loc)
@@ -199,8 +203,10 @@ def _parse_list(node: Node, prefix: str, where: str, ctx: _Context) -> tuple[Spe
             first = seen[child.name]
             at = f" (first at line {first.line})" if first else ""
             raise ArchcalcError.at(
-                item.loc, f"the name `{child.name}` is used twice in one list{at}",
-                where=f"{where}[{i}]", hint="give each layer a unique `name`",
+                item.loc,
+                f"the name `{child.name}` is used twice in one list{at}",
+                where=f"{where}[{i}]",
+                hint="give each layer a unique `name`",
             )
         seen[child.name] = item.loc
         out.append(child)
@@ -212,7 +218,7 @@ def _split_entry(item: Node, where: str) -> tuple[str, Node, Loc | None]:
     if isinstance(item.value, str):
         return item.value, Node(None, item.loc), item.loc
     if item.is_map and len(item.value) == 1:
-        (kind, args), = item.value.items()
+        ((kind, args),) = item.value.items()
         return kind, args, item.key_loc(kind)
     if item.is_map:
         keys = ", ".join(f"`{k}`" for k in item.value)
@@ -220,8 +226,10 @@ def _split_entry(item: Node, where: str) -> tuple[str, Node, Loc | None]:
         if "name" in item.value:
             hint = "put `name` inside the arguments: `- conv2d: {name: conv1, out: 16, kernel: 3}`"
         raise ArchcalcError.at(
-            item.loc, f"a layer is `kind` or a one-key mapping `kind: args`, but gets keys {keys}",
-            where=where, hint=hint,
+            item.loc,
+            f"a layer is `kind` or a one-key mapping `kind: args`, but gets keys {keys}",
+            where=where,
+            hint=hint,
         )
     raise ArchcalcError.at(
         item.loc, f"a layer is `kind` or `kind: args`, but gets {describe(item)}", where=where
@@ -235,8 +243,10 @@ def _take_name(args: Node, default: str, where: str) -> tuple[str, Node]:
     n = args.value["name"]
     if not isinstance(n.value, str) or not _NAME.match(n.value):
         raise ArchcalcError.at(
-            n.loc, f"`name` expects an identifier (letters, digits, _), but gets {describe(n)}",
-            where=where, hint="dots are added by nesting; names must not contain them",
+            n.loc,
+            f"`name` expects an identifier (letters, digits, _), but gets {describe(n)}",
+            where=where,
+            hint="dots are added by nesting; names must not contain them",
         )
     rest = {k: v for k, v in args.value.items() if k != "name"}
     key_locs = {k: v for k, v in args.key_locs.items() if k != "name"}
@@ -258,7 +268,9 @@ def _parse_layer(item: Node, index: int, prefix: str, where: str, ctx: _Context)
     if spec_kind is None:
         choices = [*kinds.REGISTRY, *ctx.blocks, *COMPOSITES]
         raise ArchcalcError.at(
-            loc, f"unknown layer kind `{kind}`", where=where,
+            loc,
+            f"unknown layer kind `{kind}`",
+            where=where,
             hint=suggest(kind.lower(), choices) or "run `archcalc kinds` to list them",
         )
     name, args = _take_name(args, f"{kind}_{index}", where)
@@ -275,13 +287,16 @@ def _parse_layer(item: Node, index: int, prefix: str, where: str, ctx: _Context)
 def _mapping_args(args: Node, kind: str, allowed: tuple[str, ...], where: str) -> dict[str, Node]:
     if not args.is_map:
         raise ArchcalcError.at(
-            args.loc, f"{kind} expects a mapping with {', '.join(allowed)}, "
-            f"but gets {describe(args)}", where=where,
+            args.loc,
+            f"{kind} expects a mapping with {', '.join(allowed)}, but gets {describe(args)}",
+            where=where,
         )
     for key in args.value:
         if key not in allowed:
             raise ArchcalcError.at(
-                args.key_loc(key), f"{kind} has no key `{key}`", where=where,
+                args.key_loc(key),
+                f"{kind} has no key `{key}`",
+                where=where,
                 hint=suggest(key, allowed) or f"{kind} takes {', '.join(allowed)}",
             )
     return dict(args.value)
@@ -299,13 +314,16 @@ def _parse_composite(
         a = _mapping_args(args, "repeat", ("times", "layers"), where)
         if "times" not in a or "layers" not in a:
             raise ArchcalcError.at(
-                args.loc, "repeat expects `times` and `layers`", where=where,
+                args.loc,
+                "repeat expects `times` and `layers`",
+                where=where,
                 hint="e.g. `repeat: {times: 3, layers: [...]}`",
             )
         times = a["times"].value
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ArchcalcError.at(
-                a["times"].loc, f"`times` expects a positive integer, but gets {describe(a['times'])}",
+                a["times"].loc,
+                f"`times` expects a positive integer, but gets {describe(a['times'])}",
                 where=where,
             )
         if times > MAX_LAYERS:
@@ -314,8 +332,16 @@ def _parse_composite(
         per_copy = len(leaves_of(first))
         ctx.spend(per_copy * (times - 1), a["times"].loc, where)
         copies = [first] + [
-            _sequence("repeat", str(i), _join(path, str(i)), a["layers"], f"{here}.layers", loc, ctx,
-                      count=False)
+            _sequence(
+                "repeat",
+                str(i),
+                _join(path, str(i)),
+                a["layers"],
+                f"{here}.layers",
+                loc,
+                ctx,
+                count=False,
+            )
             for i in range(1, times)
         ]
         return Repeat(name, path, times, tuple(copies), loc, where)
@@ -326,33 +352,55 @@ def _parse_composite(
         layers = _sequence("residual", name, path, a["layers"], f"{here}.layers", loc, ctx)
         if any(c.name == "shortcut" for c in layers.children):
             raise ArchcalcError.at(
-                loc, "a layer inside a residual cannot be named `shortcut`", where=where,
+                loc,
+                "a layer inside a residual cannot be named `shortcut`",
+                where=where,
                 hint="that name holds the shortcut branch",
             )
         shortcut = None
         if "shortcut" in a and a["shortcut"].value not in (None, []):
             shortcut = _sequence(
-                "shortcut", "shortcut", _join(path, "shortcut"), a["shortcut"],
-                f"{here}.shortcut", loc, ctx,
+                "shortcut",
+                "shortcut",
+                _join(path, "shortcut"),
+                a["shortcut"],
+                f"{here}.shortcut",
+                loc,
+                ctx,
             )
         return Residual(name, path, layers, shortcut, loc, where)
     a = _mapping_args(args, "concat", ("branches",), where)
     branches_node = a.get("branches")
     if branches_node is None or not branches_node.is_list or len(branches_node.value) < 2:
         raise ArchcalcError.at(
-            (branches_node or args).loc, "concat expects a list of at least two branches",
-            where=where, hint="e.g. `concat: [[conv2d: ...], [maxpool2d: ...]]`",
+            (branches_node or args).loc,
+            "concat expects a list of at least two branches",
+            where=where,
+            hint="e.g. `concat: [[conv2d: ...], [maxpool2d: ...]]`",
         )
     branches = tuple(
-        _sequence("branch", f"branch{i + 1}", _join(path, f"branch{i + 1}"), b,
-                  f"{here}[{i}]", b.loc or loc, ctx)
+        _sequence(
+            "branch",
+            f"branch{i + 1}",
+            _join(path, f"branch{i + 1}"),
+            b,
+            f"{here}[{i}]",
+            b.loc or loc,
+            ctx,
+        )
         for i, b in enumerate(branches_node.value)
     )
     return Concat(name, path, branches, loc, where)
 
 
 def _sequence(
-    kind: str, name: str, path: str, node: Node, where: str, loc: Loc | None, ctx: _Context,
+    kind: str,
+    name: str,
+    path: str,
+    node: Node,
+    where: str,
+    loc: Loc | None,
+    ctx: _Context,
     count: bool = True,
 ) -> Sequence:
     saved = ctx.count
@@ -365,7 +413,12 @@ def _sequence(
 
 
 def _parse_block_call(
-    block: BlockDef, args: Node, index: int, prefix: str, where: str, loc: Loc | None,
+    block: BlockDef,
+    args: Node,
+    index: int,
+    prefix: str,
+    where: str,
+    loc: Loc | None,
     ctx: _Context,
 ) -> Sequence:
     if block.name in ctx.stack:
@@ -375,15 +428,18 @@ def _parse_block_call(
         args = Node({}, args.loc)
     if not args.is_map:
         raise ArchcalcError.at(
-            args.loc, f"block `{block.name}` expects a mapping of parameters, "
-            f"but gets {describe(args)}", where=where,
+            args.loc,
+            f"block `{block.name}` expects a mapping of parameters, but gets {describe(args)}",
+            where=where,
         )
     name, args = _take_name(args, f"{block.name}_{index}", where)
     values: dict[str, Node] = {}
     for key, value in args.value.items():
         if key not in block.params:
             raise ArchcalcError.at(
-                args.key_loc(key), f"block `{block.name}` has no parameter `{key}`", where=where,
+                args.key_loc(key),
+                f"block `{block.name}` has no parameter `{key}`",
+                where=where,
                 hint=suggest(key, block.params)
                 or f"its parameters are {', '.join(block.params) or 'none'}",
             )
@@ -392,16 +448,18 @@ def _parse_block_call(
         if key not in values:
             if default is None:
                 raise ArchcalcError.at(
-                    args.loc or loc, f"block `{block.name}` expects parameter `{key}`, "
-                    "but it is missing", where=where,
+                    args.loc or loc,
+                    f"block `{block.name}` expects parameter `{key}`, but it is missing",
+                    where=where,
                     hint=f"e.g. `{block.name}: {{{', '.join(f'{p}: ...' for p in block.params)}}}`",
                 )
             values[key] = default
     body = _substitute(block.layers, values, block.name, where)
     ctx.stack.append(block.name)
     try:
-        return _sequence(block.name, name, _join(prefix, name), body, f"{where}.{block.name}",
-                         loc, ctx)
+        return _sequence(
+            block.name, name, _join(prefix, name), body, f"{where}.{block.name}", loc, ctx
+        )
     finally:
         ctx.stack.pop()
 
@@ -413,13 +471,16 @@ def _substitute(node: Node, values: dict[str, Node], block: str, where: str) -> 
         key = v[1:]
         if key not in values:
             raise ArchcalcError.at(
-                node.loc, f"block `{block}` has no parameter `{key}`", where=where,
+                node.loc,
+                f"block `{block}` has no parameter `{key}`",
+                where=where,
                 hint=suggest(key, values) or f"its parameters are {', '.join(values) or 'none'}",
             )
         return values[key]
     if isinstance(v, dict):
-        return Node({k: _substitute(c, values, block, where) for k, c in v.items()},
-                    node.loc, node.key_locs)
+        return Node(
+            {k: _substitute(c, values, block, where) for k, c in v.items()}, node.loc, node.key_locs
+        )
     if isinstance(v, list):
         return Node([_substitute(c, values, block, where) for c in v], node.loc)
     return node

@@ -17,8 +17,10 @@ from archcalc.errors import ArchcalcError, Loc
 
 # Specs are small; a real one is a few KiB. The cap keeps the worst case
 # (parse time, memory) well inside a second.
-MAX_SPEC_BYTES = 4 * 1024 * 1024
+MAX_SPEC_BYTES = 1024 * 1024
 MAX_DEPTH = 200
+# Five to ten values a layer: room for a 20,000-layer spec written out in full.
+MAX_VALUES = 150_000
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -72,12 +74,17 @@ def describe(node: Node) -> str:
     if isinstance(v, bool):
         return f"`{str(v).lower()}`"
     if isinstance(v, str):
-        return f"'{v}'" if len(v) <= 40 else f"'{v[:37]}...'"
+        return repr(v) if len(v) <= 40 else repr(v[:37] + "...")
     return f"`{v}`"
 
 
 def parse_yaml(text: str, filename: str) -> Node:
-    """Parse one YAML document into a located :class:`Node` tree."""
+    """Parse one YAML document into a located :class:`Node` tree.
+
+    Built from the parser's event stream rather than PyYAML's composed nodes,
+    so that the value budget, the depth limit and the alias ban stop a hostile
+    document as soon as it crosses them, before it costs seconds or memory.
+    """
     if len(text) > MAX_SPEC_BYTES:
         raise ArchcalcError(
             f"spec is {len(text) / 2**20:.1f} MiB; archcalc reads specs up to "
@@ -87,7 +94,7 @@ def parse_yaml(text: str, filename: str) -> Node:
         )
     loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        root = _compose(loader, filename)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         loc = Loc(filename, mark.line + 1, mark.column + 1) if mark else None
@@ -95,10 +102,6 @@ def parse_yaml(text: str, filename: str) -> Node:
         raise ArchcalcError.at(loc, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as err:
         raise ArchcalcError(f"YAML syntax error: {err}", file=filename) from None
-    except RecursionError:
-        raise ArchcalcError(
-            f"YAML nesting is deeper than archcalc reads ({MAX_DEPTH} levels)", file=filename
-        ) from None
     finally:
         loader.dispose()
     if root is None:
@@ -109,63 +112,115 @@ def parse_yaml(text: str, filename: str) -> Node:
             col=1,
             hint="a spec is a mapping with `input:` and `layers:`",
         )
-    return _convert(root, filename, loader, depth=0, seen=set())
+    return root
 
 
-def _loc(node: yaml.Node, filename: str) -> Loc:
-    return Loc(filename, node.start_mark.line + 1, node.start_mark.column + 1)
+def _compose(loader: Any, filename: str) -> Node | None:
+    """Build the Node tree from parser events, iteratively (no recursion limit to hit)."""
+    # Each open collection: [items or dict, loc, key_locs, pending key, pending key loc]
+    stack: list[list[Any]] = []
+    root: Node | None = None
+    values = 0
+    # Specs repeat the same few scalars (kind names, small sizes); resolving a
+    # scalar's type runs PyYAML's regular expressions, so each is done once.
+    scalars: dict[tuple[Any, ...], Any] = {}
+    while True:
+        event = loader.get_event()
+        cls = type(event)
+        if cls in _SKIPPED_EVENTS:
+            continue
+        if cls is yaml.StreamEndEvent:
+            return root
+        loc = Loc(filename, event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, yaml.AliasEvent):
+            raise ArchcalcError.at(
+                loc,
+                "YAML anchors and aliases (&name, *name) are not supported in specs",
+                hint="use `blocks:` to reuse layers",
+            )
+        node: Node | None = None
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                raise _too_many(loc)
+            is_map = isinstance(event, yaml.MappingStartEvent)
+            if event.tag not in (None, "!", _MAP_TAG if is_map else _SEQ_TAG):
+                raise _bad_tag(event.tag, loc)
+            if len(stack) >= MAX_DEPTH:
+                raise ArchcalcError.at(
+                    loc, f"YAML nesting is deeper than archcalc reads ({MAX_DEPTH} levels)"
+                )
+            stack.append([{} if is_map else [], loc, {}, None, None])
+            continue
+        if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            items, start, key_locs, _, _ = stack.pop()
+            node = Node(items, start, key_locs) if isinstance(items, dict) else Node(items, start)
+        else:
+            assert isinstance(event, yaml.ScalarEvent)
+            values += 1
+            if values > MAX_VALUES:
+                raise _too_many(loc)
+            key = (event.tag, event.value, event.implicit, event.style)
+            if key not in scalars:
+                scalars[key] = _scalar(loader, event, loc)
+            node = Node(scalars[key], loc)
+        if not stack:
+            if root is not None:  # pragma: no cover - the parser refuses a second document
+                raise ArchcalcError.at(loc, "a spec file holds one YAML document")
+            root = node
+            continue
+        top = stack[-1]
+        container = top[0]
+        if isinstance(container, list):
+            container.append(node)
+        elif top[3] is None:  # this node is a key
+            raw = node.value
+            if isinstance(raw, (dict, list)):
+                raise ArchcalcError.at(node.loc, "mapping keys must be plain names")
+            if raw == "<<":
+                raise ArchcalcError.at(node.loc, "YAML merge keys (<<) are not supported in specs")
+            key = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            if key in container:
+                first = top[2][key]
+                raise ArchcalcError.at(
+                    node.loc, f"duplicate key `{key}` (first at line {first.line})"
+                )
+            top[3], top[4] = key, node.loc
+        else:
+            container[top[3]] = node
+            top[2][top[3]] = top[4]
+            top[3] = None
 
 
-def _convert(node: yaml.Node, filename: str, loader: Any, depth: int, seen: set[int]) -> Node:
-    loc = _loc(node, filename)
-    if depth > MAX_DEPTH:
-        raise ArchcalcError.at(loc, f"YAML nesting is deeper than archcalc reads ({MAX_DEPTH})")
-    # The composer shares one node object between an anchor and each of its
-    # aliases; a node met twice is an alias. Refusing aliases outright is what
-    # defuses the exponential "billion laughs" document.
-    if id(node) in seen and not isinstance(node, yaml.ScalarNode):
-        raise ArchcalcError.at(
-            loc,
-            "YAML anchors and aliases (&name, *name) are not supported in specs",
-            hint="use `blocks:` to reuse layers",
-        )
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        if node.tag != _MAP_TAG:
-            raise _bad_tag(node, loc)
-        out: dict[str, Node] = {}
-        key_locs: dict[str, Loc | None] = {}
-        for key_node, value_node in node.value:
-            kloc = _loc(key_node, filename)
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                raise ArchcalcError.at(kloc, "mapping keys must be plain names")
-            key = _convert(key_node, filename, loader, depth + 1, seen).value
-            if not isinstance(key, str):
-                key = str(key).lower() if isinstance(key, bool) else str(key)
-            if key in out:
-                first = key_locs[key]
-                at = f" (first at line {first.line})" if first else ""
-                raise ArchcalcError.at(kloc, f"duplicate key `{key}`{at}")
-            out[key] = _convert(value_node, filename, loader, depth + 1, seen)
-            key_locs[key] = kloc
-        return Node(out, loc, key_locs)
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _SEQ_TAG:
-            raise _bad_tag(node, loc)
-        return Node([_convert(n, filename, loader, depth + 1, seen) for n in node.value], loc)
-    if node.tag not in _SCALAR_TAGS:
-        raise _bad_tag(node, loc)
+_SKIPPED_EVENTS = (yaml.StreamStartEvent, yaml.DocumentStartEvent, yaml.DocumentEndEvent)
+
+
+def _scalar(loader: Any, event: Any, loc: Loc) -> Any:
+    if event.tag in (None, "!"):
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    else:
+        tag = event.tag
+    if tag not in _SCALAR_TAGS:
+        raise _bad_tag(tag, loc)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
-        value = loader.construct_object(node, deep=False)
+        return loader.construct_object(node, deep=False)
     except (yaml.YAMLError, ValueError, OverflowError):
-        raise ArchcalcError.at(loc, f"cannot read the value `{node.value}`") from None
-    return Node(value, loc)
+        raise ArchcalcError.at(loc, f"cannot read the value `{event.value}`") from None
 
 
-def _bad_tag(node: yaml.Node, loc: Loc) -> ArchcalcError:
+def _too_many(loc: Loc) -> ArchcalcError:
     return ArchcalcError.at(
         loc,
-        f"YAML tag `{node.tag}` is not allowed in a spec",
+        f"the spec holds more than {MAX_VALUES:,} YAML values; archcalc reads specs up to that",
+        hint="use `blocks:` and `repeat:` to write long networks compactly",
+    )
+
+
+def _bad_tag(tag: str, loc: Loc) -> ArchcalcError:
+    return ArchcalcError.at(
+        loc,
+        f"YAML tag `{tag}` is not allowed in a spec",
         hint="specs hold plain mappings, lists, numbers and strings only",
     )
 

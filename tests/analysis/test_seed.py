@@ -20,9 +20,9 @@ def seed() -> archcalc.Analysis:
 
 def test_seed_shapes_params_and_receptive_fields(seed: archcalc.Analysis) -> None:
     by = {r.path: r for r in seed.rows}
-    assert [by[p].output_shape for p in ("conv1", "pool1", "conv2", "pool2", "flatten_6", "fc1",
-                                         "fc2")] == [
-        (16, 28, 28), (16, 14, 14), (32, 14, 14), (32, 7, 7), (1568,), (128,), (10,)]
+    assert [
+        by[p].output_shape for p in ("conv1", "pool1", "conv2", "pool2", "flatten_6", "fc1", "fc2")
+    ] == [(16, 28, 28), (16, 14, 14), (32, 14, 14), (32, 7, 7), (1568,), (128,), (10,)]
     assert by["conv1"].params == 16 * (1 * 3 * 3) + 16 == 160
     assert by["conv2"].params == 32 * (16 * 3 * 3) + 32 == 4_640
     assert by["fc1"].params == 1568 * 128 + 128 == 200_832

@@ -19,74 +19,162 @@ from tests.helpers import run_cli
 CASES = [
     ("yaml-syntax", "input: [1, 28, 28]\nlayers: [relu\n", "3:1", r"YAML syntax error"),
     ("empty-file", "", "1:1", r"the spec is empty"),
-    ("list-at-top", "- conv2d: {out: 3, kernel: 3}\n", "1:1",
-     r"a spec is a mapping .* but this file holds a list"),
-    ("unknown-kind", "input: [1, 28, 28]\nlayers:\n  - conv2: {out: 16, kernel: 3}\n", "3:5",
-     r"layers\[0\]: unknown layer kind `conv2` — did you mean `conv2d`\?"),
-    ("missing-arg", "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 16}\n", "3:13",
-     r"layers\[0\] \(conv2d conv2d_0\): conv2d expects argument `kernel`, but it is missing"),
-    ("mistyped-arg-name", "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 16, kernal: 3}\n",
-     "3:23", r"conv2d has no argument `kernal` — did you mean `kernel`\?"),
-    ("mistyped-arg-value", "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: sixteen, kernel: 3}\n",
-     "3:19", r"`out` expects an integer, but gets 'sixteen'"),
-    ("non-positive-size", "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 0, kernel: 3}\n",
-     "3:19", r"`out` expects a positive integer, but gets 0"),
-    ("non-positive-input", "input: [1, 0, 28]\nlayers: [relu]\n", "1:12",
-     r"`input` expects positive integer sizes, but gets `0`"),
-    ("spatial-collapse",
-     "input: [1, 8, 8]\nlayers:\n  - maxpool2d: 2\n  - maxpool2d: 2\n  - maxpool2d: 2\n"
-     "  - maxpool2d: {name: pool4, kernel: 2}\n", "6:5",
-     r"layers\[3\] \(maxpool2d pool4\): expects an input of at least 2×2 for a 2×2 window, "
-     r"but gets 1×1×1 \(output would be 0×0\)"),
-    ("linear-on-3d", "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 4, kernel: 3}\n"
-     "  - linear: {name: fc1, out: 10}\n", "4:5",
-     r"layers\[1\] \(linear fc1\): expects a flat input, but gets 4×26×26 — add `flatten`"),
-    ("residual-mismatch", "input: [3, 32, 32]\nlayers:\n  - residual:\n      name: block\n"
-     "      layers: [{conv2d: {out: 8, kernel: 3, stride: 2, padding: 1}}]\n", "3:5",
-     r"residual branches must give the same shape, but layers give 8×16×16 and the identity "
-     r"shortcut gives 3×32×32 — add `shortcut: \[\{conv2d: \{out: 8, kernel: 1, stride: 2\}\}\]`"),
-    ("concat-mismatch", "input: [3, 32, 32]\nlayers:\n  - concat:\n"
-     "      - [{conv2d: {out: 8, kernel: 3, padding: 1}}]\n"
-     "      - [{conv2d: {out: 8, kernel: 3}}]\n", "3:5",
-     r"concat branches must agree in spatial sizes, but branch1 gives 8×32×32 and branch2 "
-     r"gives 8×30×30"),
-    ("block-missing-param", "input: [3, 32, 32]\nblocks:\n  stage:\n    params: [c, n]\n"
-     "    layers: [{conv2d: {out: $c, kernel: 3}}]\nlayers:\n  - stage: {c: 8}\n", "7:12",
-     r"block `stage` expects parameter `n`, but it is missing"),
-    ("python-object-tag", "input: [1, 28, 28]\nlayers:\n  - !!python/object/apply:os.system [ls]\n",
-     "3:5", r"YAML tag `tag:yaml.org,2002:python/object/apply:os.system` is not allowed"),
-    ("alias-bomb",
-     "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-     "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
-     "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "1:4",
-     r"YAML anchors and aliases \(&name, \*name\) are not supported"),
-    ("repeat-bomb", "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000000000\n"
-     "      layers: [relu]\n", "4:14", r"the spec expands to more than 100,000 layers"),
-    ("nested-repeat-bomb", "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000\n"
-     "      layers:\n        - repeat: {times: 1000, layers: [relu, relu]}\n", None,
-     r"the spec expands to more than 100,000 layers"),
-    ("deep-nesting", "input: [1, 8, 8]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n", None,
-     r"nesting is deeper than archcalc reads"),
-    ("self-recursive-block", "input: [1, 8, 8]\nblocks:\n  b:\n    layers: [b]\nlayers: [b]\n",
-     "4:14", r"block `b` uses itself \(b → b\)"),
-    ("groups-not-dividing", "input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 1, groups: 2}\n",
-     "3:5", r"expects input channels divisible by groups=2, but gets 3 channels"),
-    ("same-with-stride", "input: [3, 8, 8]\nlayers:\n"
-     "  - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}\n", "3:13",
-     r"`padding: same` expects stride 1 \(as in torch\), but gets stride 2"),
-    ("huge-number", "input: [1, 8, 8]\nlayers:\n  - linear: 99999999999999999999\n", None,
-     r"expects at most 2147483647"),
-    ("unknown-top-level-key", "input: [1, 28, 28]\nlayer: [relu]\n", "2:1",
-     r"unknown top-level key `layer` — did you mean `layers`\?"),
+    (
+        "list-at-top",
+        "- conv2d: {out: 3, kernel: 3}\n",
+        "1:1",
+        r"a spec is a mapping .* but this file holds a list",
+    ),
+    (
+        "unknown-kind",
+        "input: [1, 28, 28]\nlayers:\n  - conv2: {out: 16, kernel: 3}\n",
+        "3:5",
+        r"layers\[0\]: unknown layer kind `conv2` — did you mean `conv2d`\?",
+    ),
+    (
+        "missing-arg",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 16}\n",
+        "3:13",
+        r"layers\[0\] \(conv2d conv2d_0\): conv2d expects argument `kernel`, but it is missing",
+    ),
+    (
+        "mistyped-arg-name",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 16, kernal: 3}\n",
+        "3:23",
+        r"conv2d has no argument `kernal` — did you mean `kernel`\?",
+    ),
+    (
+        "mistyped-arg-value",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: sixteen, kernel: 3}\n",
+        "3:19",
+        r"`out` expects an integer, but gets 'sixteen'",
+    ),
+    (
+        "non-positive-size",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 0, kernel: 3}\n",
+        "3:19",
+        r"`out` expects a positive integer, but gets 0",
+    ),
+    (
+        "non-positive-input",
+        "input: [1, 0, 28]\nlayers: [relu]\n",
+        "1:12",
+        r"`input` expects positive integer sizes, but gets `0`",
+    ),
+    (
+        "spatial-collapse",
+        "input: [1, 8, 8]\nlayers:\n  - maxpool2d: 2\n  - maxpool2d: 2\n  - maxpool2d: 2\n"
+        "  - maxpool2d: {name: pool4, kernel: 2}\n",
+        "6:5",
+        r"layers\[3\] \(maxpool2d pool4\): expects an input of at least 2×2 for a 2×2 window, "
+        r"but gets 1×1×1 \(output would be 0×0\)",
+    ),
+    (
+        "linear-on-3d",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 4, kernel: 3}\n"
+        "  - linear: {name: fc1, out: 10}\n",
+        "4:5",
+        r"layers\[1\] \(linear fc1\): expects a flat input, but gets 4×26×26 — add `flatten`",
+    ),
+    (
+        "residual-mismatch",
+        "input: [3, 32, 32]\nlayers:\n  - residual:\n      name: block\n"
+        "      layers: [{conv2d: {out: 8, kernel: 3, stride: 2, padding: 1}}]\n",
+        "3:5",
+        r"residual branches must give the same shape, but layers give 8×16×16 and the identity "
+        r"shortcut gives 3×32×32 — add "
+        r"`shortcut: \[\{conv2d: \{out: 8, kernel: 1, stride: 2\}\}\]`",
+    ),
+    (
+        "concat-mismatch",
+        "input: [3, 32, 32]\nlayers:\n  - concat:\n"
+        "      - [{conv2d: {out: 8, kernel: 3, padding: 1}}]\n"
+        "      - [{conv2d: {out: 8, kernel: 3}}]\n",
+        "3:5",
+        r"concat branches must agree in spatial sizes, but branch1 gives 8×32×32 and branch2 "
+        r"gives 8×30×30",
+    ),
+    (
+        "block-missing-param",
+        "input: [3, 32, 32]\nblocks:\n  stage:\n    params: [c, n]\n"
+        "    layers: [{conv2d: {out: $c, kernel: 3}}]\nlayers:\n  - stage: {c: 8}\n",
+        "7:12",
+        r"block `stage` expects parameter `n`, but it is missing",
+    ),
+    (
+        "python-object-tag",
+        "input: [1, 28, 28]\nlayers:\n  - !!python/object/apply:os.system [ls]\n",
+        "3:5",
+        r"YAML tag `tag:yaml.org,2002:python/object/apply:os.system` is not allowed",
+    ),
+    (
+        "alias-bomb",
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+        "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+        "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n",
+        "2:8",
+        r"YAML anchors and aliases \(&name, \*name\) are not supported",
+    ),
+    (
+        "repeat-bomb",
+        "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000000000\n      layers: [relu]\n",
+        "4:14",
+        r"the spec expands to more than 20,000 layers",
+    ),
+    (
+        "nested-repeat-bomb",
+        "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000\n"
+        "      layers:\n        - repeat: {times: 1000, layers: [relu, relu]}\n",
+        None,
+        r"the spec expands to more than 20,000 layers",
+    ),
+    (
+        "deep-nesting",
+        "input: [1, 8, 8]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n",
+        None,
+        r"nesting is deeper than archcalc reads",
+    ),
+    (
+        "self-recursive-block",
+        "input: [1, 8, 8]\nblocks:\n  b:\n    layers: [b]\nlayers: [b]\n",
+        "4:14",
+        r"block `b` uses itself \(b → b\)",
+    ),
+    (
+        "groups-not-dividing",
+        "input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 1, groups: 2}\n",
+        "3:5",
+        r"expects input channels divisible by groups=2, but gets 3 channels",
+    ),
+    (
+        "same-with-stride",
+        "input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}\n",
+        "3:13",
+        r"`padding: same` expects stride 1 \(as in torch\), but gets stride 2",
+    ),
+    (
+        "huge-number",
+        "input: [1, 8, 8]\nlayers:\n  - linear: 99999999999999999999\n",
+        None,
+        r"expects at most 2147483647",
+    ),
+    (
+        "unknown-top-level-key",
+        "input: [1, 28, 28]\nlayer: [relu]\n",
+        "2:1",
+        r"unknown top-level key `layer` — did you mean `layers`\?",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "position", "pattern"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
-def test_bad_spec_is_one_located_line(tmp_path: Path, text: str, position: str | None,
-                                      pattern: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "position", "pattern"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_spec_is_one_located_line(
+    tmp_path: Path, text: str, position: str | None, pattern: str
+) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(text)
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -103,12 +191,44 @@ def test_bad_spec_is_one_located_line(tmp_path: Path, text: str, position: str |
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "pattern"),
+    [
+        (
+            "oversized",
+            "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 120_000,
+            r": spec is 1\.0 MiB; archcalc reads specs up to 1 MiB",
+        ),
+        (
+            "too-many-values",
+            "input: [1, 8, 8]\nlayers: [" + "relu," * 160_000 + "]\n",
+            r":2:\d+: the spec holds more than 150,000 YAML values",
+        ),
+        (
+            "too-many-layers",
+            "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 20_001,
+            r":20003:5: layers\[20000\] \(relu relu_20000\): the spec expands to more than "
+            r"20,000 layers",
+        ),
+    ],
+    ids=["oversized", "too-many-values", "too-many-layers"],  # the texts would make huge ids
+)
+def test_huge_specs_are_refused_early(tmp_path: Path, name: str, text: str, pattern: str) -> None:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(text)
+    result = run_cli("check", str(spec), timeout=30)
+    assert result.returncode == 2
+    assert re.fullmatch(re.escape(str(spec)) + pattern + r".*\n", result.stderr), result.stderr
+
+
 def test_missing_file(tmp_path: Path) -> None:
     result = run_cli("summary", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.strip() == f"{tmp_path / 'nope.yaml'}: no such file — check the path; " \
+    assert (
+        result.stderr.strip() == f"{tmp_path / 'nope.yaml'}: no such file — check the path; "
         "examples/ holds ready specs"
+    )
 
 
 def test_binary_file(tmp_path: Path) -> None:
@@ -116,8 +236,11 @@ def test_binary_file(tmp_path: Path) -> None:
     spec.write_bytes(b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.\xff\xfe")
     result = run_cli("summary", str(spec))
     assert result.returncode == 2
-    assert re.fullmatch(rf"{re.escape(str(spec))}: is not UTF-8 text \(byte \d+\) — is this a "
-                        r"YAML spec\?\n", result.stderr)
+    assert re.fullmatch(
+        rf"{re.escape(str(spec))}: is not UTF-8 text \(byte \d+\) — is this a "
+        r"YAML spec\?\n",
+        result.stderr,
+    )
 
 
 def test_check_reports_every_bad_file_and_exits_2(tmp_path: Path) -> None:
@@ -128,5 +251,7 @@ def test_check_reports_every_bad_file_and_exits_2(tmp_path: Path) -> None:
     result = run_cli("check", str(good), str(bad))
     assert result.returncode == 2
     assert f"{good}: ok (2 layers, 7,850 params, output 10)" in result.stdout
-    assert result.stderr.startswith(f"{bad}:2:11: layers[0] (linear linear_0): expects a flat input")
+    assert result.stderr.startswith(
+        f"{bad}:2:11: layers[0] (linear linear_0): expects a flat input"
+    )
     assert run_cli("check", str(good)).returncode == 0

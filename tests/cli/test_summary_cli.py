@@ -14,22 +14,43 @@ def test_seed_json_is_the_chapters_table() -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     by = {layer["path"]: layer for layer in data["layers"]}
-    assert [by[p]["output_shape"] for p in ("conv1", "pool1", "conv2", "pool2", "flatten_6",
-                                            "fc1", "fc2")] == [
-        [16, 28, 28], [16, 14, 14], [32, 14, 14], [32, 7, 7], [1568], [128], [10]]
+    assert [
+        by[p]["output_shape"]
+        for p in ("conv1", "pool1", "conv2", "pool2", "flatten_6", "fc1", "fc2")
+    ] == [[16, 28, 28], [16, 14, 14], [32, 14, 14], [32, 7, 7], [1568], [128], [10]]
     assert [by[p]["params"] for p in ("conv1", "conv2", "fc1", "fc2")] == [160, 4640, 200832, 1290]
     assert data["totals"]["params"] == 206922
     assert [by[p]["receptive_field"]["size"] for p in ("conv1", "pool1", "conv2", "pool2")] == [
-        [3, 3], [4, 4], [8, 8], [10, 10]]
+        [3, 3],
+        [4, 4],
+        [8, 8],
+        [10, 10],
+    ]
     assert data["totals"]["macs"] == 1218048
     assert data["totals"]["activation_bytes"] == 177192
     # DESIGN.md's example row, verbatim
-    assert {k: by["conv1"][k] for k in ("path", "kind", "output_shape", "params",
-                                        "trainable_params", "macs", "activation_bytes",
-                                        "receptive_field")} == {
-        "path": "conv1", "kind": "conv2d", "output_shape": [16, 28, 28], "params": 160,
-        "trainable_params": 160, "macs": 112896, "activation_bytes": 50176,
-        "receptive_field": {"size": [3, 3], "jump": [1, 1], "start": [0.0, 0.0]}}
+    assert {
+        k: by["conv1"][k]
+        for k in (
+            "path",
+            "kind",
+            "output_shape",
+            "params",
+            "trainable_params",
+            "macs",
+            "activation_bytes",
+            "receptive_field",
+        )
+    } == {
+        "path": "conv1",
+        "kind": "conv2d",
+        "output_shape": [16, 28, 28],
+        "params": 160,
+        "trainable_params": 160,
+        "macs": 112896,
+        "activation_bytes": 50176,
+        "receptive_field": {"size": [3, 3], "jump": [1, 1], "start": [0.0, 0.0]},
+    }
 
 
 def test_table_shows_the_dominant_layer() -> None:
@@ -43,8 +64,9 @@ def test_table_shows_the_dominant_layer() -> None:
 
 
 def test_input_override_and_batch() -> None:
-    result = run_cli("summary", "examples/mnist_cnn.yaml", "--input", "1x224x224", "--json",
-                     "--batch", "32")
+    result = run_cli(
+        "summary", "examples/mnist_cnn.yaml", "--input", "1x224x224", "--json", "--batch", "32"
+    )
     data = json.loads(result.stdout)
     fc1 = next(layer for layer in data["layers"] if layer["path"] == "fc1")
     assert fc1["params"] == 32 * 56 * 56 * 128 + 128
@@ -64,9 +86,11 @@ def test_bad_input_flag_is_a_usage_error() -> None:
 def test_too_small_input_names_the_layer_that_collapses() -> None:
     result = run_cli("summary", "examples/mnist_cnn.yaml", "--input", "1x3x3")
     assert result.returncode == 2
-    assert result.stderr.startswith("examples/mnist_cnn.yaml:10:5: layers[5] (maxpool2d pool2): "
-                                    "expects an input of at least 2×2 for a 2×2 window, but gets "
-                                    "32×1×1")
+    assert result.stderr.startswith(
+        "examples/mnist_cnn.yaml:10:5: layers[5] (maxpool2d pool2): "
+        "expects an input of at least 2×2 for a 2×2 window, but gets "
+        "32×1×1"
+    )
 
 
 def test_depth_folds_blocks() -> None:
@@ -74,8 +98,15 @@ def test_depth_folds_blocks() -> None:
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("| layer")]
     assert [line.split("|")[1].strip() for line in lines] == [
-        "layer1_0", "layer1_1", "layer2_0", "layer2_1", "layer3_0", "layer3_1", "layer4_0",
-        "layer4_1"]
+        "layer1_0",
+        "layer1_1",
+        "layer2_0",
+        "layer2_1",
+        "layer3_0",
+        "layer3_1",
+        "layer4_0",
+        "layer4_1",
+    ]
 
 
 def test_summary_never_imports_torch() -> None:
@@ -86,7 +117,8 @@ def test_summary_never_imports_torch() -> None:
         "    assert main(['summary', 'examples/vgg16.yaml']) == 0\n"
         "    assert main(['summary', 'examples/googlenet.yaml', '--json']) == 0\n"
         "    assert main(['check', 'examples/resnet18.yaml']) == 0\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'numpy'))\n"
+        "heavy = ('torch', 'torchvision', 'numpy')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "assert not bad, bad\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -24,11 +24,11 @@ def test_window_out_table(n: int, k: int, s: int, pad: int, expected: int) -> No
     assert window_out(n, k, s, pad) == expected
 
 
-
-
 @given(n=st.integers(1, 64), k=st.integers(1, 9), s=st.integers(1, 5), pad=st.integers(0, 4))
 def test_floor_rule_counts_whole_windows(n: int, k: int, s: int, pad: int) -> None:
-    whole = sum(1 for start in range(-pad, n + pad) if start + k <= n + pad and (start + pad) % s == 0)
+    whole = sum(
+        1 for start in range(-pad, n + pad) if start + k <= n + pad and (start + pad) % s == 0
+    )
     assert max(window_out(n, k, s, 2 * pad), 0) == whole
 
 
@@ -56,8 +56,9 @@ def test_ceil_mode_counts_windows_as_torch(n: int, k: int, s: int, data: st.Data
 def test_conv_same_pads_even_kernels_unevenly() -> None:
     from archcalc.kinds.conv2d import Conv2dArgs
 
-    args = Conv2dArgs(out=1, kernel=(4, 3), stride=(1, 1), padding="same", dilation=(1, 2),
-                      groups=1, bias=True)
+    args = Conv2dArgs(
+        out=1, kernel=(4, 3), stride=(1, 1), padding="same", dilation=(1, 2), groups=1, bias=True
+    )
     # total = d·(k−1): 3 rows (1 before, 2 after, as torch), 4 columns (2 and 2)
     assert args.pads() == ((1, 2), (2, 2))
     effect = REGISTRY["conv2d"].apply(args, (1, 10, 11))
@@ -80,8 +81,9 @@ def test_linear_rejects_feature_maps() -> None:
         ("batchnorm1d", (8,), 2 * 8, 2 * 8 + 1, 0),
     ],
 )
-def test_parameter_and_cost_table(kind: str, in_shape: tuple[int, ...], params: int,
-                                  buffers: int, macs: int) -> None:
+def test_parameter_and_cost_table(
+    kind: str, in_shape: tuple[int, ...], params: int, buffers: int, macs: int
+) -> None:
     from archcalc.kinds.base import ArgReader
     from archcalc.spec.tree import from_python
 
