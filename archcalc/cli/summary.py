@@ -9,8 +9,10 @@ import sys
 
 from archcalc.analysis import Analysis, analyze, estimate
 from archcalc.cli.common import input_shape, positive_int, resolve_input
+from archcalc.design.lint import lint
 from archcalc.errors import ArchcalcError
 from archcalc.spec.load import load
+from archcalc.spec.model import Spec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +42,11 @@ def dumps(data: object) -> str:
 
 
 def analysis_for(args: argparse.Namespace) -> Analysis:
+    return _analysed(args)[0]
+
+
+def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
+    """The analysis, and the spec it came from (None for --module), which lint needs."""
     if args.module:
         if args.spec:
             raise ArchcalcError("give a SPEC or --module, not both")
@@ -47,32 +54,44 @@ def analysis_for(args: argparse.Namespace) -> Analysis:
             raise ArchcalcError("--module needs --input CxHxW", hint="e.g. --input 3x224x224")
         from archcalc.bridge.summarize import summarize_target
 
-        return summarize_target(args.module, args.input)
+        return summarize_target(args.module, args.input), None
     if not args.spec:
         raise ArchcalcError("summary needs a SPEC file (or --module)",
                             hint="e.g. `archcalc summary examples/mnist_cnn.yaml`")
     spec = load(args.spec)
-    return analyze(spec, resolve_input(args.input, spec.input_shape))
+    return analyze(spec, resolve_input(args.input, spec.input_shape)), spec
 
 
 def run(args: argparse.Namespace) -> int:
-    analysis = analysis_for(args)
+    analysis, spec = _analysed(args)
     memory = estimate(analysis, args.batch)
+    # Lint is pure Python over the same analysis, so the summary shows its findings for free.
+    report = lint(analysis, spec.lint_ignore, spec.file) if spec is not None else None
     if args.json:
         data = analysis.to_dict()
         data["memory"] = {k: getattr(memory, k) for k in
                           ("batch", "params", "buffers", "input", "activations",
                            "inference_peak", "training")}
+        data["lint"] = [f.to_dict() for f in report.findings] if report else []
         sys.stdout.write(dumps(data) + "\n")
         return 0
     if args.markdown:
         from archcalc.render.markdown import summary
 
         sys.stdout.write(summary(analysis, args.depth, memory))
+        if report is not None:
+            from archcalc.render.lint import markdown
+
+            sys.stdout.write("\n" + markdown(report))
         return 0
     from rich.console import Console
 
     from archcalc.render.table import print_summary
 
-    print_summary(analysis, memory, args.depth, Console())
+    console = Console()
+    print_summary(analysis, memory, args.depth, console)
+    if report is not None:
+        from archcalc.render.lint import print_findings
+
+        print_findings(report, console, heading="Lint")
     return 0

@@ -160,10 +160,10 @@ def _compose(loader: Any, filename: str) -> Node | None:
             values += 1
             if values > MAX_VALUES:
                 raise _too_many(loc)
-            key = (event.tag, event.value, event.implicit, event.style)
-            if key not in scalars:
-                scalars[key] = _scalar(loader, event, loc)
-            node = Node(scalars[key], loc)
+            memo = (event.tag, event.value, event.implicit, event.style)
+            if memo not in scalars:
+                scalars[memo] = _scalar(loader, event, loc)
+            node = Node(scalars[memo], loc)
         if not stack:
             if root is not None:  # pragma: no cover - the parser refuses a second document
                 raise ArchcalcError.at(loc, "a spec file holds one YAML document")
