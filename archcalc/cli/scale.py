@@ -1,0 +1,71 @@
+"""``archcalc scale SPEC... --sizes 28,56,112,224``: params, MACs and memory as the input grows.
+
+Sizes are square (S×S) and keep each spec's channels. A size a network
+cannot take shows in its column ("collapses at pool2", "n/a: ..."); only a
+spec that cannot be loaded, or has no H×W to grow, ends with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from archcalc.design.scale import scale
+from archcalc.kinds.base import MAX_INT
+from archcalc.spec.load import load
+
+
+def sizes(text: str) -> list[int]:
+    """``28,56,112,224`` → ``[28, 56, 112, 224]``."""
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expects sizes like 28,56,112,224, but gets {text!r}") from None
+    if not values or any(v < 1 or v > MAX_INT for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expects positive sizes like 28,56,112,224, but gets {text!r}")
+    return values
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="YAML specs to scale")
+    p.add_argument("--sizes", type=sizes, metavar="S,S,...",
+                   help="square input sizes (default: the first spec's size ×1, ×2, ×4, ×8)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
+    fmt.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw parameters against input size (needs matplotlib)")
+
+
+def run(args: argparse.Namespace) -> int:
+    specs = [(path, load(path)) for path in args.specs]
+    chosen = args.sizes
+    if chosen is None:
+        first = specs[0][1].input_shape
+        base = first[1] if len(first) == 3 else 1
+        chosen = [base, 2 * base, 4 * base, 8 * base]
+    result = scale(specs, chosen)
+    if args.plot:
+        from archcalc.render.scale import plot
+
+        plot(result, args.plot)
+    if args.json:
+        from archcalc.cli.summary import dumps
+        from archcalc.render.scale import to_dict
+
+        sys.stdout.write(dumps(to_dict(result)) + "\n")
+    elif args.markdown:
+        from archcalc.render.scale import markdown
+
+        sys.stdout.write(markdown(result))
+    else:
+        from rich.console import Console
+
+        from archcalc.render.scale import print_scale
+
+        print_scale(result, Console())
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

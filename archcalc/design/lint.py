@@ -1,0 +1,347 @@
+"""Design smells, found in an Analysis: each a :class:`Finding` with a stable code.
+
+The codes, what each means and how to fix it are listed in docs/lint.md. A
+spec silences codes with ``lint: {ignore: [AC101]}``; the CLI adds
+``--ignore``. Every check reads only the analysis (shapes, parameters,
+receptive fields and the parsed layer arguments), so lint costs no more than
+the summary it sits beneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from math import prod
+from typing import Literal, NamedTuple
+
+from archcalc.analysis.result import Analysis, Row
+from archcalc.analysis.walk import analyze
+from archcalc.design.anatomy import Anatomy, anatomy
+from archcalc.errors import ArchcalcError, Loc, suggest
+from archcalc.kinds.base import Pair, Shape, fmt_shape
+from archcalc.kinds.conv2d import Conv2dArgs
+from archcalc.kinds.linear import LinearArgs
+from archcalc.kinds.pooling import PoolArgs
+from archcalc.spec.model import Spec
+
+Severity = Literal["error", "warning", "info"]
+
+
+class Rule(NamedTuple):  # a NamedTuple: it costs the summary's start-up far less
+    code: str
+    severity: Severity
+    title: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("AC101", "warning", "one layer holds most of the parameters"),
+    Rule("AC102", "warning", "windows silently drop border pixels"),
+    Rule("AC103", "info", "the final receptive field covers little of the input"),
+    Rule("AC104", "warning", "softmax as the last layer"),
+    Rule("AC105", "warning", "a long chain of saturating activations"),
+    Rule("AC106", "warning", "a kernel larger than its input"),
+    Rule("AC107", "warning", "dropout before batch norm"),
+)
+CODES: dict[str, Rule] = {r.code: r for r in RULES}
+
+DOMINANT_SHARE = 0.5  # AC101: a share of all parameters at least this large
+MIN_COVERAGE = 0.5  # AC103: per axis, below this the field "covers little"
+SATURATING_CHAIN = 4  # AC105: this many sigmoid/tanh in a row
+# AC105: the largest derivative of each saturating activation.
+MAX_DERIVATIVE = {"sigmoid": 0.25, "tanh": 1.0}
+NORMALISERS = frozenset({"batchnorm2d", "batchnorm1d"})
+# AC104: layers that leave the output's meaning unchanged after the last real layer.
+PASS_THROUGH = frozenset({"dropout", "identity"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One smell: which rule, how serious, which layer, why, and where it is written."""
+
+    code: str
+    severity: Severity
+    path: str
+    message: str
+    loc: Loc | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "severity": self.severity, "path": self.path,
+                "message": self.message, "loc": str(self.loc) if self.loc else None}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """The findings left after silencing, and those silenced (by code)."""
+
+    name: str
+    file: str | None
+    findings: tuple[Finding, ...]
+    silenced: tuple[Finding, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "file": self.file,
+                "findings": [f.to_dict() for f in self.findings],
+                "silenced": sorted({f.code for f in self.silenced})}
+
+
+def check_codes(codes: Iterable[str], where: str, file: str | None = None) -> frozenset[str]:
+    """Upper-cased ``codes``, each a known rule; an unknown one is the user's mistake."""
+    out = frozenset(c.strip().upper() for c in codes if c.strip())
+    for code in sorted(out):
+        if code not in CODES:
+            raise ArchcalcError(
+                f"{where} expects lint codes ({', '.join(CODES)}), but gets {code}",
+                file=file, hint=suggest(code, CODES) or "see docs/lint.md",
+            )
+    return out
+
+
+def lint(analysis: Analysis, ignore: Iterable[str] = (), file: str | None = None) -> LintReport:
+    """Every finding in ``analysis``, in execution order, minus the codes in ``ignore``."""
+    silenced_codes = check_codes(ignore, "lint.ignore", file)
+    anat = anatomy(analysis)
+    found = [f for check in _CHECKS for f in check(analysis, anat)]
+    found.sort(key=lambda f: (_position(analysis, f.path), f.code))
+    return LintReport(
+        name=analysis.name,
+        file=file,
+        findings=tuple(f for f in found if f.code not in silenced_codes),
+        silenced=tuple(f for f in found if f.code in silenced_codes),
+    )
+
+
+def lint_spec(
+    spec: Spec, input_shape: Shape | None = None, ignore: Iterable[str] = ()
+) -> LintReport:
+    """Analyse ``spec`` and lint it, honouring its own ``lint: {ignore: [...]}``."""
+    codes = check_codes(spec.lint_ignore, "lint.ignore", spec.file) | check_codes(
+        ignore, "--ignore")
+    return lint(analyze(spec, input_shape), codes, spec.file)
+
+
+def _position(analysis: Analysis, path: str) -> int:
+    """Where ``path`` ends in execution order: a leaf's index, or a block's last leaf's."""
+    inside = [i for i, r in enumerate(analysis.rows)
+              if r.path == path or r.path.startswith(path + ".")]
+    return inside[-1] if inside else len(analysis.rows)
+
+
+def _finding(code: str, row: Row, message: str) -> Finding:
+    return Finding(code, CODES[code].severity, row.path, message, _loc(row))
+
+
+def _loc(row: Row) -> Loc | None:
+    if row.layer is not None:
+        return row.layer.loc
+    leaves = [c for c in row.children if c.layer is not None or c.children]
+    return _loc(leaves[-1]) if leaves else None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+# AC101 ---------------------------------------------------------------------
+
+def _dominant_layer(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    largest = a.largest()
+    # Convolutions are exempt: in a small network the widest convolution holds
+    # most weights by nature, and its size does not grow with the input.
+    # With a single weighted layer, "most of the parameters" says nothing.
+    if largest is None or a.share(largest) < DOMINANT_SHARE or sum(
+            1 for r in a.rows if r.params) < 2:
+        return
+    if largest.path not in {r.path for r in anat.head}:
+        return
+    why = (f"holds {_pct(a.share(largest))} of all parameters ({largest.params:,} of "
+           f"{a.totals.params:,})")
+    last = anat.last_spatial
+    args = largest.layer.args if largest.layer else None
+    # The suggestion is exact when the dense layer reads the flattened last map directly.
+    if (last is not None and isinstance(args, LinearArgs)
+            and largest.input_shape == (prod(last.output_shape),)):
+        c = last.output_shape[0]
+        slim = c * args.out + (args.out if args.bias else 0)
+        # An adaptive pool already fixes the map's size; otherwise it grows with the input.
+        grows = "" if last.kind == "adaptive_avg_pool2d" else " that no longer grow with the input"
+        yield _finding("AC101", largest, (
+            f"{why}, because it takes the flattened {fmt_shape(last.output_shape)} map of "
+            f"{last.path}; a global-average-pooling head (`global_avg_pool` in place of "
+            f"`flatten`) would feed it {c} features, leaving it {slim:,} parameters{grows}"))
+    else:
+        yield _finding("AC101", largest, f"{why}; the dense head dominates the parameter budget "
+                       "— consider a narrower layer or a global-average-pooling head")
+
+
+# AC102 and AC106: sliding windows --------------------------------------------
+
+class Window(NamedTuple):
+    """A sliding window per axis (H, W): effective kernel, stride, padding before/after."""
+
+    kernel: Pair
+    stride: Pair
+    pad_before: Pair
+    pad_after: Pair
+    pooling: bool  # pooling can also fix a dropped border with ceil_mode
+
+
+def window_of(row: Row) -> Window | None:
+    """The window of a conv2d / maxpool2d / avgpool2d leaf; None for anything else."""
+    args = row.layer.args if row.layer else None
+    if isinstance(args, Conv2dArgs):
+        (pt, pb), (pl, pr) = args.pads()
+        return Window(args.effective_kernel, args.stride, (pt, pl), (pb, pr), pooling=False)
+    if isinstance(args, PoolArgs):
+        return Window(args.effective_kernel, args.stride, args.padding, args.padding,
+                      pooling=True)
+    return None
+
+
+def dropped_border(n: int, out: int, kernel: int, stride: int, pad_before: int) -> int:
+    """Input pixels past the end of the last window on one axis (0 when it reaches the edge).
+
+    The last window starts at (out−1)·s in padded coordinates and ends at
+    (out−1)·s + k' − 1; the last real pixel sits at pad_before + n − 1. With
+    out = ⌊(n + P − k')/s⌋ + 1 this is ((n + P − k') mod s) − pad_after:
+    the remainder the floor throws away, less what fell on padding.
+    """
+    return max(0, pad_before + n - (out - 1) * stride - kernel)
+
+
+def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    for row in a.rows:
+        win = window_of(row)
+        if win is None or len(row.input_shape) != 3:
+            continue
+        lost = []
+        for axis, (side, dim) in enumerate((("row", "H"), ("column", "W"))):
+            n, out = row.input_shape[1 + axis], row.output_shape[1 + axis]
+            k, s = win.kernel[axis], win.stride[axis]
+            drop = dropped_border(n, out, k, s, win.pad_before[axis])
+            # A stride wider than the kernel skips s − k' pixels between windows
+            # anyway; the border is only "dropped" beyond that regular gap.
+            if drop > max(0, s - k):
+                pad = win.pad_before[axis] + win.pad_after[axis]
+                lost.append((f"{drop} {side}{'s' if drop > 1 else ''}",
+                             f"{dim}: ({n} + {pad} − {k}) mod {s} = {(n + pad - k) % s}"))
+        if lost:
+            fix = "ceil_mode: true, padding" if win.pooling else "padding"
+            yield _finding("AC102", row, (
+                f"drops the last {' and '.join(t for t, _ in lost)} of its "
+                f"{fmt_shape(row.input_shape[1:])} input, which no window reaches "
+                f"({'; '.join(f for _, f in lost)}) — use {fix}, or an input size the "
+                "windows tile exactly"))
+
+
+def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    for row in a.rows:
+        win = window_of(row)
+        if win is None or len(row.input_shape) != 3:
+            continue
+        hw = (row.input_shape[1], row.input_shape[2])
+        if win.kernel[0] > hw[0] or win.kernel[1] > hw[1]:
+            yield _finding("AC106", row, (
+                f"its {win.kernel[0]}×{win.kernel[1]} (effective) kernel is larger than its "
+                f"{hw[0]}×{hw[1]} input, so every window overhangs the input and part of it "
+                "always multiplies padding — a kernel no larger than the input sees the same "
+                "pixels with fewer weights"))
+
+
+# AC103 ---------------------------------------------------------------------
+
+def _small_field(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    cov, last = anat.coverage, anat.last_spatial
+    if cov is None or last is None or min(cov.axes) >= MIN_COVERAGE:
+        return
+    (fh, fw), (h, w) = cov.field, cov.input_hw
+    yield _finding("AC103", last, (
+        f"the final receptive field, {fh}×{fw} at {last.path}, covers "
+        f"{_pct(cov.axes[0])} × {_pct(cov.axes[1])} of the {h}×{w} input (under "
+        f"{MIN_COVERAGE:.0%} per axis), so no feature before the head sees a larger "
+        "region — add layers, strides or dilation if objects span more"))
+
+
+# AC104 ---------------------------------------------------------------------
+
+def _softmax_last(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    last = next((r for r in reversed(a.rows) if r.kind not in PASS_THROUGH), None)
+    if last is not None and last.kind == "softmax":
+        yield _finding("AC104", last, (
+            "the network ends in softmax, but nn.CrossEntropyLoss expects raw logits and "
+            "applies log-softmax itself, so training would squash twice and flatten the "
+            "gradients — drop it and apply softmax only at inference"))
+
+
+# AC105 ---------------------------------------------------------------------
+
+def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    chains: list[list[Row]] = []
+    chains.append(_chains(a.tree, [], chains))
+    seen: set[tuple[str, ...]] = set()
+    for chain in chains:
+        key = tuple(r.path for r in chain)
+        if len(chain) < SATURATING_CHAIN or key in seen:
+            continue
+        seen.add(key)
+        sigmoids = sum(r.kind == "sigmoid" for r in chain)
+        bound = (f"at most 0.25^{sigmoids} = {MAX_DERIVATIVE['sigmoid'] ** sigmoids:g}"
+                 if sigmoids else "at most 1 (tanh′ = 1 only at 0)")
+        names = ", ".join(r.path for r in chain)
+        yield _finding("AC105", chain[0], (
+            f"{len(chain)} saturating activations in a row ({names}) with no batch norm or "
+            f"residual between: backprop multiplies the gradient reaching {chain[0].path} by "
+            "each one's derivative (sigmoid′ ≤ 0.25, tanh′ ≤ 1, near 0 once saturated), a "
+            f"product of {bound} that only shrinks with depth — prefer ReLU, or add batch norm"))
+
+
+def _chains(rows: tuple[Row, ...], chain: list[Row], done: list[list[Row]]) -> list[Row]:
+    """Follow one path of saturating activations; finished chains go to ``done``."""
+    for row in rows:
+        if row.is_leaf:
+            if row.kind in MAX_DERIVATIVE:
+                chain = [*chain, row]
+            elif row.kind in NORMALISERS:
+                done.append(chain)
+                chain = []
+        elif row.kind == "residual":
+            # The identity path carries the gradient around the block, so the
+            # chain before it does not continue inside, and none survives it.
+            main = tuple(c for c in row.children if c.kind != "shortcut")
+            done.append(_chains(main, [], done))
+            for shortcut in (c for c in row.children if c.kind == "shortcut"):
+                done.append(_chains(shortcut.children, [], done))
+            done.append(chain)
+            chain = []
+        elif row.kind == "concat":
+            ends = [_chains(branch.children, list(chain), done) for branch in row.children]
+            chain = max(ends, key=len)
+        else:
+            chain = _chains(row.children, chain, done)
+    return chain
+
+
+# AC107 ---------------------------------------------------------------------
+
+def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
+    rows = a.rows
+    for i, row in enumerate(rows):
+        p = getattr(row.layer.args, "p", 0.0) if row.layer else 0.0
+        if row.kind != "dropout" or not p:
+            continue
+        norm = next((r for r in rows[i + 1:] if r.kind in NORMALISERS), None)
+        if norm is not None:
+            yield _finding("AC107", row, (
+                f"dropout comes before the batch norm {norm.path}, whose running variance is "
+                "learnt with dropout on but used with it off (the variance shift of Li et al. "
+                "2019) — move dropout after the last batch norm"))
+
+
+_CHECKS: tuple[Callable[[Analysis, Anatomy], Iterator[Finding]], ...] = (
+    _dominant_layer, _dropped_pixels, _small_field, _softmax_last, _saturating_chains,
+    _kernel_too_large, _dropout_before_norm,
+)
+

@@ -1,0 +1,129 @@
+"""A ScaleResult as rich tables (one per spec, sizes as columns), Markdown, JSON or a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from archcalc.design.figures import FIGURE_KEYS
+from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries
+from archcalc.errors import ArchcalcError
+from archcalc.render.compare import metric_text
+from archcalc.render.markdown import table as markdown_table
+from archcalc.render.table import fixed_table
+
+# (figure key, row label); every key is also a GROWTH_KEYS key.
+ROWS: tuple[tuple[str, str], ...] = (
+    ("params", "Params"),
+    ("largest_params", "Largest layer"),
+    ("head_params", "Head params (share)"),
+    ("macs", "MACs"),
+    ("activation_bytes", "Total activations"),
+    ("peak_activation_bytes", "Peak activations"),
+)
+NOTE = ("growth = the value at the largest size that works ÷ the value at the smallest; "
+        "memory at float32, batch 1")
+
+
+def _growth_text(g: float | None) -> str:
+    return "" if g is None else f"×{g:,.1f}"
+
+
+def _grid(s: ScaleSeries) -> tuple[list[str], list[list[str]]]:
+    headers = ["", *(f"{p.size}×{p.size}" for p in s.points), "growth"]
+    rows = []
+    for key, label in ROWS:
+        row = [label]
+        for p in s.points:
+            if p.figures is not None:
+                row.append(metric_text(key, p.figures))
+            else:  # the failure reads once, in the first row of its column
+                row.append(p.failure.text if p.failure and key == "params" else "—")
+        row.append(_growth_text(s.growth(key)))
+        rows.append(row)
+    return headers, rows
+
+
+def _title(s: ScaleSeries) -> str:
+    return f"{s.name} — input {s.written_shape[0]}×S×S ({s.source})"
+
+
+def print_scale(result: ScaleResult, console: Console) -> None:
+    """One table per spec."""
+    for s in result.series:
+        headers, rows = _grid(s)
+        table = fixed_table(_title(s), headers, rows, None,
+                            ["left"] + ["right"] * (len(headers) - 1), console)
+        for row in rows:
+            styled = [Text(row[0], style="bold")]
+            styled += [Text(c, style="yellow" if c.startswith(("collapses", "n/a")) else "")
+                       for c in row[1:]]
+            table.add_row(*styled)
+        console.print(table)
+    console.print(NOTE, style="dim", highlight=False, soft_wrap=True)
+
+
+def markdown(result: ScaleResult) -> str:
+    parts = []
+    for s in result.series:
+        headers, rows = _grid(s)
+        parts.append(f"### {_title(s)}\n\n"
+                     + markdown_table(rows, headers, [False] + [True] * (len(headers) - 1)))
+    return "\n\n".join(parts) + f"\n\n_{NOTE}._\n"
+
+
+def to_dict(result: ScaleResult) -> dict[str, Any]:
+    """The JSON object documented in docs/json-compare.md."""
+    specs = []
+    for s in result.series:
+        points = []
+        for p in s.points:
+            item: dict[str, Any] = {"size": p.size}
+            item.update(p.figures.to_dict() if p.figures else dict.fromkeys(FIGURE_KEYS))
+            item["input_shape"] = list(p.input_shape)
+            item["failure"] = p.failure.to_dict() if p.failure else None
+            points.append(item)
+        specs.append({"source": s.source, "name": s.name,
+                      "written_input_shape": list(s.written_shape), "points": points,
+                      "growth": {k: s.growth(k) for k in GROWTH_KEYS}})
+    return {"sizes": list(result.sizes), "specs": specs}
+
+
+def plot(result: ScaleResult, path: str | Path) -> None:
+    """Parameters against input size, one line per spec (dashed: its largest layer), log scale.
+
+    matplotlib is optional (``pip install 'archcalc[plot]'``) and imported
+    here only. A bare Figure renders with the Agg canvas, so no GUI backend
+    and no pyplot global state is involved.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ArchcalcError("--plot needs matplotlib, which is not installed",
+                            hint="pip install 'archcalc[plot]'") from None
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, s in enumerate(result.series):
+        done = [p for p in s.points if p.figures is not None]
+        sizes = [p.size for p in done]
+        color = f"C{i % 10}"
+        ax.plot(sizes, [p.figures.params for p in done if p.figures], marker="o", color=color,
+                label=f"{s.name} (total)")
+        ax.plot(sizes, [p.figures.largest_params for p in done if p.figures], linestyle="--",
+                color=color, alpha=0.7, label=f"{s.name} (largest layer)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(list(result.sizes), [str(n) for n in result.sizes])
+    ax.set_xlabel("input size S (S×S pixels)")
+    ax.set_ylabel("parameters")
+    ax.set_title("Parameters as the input grows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as err:
+        raise ArchcalcError(f"cannot write the plot: {err}", file=str(path)) from None
+
