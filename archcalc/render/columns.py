@@ -25,6 +25,11 @@ def rf_text(rf: ReceptiveField | None) -> str:
     return str(h) if h == w else f"{h}×{w}"
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``16×28×28``; a row without an output of its own (a module never called) shows ``—``."""
+    return fmt_shape(shape) if shape else "—"
+
+
 def share_text(share: float) -> str:
     return f"{100 * share:.1f}%" if share else ""
 
@@ -45,7 +50,7 @@ COLUMNS: tuple[Column, ...] = (
         "output_shape",
         "Output shape",
         lambda r, a: r.output_shape,
-        fmt_shape,
+        shape_text,
         total=lambda a: a.output_shape,
     ),
     Column(

@@ -1,0 +1,145 @@
+"""``summarize(module, input_shape)``: an existing ``nn.Module`` as the Analysis a spec gives.
+
+One forward pass (batch 1, eval mode, no grad, on the module's own device and
+dtype) is watched from two sides:
+
+- module hooks give one row per leaf-module *call*, in execution order, with
+  its output shape and the parameters it owns (each tensor counted once, on
+  the first row that uses it);
+- a dispatch mode sees every aten operation: torch's FlopCounterMode costs it
+  (conv and matmul work), and a small dataflow tracker follows the receptive
+  field through the functional glue between modules (``x + identity``,
+  ``torch.cat``, ``torch.flatten``).
+
+What archcalc cannot cost is reported (``macs=None``, listed in the notes),
+and where it cannot follow the receptive field it says why and stops, rather
+than guess. The module's train/eval mode is restored and all hooks removed,
+whatever happens.
+
+FlopCounterMode's own per-module breakdown does not fit rows per *call*: it is
+keyed by module name and sums every call of a module (resnet runs each block's
+relu twice), and a module registered under two names is counted under one. So
+the counter runs underneath the op watcher and each op's share is the change
+in its running total, credited to the innermost module running.
+
+The parts, in the order the data flows:
+
+- ``target``: ``pkg.mod:attr(key=value)`` → the module (``summarize_target``);
+- ``torch_kinds``: known torch classes read as archcalc kinds (their rules
+  give shapes, MACs and receptive-field steps);
+- ``ops``: the aten ops that cost nothing, and the dispatch mode that hands
+  each op to the tracer;
+- ``tracer``: the records one forward pass fills in;
+- ``rows``: the records frozen into the Analysis.
+
+>>> import archcalc, torchvision
+>>> a = archcalc.summarize(torchvision.models.resnet18(), (3, 224, 224))
+>>> a.totals.params, a.totals.macs
+(11689512, 1814073344)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from archcalc.analysis import receptive
+from archcalc.analysis.result import Analysis
+from archcalc.bridge.summarize.ops import OpWatcher
+from archcalc.bridge.summarize.rows import to_analysis
+from archcalc.bridge.summarize.target import load_target
+from archcalc.bridge.summarize.tracer import NO_FIELD, Field, Tracer
+from archcalc.errors import ArchcalcError
+from archcalc.kinds.base import Shape, fmt_shape
+
+__all__ = ["summarize", "summarize_target"]
+
+
+def summarize(
+    module: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    name: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Analysis:
+    """Analyse an existing module at ``input_shape`` (no batch dimension) into an Analysis.
+
+    Rows are leaf-module calls in execution order (a layer called twice gives
+    two rows, its weights counted on the first); parameters held directly by a
+    container get a ``"<path> (own parameters)"`` row, so the rows always sum
+    to ``sum(p.numel() for p in module.parameters())``. The forward runs once
+    on a zero input of batch 1, on the module's device, in eval mode and
+    without grad; the module's modes are restored afterwards. ``dtype``
+    overrides the input's dtype (e.g. ``torch.long`` for an embedding). A
+    model built on the meta device gives the same numbers without memory.
+    """
+    shape = _check_shape(input_shape)
+    device, param_dtype = _placement(module)
+    x = torch.zeros((1, *shape), device=device, dtype=dtype or param_dtype)
+    tracer = Tracer(module, (shape[1], shape[2]) if len(shape) == 3 else (1, 1))
+    # Every tensor computed from the input carries a field; only an image's is a real one.
+    tracer.set_field(x, Field(receptive.initial()) if len(shape) == 3 else NO_FIELD)
+    output = _run(module, x, tracer)
+    return to_analysis(tracer, name or type(module).__name__, shape, output)
+
+
+def summarize_target(target: str, input_shape: tuple[int, ...]) -> Analysis:
+    """``archcalc summary --module pkg.mod:attr``: import ``attr``, make the module, summarise it.
+
+    ``attr`` may be a module instance, a class, or a factory; it is called
+    without arguments, or with the keyword literals written after it
+    (``torchvision.models:googlenet(aux_logits=False)``). A factory that takes
+    ``weights`` gets ``weights=None``: archcalc never downloads weights.
+    """
+    return summarize(load_target(target), input_shape, name=target)
+
+
+def _check_shape(input_shape: Sequence[int]) -> Shape:
+    shape = tuple(input_shape)
+    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+        raise ArchcalcError(
+            f"input shape expects positive sizes without the batch, e.g. (3, 224, 224), "
+            f"but gets {input_shape!r}"
+        )
+    return shape
+
+
+def _placement(module: nn.Module) -> tuple[torch.device, torch.dtype]:
+    tensors = [*module.parameters(), *module.buffers()]
+    floating = [t for t in tensors if t.is_floating_point()]
+    first = floating[0] if floating else (tensors[0] if tensors else None)
+    if first is None:
+        return torch.device("cpu"), torch.get_default_dtype()
+    return first.device, first.dtype if first.is_floating_point() else torch.get_default_dtype()
+
+
+def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer) -> Any:
+    modes = {m: m.training for m in module.modules()}
+    handles = []
+    try:
+        for m in tracer.names:
+            handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
+            handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
+        module.eval()  # batch norm must not update its running statistics
+        with torch.no_grad(), tracer.counter, OpWatcher(tracer):
+            return module(x)
+    except ArchcalcError:
+        raise
+    except Exception as err:
+        where = tracer.stack[-1].node.path if tracer.stack else tracer.path(module)
+        failing = tracer.stack[-1].node.module if tracer.stack else module
+        cls = type(failing).__name__ if failing is not None else "?"
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ArchcalcError(
+            f"forward on an input of {fmt_shape(tuple(x.shape[1:]))} fails in {where} ({cls}): "
+            f"{type(err).__name__}: {first}",
+            hint="check the input shape (C×H×W, without the batch)",
+        ) from None
+    finally:
+        for h in handles:
+            h.remove()
+        for m, training in modes.items():
+            m.training = training

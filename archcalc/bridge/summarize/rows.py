@@ -1,0 +1,141 @@
+"""Freezing the tracer's records into an Analysis: leaf rows, container rows, notes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from math import prod
+from typing import Any
+
+from torch import nn
+
+from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, totals_of
+from archcalc.bridge.summarize.ops import first_tensor
+from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
+from archcalc.bridge.summarize.tracer import Group, Record, Tracer
+from archcalc.kinds.base import Shape, fmt_shape
+
+
+def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysis:
+    """The Analysis of one traced forward pass whose result was ``output``."""
+    _add_uncalled(tracer)
+    rows: list[Row] = []
+    tree = tuple(_freeze(node, tracer, rows) for node in tracer.top)
+    totals = totals_of(rows)
+    expected = sum(p.numel() for p in tracer.model.parameters())
+    if totals.params != expected:  # pragma: no cover - would be a bug in the bookkeeping
+        raise RuntimeError(f"summarize counted {totals.params} parameters, torch {expected}")
+    y = first_tensor(output)
+    notes = [*tracer.notes, *_uncounted_notes(rows, totals.params)]
+    return Analysis(
+        name=name, input_shape=shape, output_shape=tuple(y.shape[1:]) if y is not None else (),
+        rows=tuple(rows), tree=tree, totals=totals, notes=tuple(notes), source="module",
+    )
+
+
+def _add_uncalled(tracer: Tracer) -> None:
+    """Modules forward never ran still hold parameters torch counts: give them rows."""
+    added: list[Record] = []
+    names: list[str] = []
+    for module, path in tracer.names.items():
+        if not tracer.has_uncounted(module):
+            continue
+        known = known_kind(module, ())
+        rec = Record(path=path or type(module).__name__,
+                     kind=known.kind if known else type(module).__name__.lower(),
+                     operation=known.operation() if known else class_text(module),
+                     depth=1, module=module, activations=False)
+        tracer.count_own(rec, module)
+        users = sorted({tracer.used_by[id(p)] for p in module.parameters(recurse=False)
+                        if id(p) in tracer.used_by})
+        rec.notes.append("not called by forward" + (
+            f" (its parameters are used by {', '.join(users)})" if users else "")
+            + "; its parameters are counted here")
+        added.append(rec)
+        names.append(f"{rec.path} (used by {', '.join(users)})" if users else rec.path)
+    if added:
+        tracer.top.extend(added)
+        tracer.notes.append(
+            f"{len(added)} module(s) not called by forward hold "
+            f"{sum(r.params for r in added):,} parameters (included in the totals): "
+            + ", ".join(names)
+        )
+
+
+def _freeze(node: Record | Group, tracer: Tracer, rows: list[Row]) -> Row:
+    if isinstance(node, Record):
+        row = _leaf_row(node, tracer)
+        rows.append(row)
+        return row
+    children = tuple(_freeze(child, tracer, rows) for child in node.children)
+    leaves = list(_leaves(children))
+    t = totals_of(leaves)
+    name = type(node.module).__name__
+    return Row(
+        path=node.path, kind=name.lower(), operation=name, depth=node.depth,
+        input_shape=node.input_shape, output_shape=node.output_shape,
+        params=t.params, trainable_params=t.trainable_params, buffers=t.buffers, macs=t.macs,
+        activation_bytes=t.activation_bytes, receptive_field=node.out_field.rf, children=children,
+        calls=tracer.calls.get(node.module, 1),
+    )
+
+
+def _leaves(rows: tuple[Row, ...]) -> Iterator[Row]:
+    for row in rows:
+        if row.is_leaf:
+            yield row
+        else:
+            yield from _leaves(row.children)
+
+
+def _leaf_row(rec: Record, tracer: Tracer) -> Row:
+    notes = list(rec.notes)
+    path, kind, operation = rec.path, rec.kind, rec.operation
+    if rec.kind == "own":  # a container's own part
+        path, kind, operation = _own_text(rec)
+    calls = tracer.calls.get(rec.module, 1) if rec.module is not None else 1
+    if rec.call > 1:
+        notes.insert(0, f"call {rec.call} of {calls}" + (
+            f"; weights shared with {rec.path} (first call)" if _holds_params(rec.module) else ""))
+    if rec.uncosted and rec.macs is None:
+        notes.append("MACs uncounted: no cost rule for " + ", ".join(sorted(rec.uncosted)))
+    why = rec.out_field.why
+    if rec.out_field.rf is None and why is not None and why not in tracer.reported:
+        tracer.reported.add(why)
+        notes.append(f"receptive field unknown: {why}")
+        tracer.notes.append(f"{path}: receptive field unknown from here on: {why}")
+    return Row(
+        path=path, kind=kind, operation=operation, depth=rec.depth,
+        input_shape=rec.input_shape, output_shape=rec.output_shape,
+        params=rec.params, trainable_params=rec.trainable, buffers=rec.buffers, macs=rec.macs,
+        activation_bytes=prod(rec.output_shape) * FLOAT32_BYTES if rec.activations else 0,
+        receptive_field=rec.out_field.rf, note="; ".join(notes) or None, calls=calls,
+    )
+
+
+def _own_text(rec: Record) -> tuple[str, str, str]:
+    assert rec.module is not None
+    tensors = [f"{n} {fmt_shape(tuple(t.shape))}" for n, t in
+               [*rec.module.named_parameters(recurse=False),
+                *rec.module.named_buffers(recurse=False)]]
+    ops = sorted(rec.uncosted)
+    if rec.params or rec.buffers:
+        return f"{rec.path} (own parameters)", "parameters", ", ".join(tensors + ops)
+    text = "functional ops" + (f": {', '.join(ops)}" if ops else "")
+    return f"{rec.path} (own operations)", "functional", text
+
+
+def _holds_params(module: nn.Module | None) -> bool:
+    return module is not None and next(module.parameters(recurse=False), None) is not None
+
+
+def _uncounted_notes(rows: list[Row], total_params: int) -> list[str]:
+    uncounted = [r for r in rows if r.macs is None]
+    if not uncounted:
+        return []
+    params = sum(r.params for r in uncounted)
+    share = f"{100 * params / total_params:.1f}%" if total_params else "0%"
+    return [
+        f"MACs uncounted for {len(uncounted)} of {len(rows)} rows (no cost rule): "
+        f"{', '.join(r.path for r in uncounted)} — they hold {share} of the parameters; "
+        "the total MACs exclude them"
+    ]

@@ -1,0 +1,303 @@
+"""The records one forward pass fills in, and the tracer that fills them.
+
+Module hooks open and close a record per call; the op watcher hands every aten
+op to ``Tracer.on_op``, which credits its FLOPs to the innermost module running
+and carries receptive fields through the functional glue between modules.
+The records are frozen into Rows at the end (``rows.py``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
+
+from archcalc.analysis import receptive
+from archcalc.analysis.receptive import ReceptiveField
+from archcalc.bridge.summarize.ops import bind, first_tensor, is_free, window_step
+from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
+from archcalc.kinds.base import GLOBAL, Pair, Shape, ShapeError, fmt_shape
+
+
+@dataclass(frozen=True)
+class Field:
+    """A tensor's receptive field; ``rf`` None with ``why`` None: not an image (no field)."""
+
+    rf: ReceptiveField | None
+    why: str | None = None
+
+
+NO_FIELD = Field(None)
+
+
+@dataclass
+class Record:
+    """One row in the making: a leaf call, a container's own part, or an uncalled module."""
+
+    path: str
+    kind: str
+    operation: str
+    depth: int
+    module: nn.Module | None
+    known: Known | None = None
+    input_shape: Shape = ()
+    output_shape: Shape = ()
+    out_field: Field = NO_FIELD
+    flops: int = 0
+    uncosted: set[str] = field(default_factory=set)
+    params: int = 0
+    trainable: int = 0
+    buffers: int = 0
+    activations: bool = True
+    call: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def macs(self) -> int | None:
+        if self.uncosted and self.known is None:
+            return None
+        return self.flops // 2
+
+
+@dataclass
+class Group:
+    """One container call; its own part (own parameters, functional ops) is ``own``."""
+
+    path: str
+    module: nn.Module
+    depth: int
+    call: int
+    children: list[Record | Group] = field(default_factory=list)
+    input_shape: Shape = ()
+    output_shape: Shape = ()
+    out_field: Field = NO_FIELD
+    own: Record | None = None
+
+
+@dataclass
+class _Frame:
+    node: Record | Group
+    in_field: Field | None = None
+
+
+class Tracer:
+    """Everything one summarize() call learns; plain state, thrown away afterwards."""
+
+    def __init__(self, model: nn.Module, input_hw: Pair) -> None:
+        self.model = model
+        self.names: dict[nn.Module, str] = {}
+        for path, module in model.named_modules():
+            self.names.setdefault(module, path)
+        self.input_hw = input_hw
+        self.top: list[Record | Group] = []
+        self.stack: list[_Frame] = []
+        self.calls: dict[nn.Module, int] = {}
+        self.owner: dict[int, Record] = {}  # id(parameter or buffer) → the row counting it
+        self.fields: dict[int, tuple[weakref.ref[torch.Tensor], Field]] = {}
+        self.reported: set[str] = set()
+        self.used_by: dict[int, str] = {}  # id(parameter) → the module whose own code used it
+        self.notes: list[str] = []
+        self.counter = FlopCounterMode(display=False)
+
+    # -- naming ------------------------------------------------------------
+    def path(self, module: nn.Module) -> str:
+        name = self.names.get(module, "")
+        return name or type(module).__name__
+
+    def _parent(self) -> Group | None:
+        return next((f.node for f in reversed(self.stack) if isinstance(f.node, Group)), None)
+
+    # -- receptive-field dataflow ----------------------------------------------
+    def field_of(self, t: Any) -> Field | None:
+        if not isinstance(t, torch.Tensor):
+            return None
+        entry = self.fields.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def set_field(self, t: torch.Tensor, f: Field) -> None:
+        self.fields[id(t)] = (weakref.ref(t), f)
+
+    # -- parameters --------------------------------------------------------
+    def count_own(self, rec: Record, module: nn.Module) -> None:
+        """Credit ``rec`` with the module's own tensors that no earlier row has counted."""
+        tied: list[str] = []
+        for name, p in module.named_parameters(recurse=False):
+            owner = self.owner.setdefault(id(p), rec)
+            if owner is rec:
+                rec.params += p.numel()
+                rec.trainable += p.numel() if p.requires_grad else 0
+            elif owner.module is not module:  # tied weights; a repeated call says so itself
+                tied.append(f"{name} with {owner.path}")
+        for _, b in module.named_buffers(recurse=False):
+            if self.owner.setdefault(id(b), rec) is rec:
+                rec.buffers += b.numel()
+        if tied:
+            rec.notes.append("shares " + ", ".join(tied) + " (counted there)")
+
+    def has_uncounted(self, module: nn.Module) -> bool:
+        own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+        return any(id(t) not in self.owner for t in own)
+
+    # -- module hooks ------------------------------------------------------
+    def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        call = self.calls[module] = self.calls.get(module, 0) + 1
+        parent = self._parent()
+        siblings = parent.children if parent is not None else self.top
+        depth = parent.depth + 1 if parent is not None else 1
+        x = first_tensor((args, kwargs))
+        in_shape = tuple(x.shape[1:]) if x is not None else ()
+        in_field = self.field_of(x)
+        path = self.path(module)
+        if next(module.children(), None) is not None:
+            if module is self.model:  # the root is the table itself, not a row around it
+                group = Group(path, module, 0, call, children=self.top)
+            else:
+                group = Group(path, module, depth, call)
+                siblings.append(group)
+            group.input_shape = in_shape
+            self.stack.append(_Frame(group, in_field))
+            if self.has_uncounted(module):
+                self.own_record(group)
+            return
+        known = known_kind(module, in_shape)
+        rec = Record(
+            path=path,
+            kind=known.kind if known else type(module).__name__.lower(),
+            operation=known.operation() if known else class_text(module),
+            depth=depth, module=module, known=known, input_shape=in_shape, call=call,
+        )
+        self.count_own(rec, module)
+        siblings.append(rec)
+        self.stack.append(_Frame(rec, in_field))
+
+    def post_hook(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        frame = self.stack.pop()
+        y = first_tensor(output)
+        node = frame.node
+        node.output_shape = tuple(y.shape[1:]) if y is not None else ()
+        if isinstance(node, Record):
+            node.out_field = self.leaf_field(node, frame.in_field, y)
+        else:
+            node.out_field = (self.field_of(y) if y is not None else None) or NO_FIELD
+            if node.own is not None:
+                node.own.input_shape = node.input_shape
+        if y is not None:
+            self.set_field(y, node.out_field)
+
+    def own_record(self, group: Group) -> Record:
+        """The row for what a container does itself: its own parameters, its functional ops."""
+        if group.own is None:
+            depth = group.depth + 1
+            group.own = Record(path=group.path, kind="own", operation="", depth=depth,
+                               module=group.module, call=group.call, activations=False)
+            self.count_own(group.own, group.module)
+            group.children.append(group.own)
+        return group.own
+
+    def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
+        if rec.known is None:
+            # An opaque module: its inner ops went through the dataflow tracker.
+            inner = self.field_of(y)
+            if inner is not None:
+                return inner
+            return Field(None, f"opaque module {type(rec.module).__name__}")
+        if in_field is None:
+            return Field(None, f"the input of {rec.path} is not traced from the network input")
+        if in_field.rf is None:
+            return in_field
+        try:
+            step = rec.known.effect(rec.input_shape).rf
+        except ShapeError:
+            return Field(None, f"{type(rec.module).__name__} on a "
+                               f"{fmt_shape(rec.input_shape)} input")
+        return Field(receptive.step(in_field.rf, step, self.input_hw))
+
+    # -- aten operations -----------------------------------------------------
+    def on_op(self, func: Any, args: Any, kwargs: Any, out: Any, flops: int) -> None:
+        if not self.stack:
+            return
+        frame = self.stack[-1]
+        node = frame.node
+        notable = flops > 0 or not is_free(func)
+        if isinstance(node, Record):
+            if node.known is not None:
+                node.flops += flops
+                return  # a known layer: its rows' rules, not its inner ops, say what it does
+            target = node
+        elif notable:
+            target = self.own_record(node)
+        else:
+            target = None
+        if target is not None:
+            target.flops += flops
+            if not is_free(func) and flops == 0:
+                target.uncosted.add(func._overloadpacket.__name__)
+            if target is not node:  # a container's own row shows what its own ops made
+                y = first_tensor(out)
+                target.output_shape = tuple(y.shape[1:]) if y is not None else ()
+        for t in tree_flatten((args, kwargs))[0]:
+            if isinstance(t, nn.Parameter):
+                self.used_by.setdefault(id(t), node.path)
+        where = (f"opaque module {type(node.module).__name__}" if isinstance(node, Record)
+                 else node.path)
+        self.follow(func, args, kwargs, out, where)
+
+    def follow(self, func: Any, args: Any, kwargs: Any, out: Any, where: str) -> None:
+        """Carry receptive fields through one op outside known layers, or mark them unknown."""
+        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        data = [(t, f) for t in ins if (f := self.field_of(t)) is not None]
+        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if not data or not outs:
+            return  # constants and parameters carry no field
+        unknown = next((f for _, f in data if f.rf is None), None)
+        result = unknown or self._through(func, args, kwargs, data, outs, where)
+        for t in outs:
+            self.set_field(t, result)
+
+    def _through(
+        self, func: Any, args: Any, kwargs: Any, data: list[tuple[torch.Tensor, Field]],
+        outs: list[torch.Tensor], where: str,
+    ) -> Field:
+        name = func._overloadpacket.__name__
+        y = outs[0]
+        arg = bind(func, args, kwargs)
+        fields = [f.rf for _, f in data if f.rf is not None]
+        x = arg.get("input", arg.get("self"))
+        if len(data) == 1 and data[0][0] is x and x.dim() == 4:
+            window = window_step(name, arg)
+            if window is not None:  # functional conv / pooling: the step its layer makes
+                return Field(receptive.step(fields[0], window, self.input_hw))
+        if torch.Tag.pointwise in func.tags:
+            if all(t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
+                   for (t, _), f in zip(data, fields, strict=True)):
+                return self._merge(fields, where)
+        elif name in ("view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"):
+            x = data[0][0]
+            if tuple(y.shape) == tuple(x.shape):
+                return Field(fields[0])
+            if x.dim() == 4 and y.dim() == 2 and y.shape[0] == x.shape[0]:
+                return Field(receptive.step(fields[0], GLOBAL, self.input_hw))
+        elif name == "cat":
+            if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()):
+                return self._merge(fields, where)
+        elif name == "mean" and y.dim() in (2, 4) and data[0][0].dim() == 4:
+            dim = arg.get("dim")
+            dims = {d % 4 for d in dim} if isinstance(dim, (list, tuple)) else set()
+            if dims >= {2, 3}:
+                return Field(receptive.step(fields[0], GLOBAL, self.input_hw))
+        return Field(None, f"aten.{name} in {where} is not followed")
+
+    def _merge(self, fields: list[ReceptiveField], where: str) -> Field:
+        if len(fields) == 1:
+            return Field(fields[0])
+        rf, misaligned = receptive.merge(fields)
+        if misaligned:
+            self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
+        return Field(rf)
