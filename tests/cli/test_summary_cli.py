@@ -137,3 +137,15 @@ def test_kinds_lists_every_kind() -> None:
     assert result.returncode == 0
     for kind in ("conv2d", "maxpool2d", "global_avg_pool", "local_response_norm", "residual"):
         assert kind in result.stdout
+
+
+def test_docs_json_describes_every_field() -> None:
+    """docs/json.md's table names every key the JSON holds, and no key it lacks."""
+    import re
+
+    doc = (ROOT / "docs" / "json.md").read_text()
+    documented = set(re.findall(r"`([a-z_]+)`", doc))
+    data = json.loads(run_cli("summary", "examples/mnist_cnn.yaml", "--json").stdout)
+    keys = set(data) | set(data["layers"][0]) | set(data["totals"]) | set(data["memory"])
+    keys |= set(data["layers"][0]["receptive_field"]) | set(data["lint"][0])
+    assert keys - {"loc", "code", "severity", "message"} <= documented
