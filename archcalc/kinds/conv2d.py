@@ -94,8 +94,9 @@ def apply(a: Conv2dArgs, shape: Shape) -> Effect:
     ow = window_out(w, kw, a.stride[1], pl + pr)
     if oh < 1 or ow < 1:
         raise ShapeError(
-            f"expects an input of at least {kh - pt - pb}×{kw - pl - pr} for a {kh}×{kw} "
-            f"effective kernel, but gets {fmt_shape(shape)} (output would be {oh}×{ow})",
+            f"expects an input of at least {max(1, kh - pt - pb)}×{max(1, kw - pl - pr)} "
+            f"for a {kh}×{kw} effective kernel, but gets {fmt_shape(shape)} "
+            f"(output would be {max(oh, 0)}×{max(ow, 0)})",
             hint="lower the kernel or add padding, or give a larger `input`",
         )
     per_output = (c // a.groups) * a.kernel[0] * a.kernel[1]

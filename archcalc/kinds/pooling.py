@@ -71,8 +71,9 @@ def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
     ow = pool_out(w, kw, a.stride[1], a.padding[1], a.ceil_mode)
     if oh < 1 or ow < 1:
         raise ShapeError(
-            f"expects an input of at least {kh - 2 * a.padding[0]}×{kw - 2 * a.padding[1]} "
-            f"for a {kh}×{kw} window, but gets {fmt_shape(shape)} (output would be {oh}×{ow})",
+            f"expects an input of at least {max(1, kh - 2 * a.padding[0])}"
+            f"×{max(1, kw - 2 * a.padding[1])} for a {kh}×{kw} window, "
+            f"but gets {fmt_shape(shape)} (output would be {max(oh, 0)}×{max(ow, 0)})",
             hint="the spatial size collapsed; remove a pooling layer or give a larger `input`",
         )
     return Effect(
