@@ -17,10 +17,18 @@ def archcalc_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "archcalc"]
 
 
+# As on a user's machine, where Python caches compiled bytecode (pip compiles it at install,
+# an editable install writes it on first import). Some sandboxes and CI images set
+# PYTHONDONTWRITEBYTECODE, which would make every run recompile archcalc's sources.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MiB, exit status) of one run of ``cmd``."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -40,6 +40,8 @@ def main() -> None:
         "torchinfo": [],
         "python+yaml+rich": [],
     }
+    for cmd in (ours_cmd, theirs_cmd, baseline_cmd):  # warm-up: bytecode and file caches
+        measure(cmd)
     for _ in range(args.runs):  # alternate, so drift in machine load hits all alike
         runs["archcalc"].append(measure(ours_cmd))
         runs["torchinfo"].append(measure(theirs_cmd))
@@ -52,7 +54,10 @@ def main() -> None:
     ).stdout.strip()
     med = {k: statistics.median(w for w, _, _ in v) for k, v in runs.items()}
     peak = {k: max(m for _, m, _ in v) for k, v in runs.items()}
-    print(f"vgg16 at 3×224×224, median of {args.runs} alternating runs (whole process)\n")
+    print(
+        f"vgg16 at 3×224×224, median of {args.runs} alternating runs after one warm-up "
+        "(whole process)\n"
+    )
     print(f"| {'tool':<18} | {'median wall':>11} | {'peak RSS':>10} | {'vs torchinfo':>12} |")
     print(f"|{'-' * 20}|{'-' * 13}:|{'-' * 11}:|{'-' * 13}:|")
     for name in runs:

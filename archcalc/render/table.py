@@ -2,46 +2,52 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from archcalc.analysis.memory import MemoryEstimate
 from archcalc.analysis.result import Analysis
+from archcalc.render.boxtable import BoxTable
 from archcalc.render.columns import COLUMNS, cells, total_cells
 from archcalc.render.markdown import memory_lines
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # A layer holding at least this share of all parameters is called out.
 DOMINANT_SHARE = 0.5
 
 
 def fixed_table(title: str, headers: list[str], rows: list[list[str]], footer: list[str] | None,
-                justify: list[str], console: Console) -> Table:
-    """A table whose column widths come from its strings.
+                justify: list[str], console: Console) -> BoxTable | Table:
+    """A table whose column widths come from its strings (each cell one line).
 
-    Rich otherwise measures every cell twice (once to fit, once to render),
-    which was most of `archcalc summary`'s run time on VGG-16. Piped output
-    gets the table's natural width instead of rich's default 80 columns; a
-    narrower terminal falls back to rich's own wrapping.
+    Piped output gets the table's natural width instead of rich's default 80
+    columns. Where it fits, the fast BoxTable draws it; a narrower terminal (or
+    a title wider than the table) falls back to rich's Table, which wraps.
     """
     widths = [cell_len(h) for h in headers]
     for row in [*rows, *([footer] if footer else [])]:
         widths = [max(w, cell_len(c)) for w, c in zip(widths, row, strict=True)]
-    natural = sum(widths) + 3 * len(widths) + 1
+    box = BoxTable(title, headers, widths, justify, footer)
     if not console.is_terminal:
-        console.width = max(80, natural)
-    fixed = natural <= console.width
+        console.width = max(80, box.width)
+    if box.width <= console.width and cell_len(title) <= box.width:
+        return box
+    from rich.table import Table
+
     table = Table(title=title, show_footer=footer is not None, header_style="bold",
                   footer_style="bold", title_style="bold")
     for i, header in enumerate(headers):
         table.add_column(header, footer=footer[i] if footer else "",
-                         justify=justify[i],  # type: ignore[arg-type]
-                         width=widths[i] if fixed else None, no_wrap=fixed)
+                         justify=justify[i])  # type: ignore[arg-type]
     return table
 
 
-def summary_table(analysis: Analysis, depth: int | None, console: Console) -> Table:
+def summary_table(analysis: Analysis, depth: int | None, console: Console) -> BoxTable | Table:
     shape = "×".join(map(str, analysis.input_shape))
     largest = analysis.largest()
     rows = analysis.rows_at_depth(depth)

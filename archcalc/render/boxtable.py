@@ -1,0 +1,89 @@
+"""A table of known column widths, drawn line by line in rich's HEAVY_HEAD style.
+
+Rich's Table measures and wraps every cell through several layers of
+renderables: for VGG-16's 40 rows that was a quarter of `archcalc summary`'s
+whole run, and a start-up time users feel is part of the job. Once the widths
+are known (every cell is one line of plain text), drawing the box is simple
+string work. Cells are plain text, never console markup: spec names are
+untrusted and `[red]` in one must print as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+Cell = tuple[str, Style | None]
+
+
+class BoxTable:
+    """Header, rows and an optional footer, each cell one line; ``add_row`` as rich's Table."""
+
+    def __init__(
+        self,
+        title: str,
+        headers: list[str],
+        widths: list[int],
+        justify: list[str],
+        footer: list[str] | None = None,
+    ) -> None:
+        self.title = title
+        self.headers = headers
+        self.widths = widths
+        self.justify = justify
+        self.footer = footer
+        self.rows: list[tuple[list[Cell], Style | None]] = []
+
+    @property
+    def width(self) -> int:
+        return sum(self.widths) + 3 * len(self.widths) + 1
+
+    def add_row(self, *cells: str | Text, style: str | None = None) -> None:
+        parsed = [
+            (c.plain, Style.parse(c.style) if isinstance(c.style, str) and c.style else None)
+            if isinstance(c, Text)
+            else (c, None)
+            for c in cells
+        ]
+        self.rows.append((parsed, Style.parse(style) if style else None))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        bold = Style(bold=True)
+        free = self.width - cell_len(self.title)
+        yield Segment(" " * (free // 2))
+        yield Segment(self.title, bold)
+        yield Segment(" " * (free - free // 2))
+        yield Segment.line()
+        yield from self._rule("┏", "━", "┳", "┓")
+        yield from self._line("┃", [(h, None) for h in self.headers], bold)
+        yield from self._rule("┡", "━", "╇", "┩")
+        for cells, style in self.rows:
+            yield from self._line("│", cells, style)
+        if self.footer is not None:
+            yield from self._rule("├", "─", "┼", "┤")
+            yield from self._line("│", [(f, None) for f in self.footer], bold)
+        yield from self._rule("└", "─", "┴", "┘")
+
+    def _rule(self, left: str, fill: str, cross: str, right: str) -> Iterator[Segment]:
+        yield Segment(left + cross.join(fill * (w + 2) for w in self.widths) + right)
+        yield Segment.line()
+
+    def _line(self, edge: str, cells: list[Cell], row_style: Style | None) -> Iterator[Segment]:
+        yield Segment(edge)
+        columns = zip(cells, self.widths, self.justify, strict=True)
+        for (text, cell_style), width, justify in columns:
+            gap = " " * (width - cell_len(text))
+            body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
+            style = row_style + cell_style if row_style and cell_style else row_style or cell_style
+            yield Segment(body, style)
+            yield Segment(edge)
+        yield Segment.line()
