@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Loc:
-    """A position in a spec file; line and column are 1-based."""
+class Loc(NamedTuple):
+    """A position in a spec file; line and column are 1-based.
+
+    Immutable like the frozen dataclasses elsewhere, but a NamedTuple: one is
+    made for every YAML value, and a frozen dataclass's __init__ is several
+    times slower — the difference between a hostile 1 MiB spec refused in
+    0.9 s or well under.
+    """
 
     file: str
     line: int

@@ -249,7 +249,7 @@ def _take_name(args: Node, default: str, where: str) -> tuple[str, Node]:
             hint="dots are added by nesting; names must not contain them",
         )
     rest = {k: v for k, v in args.value.items() if k != "name"}
-    key_locs = {k: v for k, v in args.key_locs.items() if k != "name"}
+    key_locs = {k: v for k, v in (args.key_locs or {}).items() if k != "name"}
     return n.value, Node(rest, args.loc, key_locs)
 
 

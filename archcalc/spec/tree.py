@@ -8,8 +8,7 @@ located line, because a spec is untrusted input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -38,17 +37,17 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """A YAML value with its location.
 
     ``value`` is a scalar, a ``dict[str, Node]`` or a ``list[Node]``;
-    ``key_locs`` holds the location of each mapping key.
+    ``key_locs`` holds the location of each mapping key (None means none).
+    A NamedTuple for the same reason as :class:`Loc`: one per YAML value.
     """
 
     value: Any
     loc: Loc | None = None
-    key_locs: dict[str, Loc | None] = field(default_factory=dict)
+    key_locs: dict[str, Loc | None] | None = None
 
     @property
     def is_map(self) -> bool:
@@ -59,7 +58,7 @@ class Node:
         return isinstance(self.value, list)
 
     def key_loc(self, key: str) -> Loc | None:
-        return self.key_locs.get(key) or self.loc
+        return (self.key_locs or {}).get(key) or self.loc
 
 
 def describe(node: Node) -> str:
