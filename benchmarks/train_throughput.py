@@ -72,8 +72,9 @@ class _Timed(_RichReporter):
 def trainer_rate(images: data.ImageData, dist: loop.Dist) -> float:
     """Training images/s of the trainer itself over one epoch, progress bar included."""
     reporter = _Timed(Console(file=io.StringIO(), force_terminal=True, width=120))
-    t = loop.Trainer(model=fresh_model(), data=images, dist=dist, recipe=Recipe(epochs=1),
-                     reporter=reporter)
+    t = loop.Trainer(
+        model=fresh_model(), data=images, dist=dist, recipe=Recipe(epochs=1), reporter=reporter
+    )
     with reporter:
         t.fit()
     return len(images.train) / (reporter.end - reporter.start)
@@ -162,8 +163,9 @@ def unpack_for_torchvision(files: dict[str, Path], into: Path) -> Path:
     raw.mkdir(parents=True)
     for role, path in files.items():
         blob = path.read_bytes()
-        (raw / data.FILES[role]).write_bytes(gzip.decompress(blob) if blob[:2] == b"\x1f\x8b"
-                                              else blob)
+        (raw / data.FILES[role]).write_bytes(
+            gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+        )
     return into
 
 
@@ -173,13 +175,15 @@ def _sync(device: torch.device) -> None:
 
 
 def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     default_dir = os.environ.get("ARCHCALC_MNIST_DIR") or str(ROOT.parent / "shared/data/mnist")
     parser.add_argument("--data-dir", default=default_dir)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -194,9 +198,11 @@ def main() -> None:
     started = time.perf_counter()
     images = data.load(files)
     decode_s = time.perf_counter() - started
-    print(f"device {dist.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"batch {DEFAULT.batch_size}; decoding the four files took {decode_s:.2f} s",
-          flush=True)
+    print(
+        f"device {dist.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+        f"batch {DEFAULT.batch_size}; decoding the four files took {decode_s:.2f} s",
+        flush=True,
+    )
 
     part = first(images, args.images)
     minimal_rate(part, dist)  # warm-up: oneDNN creates its kernels on first use
@@ -213,30 +219,37 @@ def main() -> None:
             ours.append(trainer_rate(part, dist))
     ratios = [a / b for a, b in zip(ours, minimal, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
-        tutorial = tutorial_loop(unpack_for_torchvision(files, Path(tmp)), dist.device,
-                                 args.tutorial_batches)
+        tutorial = tutorial_loop(
+            unpack_for_torchvision(files, Path(tmp)), dist.device, args.tutorial_batches
+        )
     base = statistics.median(ours)
     rows = [
         ("archcalc train (Trainer.fit)", base, 1.0),
         ("minimal loop, same tensors", statistics.median(minimal), statistics.median(ratios)),
         ("tutorial loop (DataLoader)", tutorial, base / tutorial),
     ]
-    print(f"\ntraining images/s, median of {args.rounds} alternating runs of {args.images:,} "
-          f"images (tutorial: {args.tutorial_batches} batches)")
+    print(
+        f"\ntraining images/s, median of {args.rounds} alternating runs of {args.images:,} "
+        f"images (tutorial: {args.tutorial_batches} batches)"
+    )
     print(f"| {'training loop':<30} | {'images/s':>9} | {'trainer ÷ this':>14} |")
     print(f"|{'-' * 32}|{'-' * 10}:|{'-' * 15}:|")
     for name, speed, ratio in rows:
         print(f"| {name:<30} | {speed:>9,.0f} | {ratio:>13.3f}× |")
     verdict = "meets" if rows[1][2] >= 0.95 else "MISSES"
-    print(f"\ntrainer ÷ minimal loop: median of the paired ratios {rows[1][2]:.3f} "
-          f"(pairs ranged {min(ratios):.3f}–{max(ratios):.3f}); {verdict} the ≥ 0.95 target")
+    print(
+        f"\ntrainer ÷ minimal loop: median of the paired ratios {rows[1][2]:.3f} "
+        f"(pairs ranged {min(ratios):.3f}–{max(ratios):.3f}); {verdict} the ≥ 0.95 target"
+    )
     if not args.skip_accuracy:
         seconds, epoch, acc = time_to_99(images, dist)
         if seconds is None:
             print(f"time to 99%: not reached in {DEFAULT.epochs} epochs (test {100 * acc:.2f}%)")
         else:
-            print(f"time to 99%: {seconds:.1f} s of training and evaluation (epoch {epoch}, "
-                  f"test {100 * acc:.2f}%), plus {decode_s:.2f} s to decode the data")
+            print(
+                f"time to 99%: {seconds:.1f} s of training and evaluation (epoch {epoch}, "
+                f"test {100 * acc:.2f}%), plus {decode_s:.2f} s to decode the data"
+            )
     sys.stdout.flush()
 
 

@@ -19,8 +19,17 @@ SPEC = Path(__file__).with_name("mnist_cnn.yaml")
 
 
 def test_spec_shapes() -> None:
-    assert_shapes(SPEC, None, {"conv1": (16, 28, 28), "pool1": (16, 14, 14),
-                               "pool2": (32, 7, 7), "fc1": 128, "fc2": (10,)})
+    assert_shapes(
+        SPEC,
+        None,
+        {
+            "conv1": (16, 28, 28),
+            "pool1": (16, 14, 14),
+            "pool2": (32, 7, 7),
+            "fc1": 128,
+            "fc2": (10,),
+        },
+    )
 
 
 def test_spec_params() -> None:
@@ -29,8 +38,9 @@ def test_spec_params() -> None:
 
 
 def test_spec_receptive_fields() -> None:
-    assert_receptive_field(SPEC, {"conv1": 3, "pool1": 4, "conv2": 8, "pool2": (10, 10),
-                                  "fc1": "all"})
+    assert_receptive_field(
+        SPEC, {"conv1": 3, "pool1": 4, "conv2": 8, "pool2": (10, 10), "fc1": "all"}
+    )
 
 
 def test_spec_at_another_input_size(archcalc_check: Any) -> None:
@@ -42,20 +52,27 @@ def small_cnn() -> Any:
     torch = pytest.importorskip("torch")
     nn = torch.nn
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(), nn.Linear(16, 10),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
     )
 
 
 def test_module_with_the_fixture(archcalc_check: Any) -> None:
     model = small_cnn()
-    archcalc_check.shapes(model, (1, 28, 28), {"0": (8, 28, 28), "2": (8, 14, 14),
-                                               "3": (16, 12, 12), "7": (10,)})
+    archcalc_check.shapes(
+        model, (1, 28, 28), {"0": (8, 28, 28), "2": (8, 14, 14), "3": (16, 12, 12), "7": (10,)}
+    )
     archcalc_check.params(model, {"0": 80, "3": 1168, "7": 170}, input_shape=(1, 28, 28))
     archcalc_check.params(model, 80 + 1168 + 170, input_shape=(1, 28, 28))
-    archcalc_check.receptive_field(model, {"2": 4, "3": (8, 8), "7": "all"},
-                                   input_shape=(1, 28, 28))
+    archcalc_check.receptive_field(
+        model, {"2": 4, "3": (8, 8), "7": "all"}, input_shape=(1, 28, 28)
+    )
 
 
 def test_module_with_the_functions() -> None:

@@ -22,11 +22,18 @@ from hypothesis import HealthCheck, settings
 _SLOW_DRAWS = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 settings.register_profile(
-    "ci", max_examples=100, deadline=None, derandomize=True, print_blob=True,
+    "ci",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
     suppress_health_check=_SLOW_DRAWS,
 )
 settings.register_profile(
-    "thorough", max_examples=2000, deadline=None, print_blob=True,
+    "thorough",
+    max_examples=2000,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=_SLOW_DRAWS,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

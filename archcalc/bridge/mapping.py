@@ -78,7 +78,9 @@ class KeyMapping:
         if len(hits) > 1:
             raise ArchcalcError(
                 f"torchvision key `{key}` matches two rules, `{hits[0][0].source}` and "
-                f"`{hits[1][0].source}`", file=self.file, hint="make the rules exclusive",
+                f"`{hits[1][0].source}`",
+                file=self.file,
+                hint="make the rules exclusive",
             )
         return f"{hits[0][1]}.{tensor}" if module else f"{hits[0][1]}{tensor}"
 
@@ -122,11 +124,13 @@ def parse_mapping(data: Any, name: str, file: str) -> KeyMapping:
     rules = []
     for i, pair in enumerate(pairs):
         if (
-            not isinstance(pair, list) or len(pair) != 2
+            not isinstance(pair, list)
+            or len(pair) != 2
             or not all(isinstance(p, str) for p in pair)
         ):
             raise ArchcalcError(
-                f"expects a pair of module paths, but gets {pair!r}", file=file,
+                f"expects a pair of module paths, but gets {pair!r}",
+                file=file,
                 where=f"modules[{i}]",
             )
         rules.append(_rule(pair[0], pair[1], file, f"modules[{i}]"))
@@ -141,7 +145,8 @@ def _rule(source: str, target: str, file: str, where: str) -> Rule:
     if unknown:
         raise ArchcalcError(
             f"`{target}` uses {{{sorted(unknown)[0]}}}, which `{source}` does not define",
-            file=file, where=where,
+            file=file,
+            where=where,
         )
     parts = _PLACEHOLDER.split(source)  # literal, name, literal, name, …, literal
     regex = "".join(
@@ -178,7 +183,8 @@ def torchvision_state_dict(
         if new in out:
             raise ArchcalcError(
                 f"torchvision keys `{came_from[new]}` and `{key}` both map to `{new}`",
-                file=mapping.file, hint="make the rules' targets distinct",
+                file=mapping.file,
+                hint="make the rules' targets distinct",
             )
         out[new] = tensor
         came_from[new] = key
@@ -206,14 +212,16 @@ def load_torchvision_weights(
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ArchcalcError(
             f"the model expects `{missing[0]}`{more}, but no torchvision key maps to it",
-            file=mapping.file, hint="is the model built from the mapping's spec?",
+            file=mapping.file,
+            hint="is the model built from the mapping's spec?",
         )
     unexpected = [k for k in converted if k not in expected]
     if unexpected:
         more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
         raise ArchcalcError(
             f"torchvision key `{source[unexpected[0]]}` maps to `{unexpected[0]}`{more}, "
-            "which the model does not have", file=mapping.file,
+            "which the model does not have",
+            file=mapping.file,
             hint="is the model built from the mapping's spec?",
         )
     for key, want in expected.items():
@@ -221,7 +229,8 @@ def load_torchvision_weights(
         if tuple(got.shape) != tuple(want.shape):
             raise ArchcalcError(
                 f"`{key}` expects shape {fmt_shape(tuple(want.shape))}, but torchvision key "
-                f"`{source[key]}` has {fmt_shape(tuple(got.shape))}", file=mapping.file,
+                f"`{source[key]}` has {fmt_shape(tuple(got.shape))}",
+                file=mapping.file,
                 hint="was the spec changed (channels, classes) since the mapping was written?",
             )
     model.load_state_dict(converted, strict=True)

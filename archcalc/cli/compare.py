@@ -18,8 +18,12 @@ from archcalc.spec.load import load
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="YAML specs to compare")
-    p.add_argument("--input", type=input_shape, metavar="CxHxW",
-                   help="analyse every design at this input (HxW keeps each spec's channels)")
+    p.add_argument(
+        "--input",
+        type=input_shape,
+        metavar="CxHxW",
+        help="analyse every design at this input (HxW keeps each spec's channels)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
     fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")

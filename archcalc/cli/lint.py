@@ -25,10 +25,19 @@ def codes(text: str) -> list[str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="YAML specs to lint")
-    p.add_argument("--ignore", type=codes, default=[], metavar="CODES",
-                   help="silence these codes, e.g. AC101,AC105")
-    p.add_argument("--input", type=input_shape, metavar="CxHxW",
-                   help="lint at another input size (HxW keeps the spec's channels)")
+    p.add_argument(
+        "--ignore",
+        type=codes,
+        default=[],
+        metavar="CODES",
+        help="silence these codes, e.g. AC101,AC105",
+    )
+    p.add_argument(
+        "--input",
+        type=input_shape,
+        metavar="CxHxW",
+        help="lint at another input size (HxW keeps the spec's channels)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
     fmt.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -40,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     for path in args.specs:
         try:
             spec = load(path)
-            results.append((path, lint_spec(spec, resolve_input(args.input, spec.input_shape),
-                                            ignore)))
+            results.append(
+                (path, lint_spec(spec, resolve_input(args.input, spec.input_shape), ignore))
+            )
         except ArchcalcError as err:
             results.append((path, str(err)))
             print(str(err), file=sys.stderr)
@@ -51,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
         items: list[dict[str, Any]] = [
             r.to_dict() if isinstance(r, LintReport) else {"file": path, "error": r}
-            for path, r in results]
+            for path, r in results
+        ]
         sys.stdout.write(dumps({"specs": items}) + "\n")
     elif args.markdown:
         from archcalc.render.lint import markdown

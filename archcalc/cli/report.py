@@ -16,10 +16,18 @@ from archcalc.spec.load import load
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="a YAML spec (see examples/)")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="where to write the page (default: SPEC_STEM.report.html here)")
-    p.add_argument("--input", type=input_shape, metavar="CxHxW",
-                   help="analyse at another input size, e.g. 3x224x224")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the page (default: SPEC_STEM.report.html here)",
+    )
+    p.add_argument(
+        "--input",
+        type=input_shape,
+        metavar="CxHxW",
+        help="analyse at another input size, e.g. 3x224x224",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
 def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` so that a reader never sees half a page."""
     if target.is_dir():
-        raise ArchcalcError(f"-o expects a file, but {str(target)!r} is a folder",
-                            hint=f"e.g. -o {target / 'report.html'}")
+        raise ArchcalcError(
+            f"-o expects a file, but {str(target)!r} is a folder",
+            hint=f"e.g. -o {target / 'report.html'}",
+        )
     folder = target.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")

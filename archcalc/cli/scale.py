@@ -21,22 +21,31 @@ def sizes(text: str) -> list[int]:
         values = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expects sizes like 28,56,112,224, but gets {text!r}") from None
+            f"expects sizes like 28,56,112,224, but gets {text!r}"
+        ) from None
     if not values or any(v < 1 or v > MAX_INT for v in values):
         raise argparse.ArgumentTypeError(
-            f"expects positive sizes like 28,56,112,224, but gets {text!r}")
+            f"expects positive sizes like 28,56,112,224, but gets {text!r}"
+        )
     return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="YAML specs to scale")
-    p.add_argument("--sizes", type=sizes, metavar="S,S,...",
-                   help="square input sizes (default: the first spec's size ×1, ×2, ×4, ×8)")
+    p.add_argument(
+        "--sizes",
+        type=sizes,
+        metavar="S,S,...",
+        help="square input sizes (default: the first spec's size ×1, ×2, ×4, ×8)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
     fmt.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    p.add_argument("--plot", metavar="FILE.png",
-                   help="also draw parameters against input size (needs matplotlib)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw parameters against input size (needs matplotlib)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

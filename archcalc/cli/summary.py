@@ -17,18 +17,34 @@ from archcalc.spec.model import Spec
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", nargs="?", help="a YAML spec (see examples/)")
-    p.add_argument("--input", type=input_shape, metavar="CxHxW",
-                   help="analyse at another input size, e.g. 3x224x224")
-    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
-                   help="batch size for the memory estimate (default 1)")
-    p.add_argument("--depth", type=positive_int, metavar="N",
-                   help="fold blocks, repeats, residuals and concats below depth N into one row")
+    p.add_argument(
+        "--input",
+        type=input_shape,
+        metavar="CxHxW",
+        help="analyse at another input size, e.g. 3x224x224",
+    )
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="batch size for the memory estimate (default 1)",
+    )
+    p.add_argument(
+        "--depth",
+        type=positive_int,
+        metavar="N",
+        help="fold blocks, repeats, residuals and concats below depth N into one row",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print DESIGN.md's JSON object")
     fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    p.add_argument("--module", metavar="PKG.MOD:FN",
-                   help="summarise a torch module instead, e.g. torchvision.models:vgg16 "
-                   "(needs torch and --input)")
+    p.add_argument(
+        "--module",
+        metavar="PKG.MOD:FN",
+        help="summarise a torch module instead, e.g. torchvision.models:vgg16 "
+        "(needs torch and --input)",
+    )
 
 
 _NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
@@ -37,8 +53,9 @@ _NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
 def dumps(data: object) -> str:
     """Indented JSON with short number lists (shapes, fields) kept on one line."""
     text = json.dumps(data, indent=2)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
-                            text)
+    return _NUMBER_LIST.sub(
+        lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
+    )
 
 
 def analysis_for(args: argparse.Namespace) -> Analysis:
@@ -56,8 +73,10 @@ def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
 
         return summarize_target(args.module, args.input), None
     if not args.spec:
-        raise ArchcalcError("summary needs a SPEC file (or --module)",
-                            hint="e.g. `archcalc summary examples/mnist_cnn.yaml`")
+        raise ArchcalcError(
+            "summary needs a SPEC file (or --module)",
+            hint="e.g. `archcalc summary examples/mnist_cnn.yaml`",
+        )
     spec = load(args.spec)
     return analyze(spec, resolve_input(args.input, spec.input_shape)), spec
 
@@ -69,9 +88,18 @@ def run(args: argparse.Namespace) -> int:
     report = lint(analysis, spec.lint_ignore, spec.file) if spec is not None else None
     if args.json:
         data = analysis.to_dict()
-        data["memory"] = {k: getattr(memory, k) for k in
-                          ("batch", "params", "buffers", "input", "activations",
-                           "inference_peak", "training")}
+        data["memory"] = {
+            k: getattr(memory, k)
+            for k in (
+                "batch",
+                "params",
+                "buffers",
+                "input",
+                "activations",
+                "inference_peak",
+                "training",
+            )
+        }
         data["lint"] = [f.to_dict() for f in report.findings] if report else []
         sys.stdout.write(dumps(data) + "\n")
         return 0

@@ -44,8 +44,10 @@ class Coverage:
 
     @property
     def axes(self) -> tuple[float, float]:
-        return (min(1.0, self.field[0] / self.input_hw[0]),
-                min(1.0, self.field[1] / self.input_hw[1]))
+        return (
+            min(1.0, self.field[0] / self.input_hw[0]),
+            min(1.0, self.field[1] / self.input_hw[1]),
+        )
 
     @property
     def area(self) -> float:
@@ -80,11 +82,12 @@ def anatomy(analysis: Analysis) -> Anatomy:
     coverage = None
     if last is not None and last.receptive_field is not None and len(analysis.input_shape) == 3:
         rf: ReceptiveField = last.receptive_field
-        coverage = Coverage(field=rf.size, input_hw=(analysis.input_shape[1],
-                                                     analysis.input_shape[2]))
+        coverage = Coverage(
+            field=rf.size, input_hw=(analysis.input_shape[1], analysis.input_shape[2])
+        )
     return Anatomy(
         body=analysis.rows[: cut + 1],
-        head=analysis.rows[cut + 1:],
+        head=analysis.rows[cut + 1 :],
         last_spatial=last,
         depth=_depth(analysis.tree),
         coverage=coverage,
@@ -99,8 +102,11 @@ def _last_spatial(rows: tuple[Row, ...]) -> Row | None:
         inner = _last_spatial(row.children)
         if inner is not None:
             found = inner
-        if (is_spatial(row.output_shape) and row.receptive_field is not None
-                and not row.receptive_field.whole):
+        if (
+            is_spatial(row.output_shape)
+            and row.receptive_field is not None
+            and not row.receptive_field.whole
+        ):
             found = row
     return found
 

@@ -43,8 +43,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("head_params", "Head params (share)", "lower", lambda f: f.head_params),
     Metric("body_params", "Body params", None, lambda f: f.body_params),
     Metric("macs", "MACs", "lower", lambda f: f.macs),
-    Metric("peak_activation_bytes", "Peak activations", "lower",
-           lambda f: f.peak_activation_bytes),
+    Metric("peak_activation_bytes", "Peak activations", "lower", lambda f: f.peak_activation_bytes),
     Metric("activation_bytes", "Total activations", "lower", lambda f: f.activation_bytes),
     Metric("depth", "Depth (conv+linear)", None, lambda f: f.depth),
     Metric("receptive_field", "Final receptive field", "higher", _coverage),
@@ -104,8 +103,9 @@ def compare(specs: Sequence[tuple[str, Spec]], input_shape: Shape | None = None)
     mistake and is recorded the same way, for the caller to report.
     """
     designs = tuple(_design(source, spec, input_shape) for source, spec in specs)
-    return Comparison(designs=designs, input_override=input_shape,
-                      notes=_notes(designs, input_shape))
+    return Comparison(
+        designs=designs, input_override=input_shape, notes=_notes(designs, input_shape)
+    )
 
 
 def _design(source: str, spec: Spec, override: Shape | None) -> Design:
@@ -113,8 +113,10 @@ def _design(source: str, spec: Spec, override: Shape | None) -> Design:
     try:
         if override is not None and len(override) == 2:
             if len(spec.input_shape) != 3:
-                raise ArchcalcError(f"--input {fmt_shape(override)} needs a C×H×W spec input, "
-                                    f"but {spec.name} takes {fmt_shape(spec.input_shape)}")
+                raise ArchcalcError(
+                    f"--input {fmt_shape(override)} needs a C×H×W spec input, "
+                    f"but {spec.name} takes {fmt_shape(spec.input_shape)}"
+                )
             shape = (spec.input_shape[0], *override)
         return Design(source, spec.name, shape, spec.input_shape, figures(analyze(spec, shape)))
     except ArchcalcError as err:
@@ -127,13 +129,18 @@ def _notes(designs: tuple[Design, ...], override: Shape | None) -> tuple[str, ..
         shapes = {d.written_shape for d in designs}
         if len(shapes) > 1:
             listed = ", ".join(f"{d.name} {fmt_shape(d.written_shape)}" for d in designs)
-            notes.append(f"inputs differ ({listed}): each design is compared at its own input "
-                         "as written; pass --input to compare them at one size")
+            notes.append(
+                f"inputs differ ({listed}): each design is compared at its own input "
+                "as written; pass --input to compare them at one size"
+            )
     else:
         for d in designs:
-            differs = (len(d.input_shape) != len(d.written_shape)
-                       or d.input_shape[0] != d.written_shape[0])
+            differs = (
+                len(d.input_shape) != len(d.written_shape) or d.input_shape[0] != d.written_shape[0]
+            )
             if differs:
-                notes.append(f"{d.name} is written for {fmt_shape(d.written_shape)}; analysed "
-                             f"at {fmt_shape(d.input_shape)} as given")
+                notes.append(
+                    f"{d.name} is written for {fmt_shape(d.written_shape)}; analysed "
+                    f"at {fmt_shape(d.input_shape)} as given"
+                )
     return tuple(notes)

@@ -11,9 +11,20 @@ from archcalc.design.anatomy import Coverage, anatomy
 from archcalc.kinds.base import Shape
 
 # The keys Figures.to_dict() gives; a size or design without figures carries them as null.
-FIGURE_KEYS = ("input_shape", "output_shape", "params", "largest", "head_params", "body_params",
-               "macs", "uncounted", "peak_activation_bytes", "activation_bytes", "depth",
-               "receptive_field")
+FIGURE_KEYS = (
+    "input_shape",
+    "output_shape",
+    "params",
+    "largest",
+    "head_params",
+    "body_params",
+    "macs",
+    "uncounted",
+    "peak_activation_bytes",
+    "activation_bytes",
+    "depth",
+    "receptive_field",
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,13 @@ class Figures:
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
             "params": self.params,
-            "largest": None if self.largest_path is None else {
-                "path": self.largest_path, "params": self.largest_params,
-                "share": round(self.largest_share, 6)},
+            "largest": None
+            if self.largest_path is None
+            else {
+                "path": self.largest_path,
+                "params": self.largest_params,
+                "share": round(self.largest_share, 6),
+            },
             "head_params": self.head_params,
             "body_params": self.body_params,
             "macs": self.macs,
@@ -60,9 +75,14 @@ class Figures:
             "peak_activation_bytes": self.peak_activation_bytes,
             "activation_bytes": self.activation_bytes,
             "depth": self.depth,
-            "receptive_field": None if self.field is None or cov is None else {
-                "layer": self.field_at, "size": list(self.field.size),
-                "coverage": round(cov.area, 6), "coverage_axes": [round(a, 6) for a in cov.axes]},
+            "receptive_field": None
+            if self.field is None or cov is None
+            else {
+                "layer": self.field_at,
+                "size": list(self.field.size),
+                "coverage": round(cov.area, 6),
+                "coverage_axes": [round(a, 6) for a in cov.axes],
+            },
         }
 
 

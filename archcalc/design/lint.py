@@ -65,8 +65,13 @@ class Finding:
     loc: Loc | None = None
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "severity": self.severity, "path": self.path,
-                "message": self.message, "loc": str(self.loc) if self.loc else None}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "path": self.path,
+            "message": self.message,
+            "loc": str(self.loc) if self.loc else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,12 @@ class LintReport:
         return not self.findings
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "file": self.file,
-                "findings": [f.to_dict() for f in self.findings],
-                "silenced": sorted({f.code for f in self.silenced})}
+        return {
+            "name": self.name,
+            "file": self.file,
+            "findings": [f.to_dict() for f in self.findings],
+            "silenced": sorted({f.code for f in self.silenced}),
+        }
 
 
 def check_codes(codes: Iterable[str], where: str, file: str | None = None) -> frozenset[str]:
@@ -95,7 +103,8 @@ def check_codes(codes: Iterable[str], where: str, file: str | None = None) -> fr
         if code not in CODES:
             raise ArchcalcError(
                 f"{where} expects lint codes ({', '.join(CODES)}), but gets {code}",
-                file=file, hint=suggest(code, CODES) or "see docs/lint.md",
+                file=file,
+                hint=suggest(code, CODES) or "see docs/lint.md",
             )
     return out
 
@@ -119,14 +128,16 @@ def lint_spec(
 ) -> LintReport:
     """Analyse ``spec`` and lint it, honouring its own ``lint: {ignore: [...]}``."""
     codes = check_codes(spec.lint_ignore, "lint.ignore", spec.file) | check_codes(
-        ignore, "--ignore")
+        ignore, "--ignore"
+    )
     return lint(analyze(spec, input_shape), codes, spec.file)
 
 
 def _position(analysis: Analysis, path: str) -> int:
     """Where ``path`` ends in execution order: a leaf's index, or a block's last leaf's."""
-    inside = [i for i, r in enumerate(analysis.rows)
-              if r.path == path or r.path.startswith(path + ".")]
+    inside = [
+        i for i, r in enumerate(analysis.rows) if r.path == path or r.path.startswith(path + ".")
+    ]
     return inside[-1] if inside else len(analysis.rows)
 
 
@@ -147,37 +158,56 @@ def _pct(x: float) -> str:
 
 # AC101 ---------------------------------------------------------------------
 
+
 def _dominant_layer(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     largest = a.largest()
     # Convolutions are exempt: in a small network the widest convolution holds
     # most weights by nature, and its size does not grow with the input.
     # With a single weighted layer, "most of the parameters" says nothing.
-    if largest is None or a.share(largest) < DOMINANT_SHARE or sum(
-            1 for r in a.rows if r.params) < 2:
+    if (
+        largest is None
+        or a.share(largest) < DOMINANT_SHARE
+        or sum(1 for r in a.rows if r.params) < 2
+    ):
         return
     if largest.path not in {r.path for r in anat.head}:
         return
-    why = (f"holds {_pct(a.share(largest))} of all parameters ({largest.params:,} of "
-           f"{a.totals.params:,})")
+    why = (
+        f"holds {_pct(a.share(largest))} of all parameters ({largest.params:,} of "
+        f"{a.totals.params:,})"
+    )
     last = anat.last_spatial
     args = largest.layer.args if largest.layer else None
     # The suggestion is exact when the dense layer reads the flattened last map directly.
-    if (last is not None and isinstance(args, LinearArgs)
-            and largest.input_shape == (prod(last.output_shape),)):
+    if (
+        last is not None
+        and isinstance(args, LinearArgs)
+        and largest.input_shape == (prod(last.output_shape),)
+    ):
         c = last.output_shape[0]
         slim = c * args.out + (args.out if args.bias else 0)
         # An adaptive pool already fixes the map's size; otherwise it grows with the input.
         grows = "" if last.kind == "adaptive_avg_pool2d" else " that no longer grow with the input"
-        yield _finding("AC101", largest, (
-            f"{why}, because it takes the flattened {fmt_shape(last.output_shape)} map of "
-            f"{last.path}; a global-average-pooling head (`global_avg_pool` in place of "
-            f"`flatten`) would feed it {c} features, leaving it {slim:,} parameters{grows}"))
+        yield _finding(
+            "AC101",
+            largest,
+            (
+                f"{why}, because it takes the flattened {fmt_shape(last.output_shape)} map of "
+                f"{last.path}; a global-average-pooling head (`global_avg_pool` in place of "
+                f"`flatten`) would feed it {c} features, leaving it {slim:,} parameters{grows}"
+            ),
+        )
     else:
-        yield _finding("AC101", largest, f"{why}; the dense head dominates the parameter budget "
-                       "— consider a narrower layer or a global-average-pooling head")
+        yield _finding(
+            "AC101",
+            largest,
+            f"{why}; the dense head dominates the parameter budget "
+            "— consider a narrower layer or a global-average-pooling head",
+        )
 
 
 # AC102 and AC106: sliding windows --------------------------------------------
+
 
 class Window(NamedTuple):
     """A sliding window per axis (H, W): effective kernel, stride, padding before/after."""
@@ -196,8 +226,7 @@ def window_of(row: Row) -> Window | None:
         (pt, pb), (pl, pr) = args.pads()
         return Window(args.effective_kernel, args.stride, (pt, pl), (pb, pr), pooling=False)
     if isinstance(args, PoolArgs):
-        return Window(args.effective_kernel, args.stride, args.padding, args.padding,
-                      pooling=True)
+        return Window(args.effective_kernel, args.stride, args.padding, args.padding, pooling=True)
     return None
 
 
@@ -226,15 +255,24 @@ def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
             # anyway; the border is only "dropped" beyond that regular gap.
             if drop > max(0, s - k):
                 pad = win.pad_before[axis] + win.pad_after[axis]
-                lost.append((f"{drop} {side}{'s' if drop > 1 else ''}",
-                             f"{dim}: ({n} + {pad} − {k}) mod {s} = {(n + pad - k) % s}"))
+                lost.append(
+                    (
+                        f"{drop} {side}{'s' if drop > 1 else ''}",
+                        f"{dim}: ({n} + {pad} − {k}) mod {s} = {(n + pad - k) % s}",
+                    )
+                )
         if lost:
             fix = "ceil_mode: true, padding" if win.pooling else "padding"
-            yield _finding("AC102", row, (
-                f"drops the last {' and '.join(t for t, _ in lost)} of its "
-                f"{fmt_shape(row.input_shape[1:])} input, which no window reaches "
-                f"({'; '.join(f for _, f in lost)}) — use {fix}, or an input size the "
-                "windows tile exactly"))
+            yield _finding(
+                "AC102",
+                row,
+                (
+                    f"drops the last {' and '.join(t for t, _ in lost)} of its "
+                    f"{fmt_shape(row.input_shape[1:])} input, which no window reaches "
+                    f"({'; '.join(f for _, f in lost)}) — use {fix}, or an input size the "
+                    "windows tile exactly"
+                ),
+            )
 
 
 def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
@@ -244,39 +282,57 @@ def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
             continue
         hw = (row.input_shape[1], row.input_shape[2])
         if win.kernel[0] > hw[0] or win.kernel[1] > hw[1]:
-            yield _finding("AC106", row, (
-                f"its {win.kernel[0]}×{win.kernel[1]} (effective) kernel is larger than its "
-                f"{hw[0]}×{hw[1]} input, so every window overhangs the input and part of it "
-                "always multiplies padding — a kernel no larger than the input sees the same "
-                "pixels with fewer weights"))
+            yield _finding(
+                "AC106",
+                row,
+                (
+                    f"its {win.kernel[0]}×{win.kernel[1]} (effective) kernel is larger than its "
+                    f"{hw[0]}×{hw[1]} input, so every window overhangs the input and part of it "
+                    "always multiplies padding — a kernel no larger than the input sees the same "
+                    "pixels with fewer weights"
+                ),
+            )
 
 
 # AC103 ---------------------------------------------------------------------
+
 
 def _small_field(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     cov, last = anat.coverage, anat.last_spatial
     if cov is None or last is None or min(cov.axes) >= MIN_COVERAGE:
         return
     (fh, fw), (h, w) = cov.field, cov.input_hw
-    yield _finding("AC103", last, (
-        f"the final receptive field, {fh}×{fw} at {last.path}, covers "
-        f"{_pct(cov.axes[0])} × {_pct(cov.axes[1])} of the {h}×{w} input (under "
-        f"{MIN_COVERAGE:.0%} per axis), so no feature before the head sees a larger "
-        "region — add layers, strides or dilation if objects span more"))
+    yield _finding(
+        "AC103",
+        last,
+        (
+            f"the final receptive field, {fh}×{fw} at {last.path}, covers "
+            f"{_pct(cov.axes[0])} × {_pct(cov.axes[1])} of the {h}×{w} input (under "
+            f"{MIN_COVERAGE:.0%} per axis), so no feature before the head sees a larger "
+            "region — add layers, strides or dilation if objects span more"
+        ),
+    )
 
 
 # AC104 ---------------------------------------------------------------------
 
+
 def _softmax_last(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     last = next((r for r in reversed(a.rows) if r.kind not in PASS_THROUGH), None)
     if last is not None and last.kind == "softmax":
-        yield _finding("AC104", last, (
-            "the network ends in softmax, but nn.CrossEntropyLoss expects raw logits and "
-            "applies log-softmax itself, so training would squash twice and flatten the "
-            "gradients — drop it and apply softmax only at inference"))
+        yield _finding(
+            "AC104",
+            last,
+            (
+                "the network ends in softmax, but nn.CrossEntropyLoss expects raw logits and "
+                "applies log-softmax itself, so training would squash twice and flatten the "
+                "gradients — drop it and apply softmax only at inference"
+            ),
+        )
 
 
 # AC105 ---------------------------------------------------------------------
+
 
 def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     chains: list[list[Row]] = []
@@ -288,14 +344,22 @@ def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
             continue
         seen.add(key)
         sigmoids = sum(r.kind == "sigmoid" for r in chain)
-        bound = (f"at most 0.25^{sigmoids} = {MAX_DERIVATIVE['sigmoid'] ** sigmoids:g}"
-                 if sigmoids else "at most 1 (tanh′ = 1 only at 0)")
+        bound = (
+            f"at most 0.25^{sigmoids} = {MAX_DERIVATIVE['sigmoid'] ** sigmoids:g}"
+            if sigmoids
+            else "at most 1 (tanh′ = 1 only at 0)"
+        )
         names = ", ".join(r.path for r in chain)
-        yield _finding("AC105", chain[0], (
-            f"{len(chain)} saturating activations in a row ({names}) with no batch norm or "
-            f"residual between: backprop multiplies the gradient reaching {chain[0].path} by "
-            "each one's derivative (sigmoid′ ≤ 0.25, tanh′ ≤ 1, near 0 once saturated), a "
-            f"product of {bound} that only shrinks with depth — prefer ReLU, or add batch norm"))
+        yield _finding(
+            "AC105",
+            chain[0],
+            (
+                f"{len(chain)} saturating activations in a row ({names}) with no batch norm or "
+                f"residual between: backprop multiplies the gradient reaching {chain[0].path} by "
+                "each one's derivative (sigmoid′ ≤ 0.25, tanh′ ≤ 1, near 0 once saturated), a "
+                f"product of {bound} that only shrinks with depth — prefer ReLU, or add batch norm"
+            ),
+        )
 
 
 def _chains(rows: tuple[Row, ...], chain: list[Row], done: list[list[Row]]) -> list[Row]:
@@ -326,22 +390,32 @@ def _chains(rows: tuple[Row, ...], chain: list[Row], done: list[list[Row]]) -> l
 
 # AC107 ---------------------------------------------------------------------
 
+
 def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     rows = a.rows
     for i, row in enumerate(rows):
         p = getattr(row.layer.args, "p", 0.0) if row.layer else 0.0
         if row.kind != "dropout" or not p:
             continue
-        norm = next((r for r in rows[i + 1:] if r.kind in NORMALISERS), None)
+        norm = next((r for r in rows[i + 1 :] if r.kind in NORMALISERS), None)
         if norm is not None:
-            yield _finding("AC107", row, (
-                f"dropout comes before the batch norm {norm.path}, whose running variance is "
-                "learnt with dropout on but used with it off (the variance shift of Li et al. "
-                "2019) — move dropout after the last batch norm"))
+            yield _finding(
+                "AC107",
+                row,
+                (
+                    f"dropout comes before the batch norm {norm.path}, whose running variance is "
+                    "learnt with dropout on but used with it off (the variance shift of Li et al. "
+                    "2019) — move dropout after the last batch norm"
+                ),
+            )
 
 
 _CHECKS: tuple[Callable[[Analysis, Anatomy], Iterator[Finding]], ...] = (
-    _dominant_layer, _dropped_pixels, _small_field, _softmax_last, _saturating_chains,
-    _kernel_too_large, _dropout_before_norm,
+    _dominant_layer,
+    _dropped_pixels,
+    _small_field,
+    _softmax_last,
+    _saturating_chains,
+    _kernel_too_large,
+    _dropout_before_norm,
 )
-

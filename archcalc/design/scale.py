@@ -102,7 +102,8 @@ def scale(specs: Sequence[tuple[str, Spec]], sizes: Sequence[int]) -> ScaleResul
         if len(spec.input_shape) != 3:
             raise ArchcalcError(
                 f"scale needs a C×H×W input, but {spec.name} takes {fmt_shape(spec.input_shape)}",
-                file=spec.file, hint="scale grows H and W; a flat input has neither",
+                file=spec.file,
+                hint="scale grows H and W; a flat input has neither",
             )
         points = tuple(_point(spec, s) for s in ordered)
         series.append(ScaleSeries(source, spec.name, spec.input_shape, points))

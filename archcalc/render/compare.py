@@ -97,11 +97,13 @@ def _title(c: Comparison) -> str:
 def print_comparison(c: Comparison, console: Console) -> None:
     """The rich table, then the legend, definitions and notes."""
     grid = _grid(c)
-    texts = [[label] + [text + (GLYPH[m] if m else "") for text, m in cells]
-             for label, cells in grid]
+    texts = [
+        [label] + [text + (GLYPH[m] if m else "") for text, m in cells] for label, cells in grid
+    ]
     headers = ["", *_headers(c)]
-    table = fixed_table(_title(c), headers, texts, None,
-                        ["left"] + ["right"] * len(c.designs), console)
+    table = fixed_table(
+        _title(c), headers, texts, None, ["left"] + ["right"] * len(c.designs), console
+    )
     for (label, cells), plain in zip(grid, texts, strict=True):
         row: list[Text] = [Text(label, style="bold")]
         for (_, mark), shown in zip(cells, plain[1:], strict=True):
@@ -133,10 +135,13 @@ def to_dict(c: Comparison) -> dict[str, Any]:
     """The JSON object documented in docs/json-compare.md."""
     designs = []
     for i, d in enumerate(c.designs):
-        item: dict[str, Any] = {"source": d.source, "name": d.name,
-                                "input_shape": list(d.input_shape),
-                                "written_input_shape": list(d.written_shape),
-                                "error": d.error}
+        item: dict[str, Any] = {
+            "source": d.source,
+            "name": d.name,
+            "input_shape": list(d.input_shape),
+            "written_input_shape": list(d.written_shape),
+            "error": d.error,
+        }
         item.update(d.figures.to_dict() if d.figures else dict.fromkeys(FIGURE_KEYS))
         item["input_shape"] = list(d.input_shape)
         item.update(c.marks(i))

@@ -40,8 +40,9 @@ def tally(report: LintReport) -> str:
     if not n:
         text = "no findings"
     else:
-        counts = {s: sum(f.severity == s for f in report.findings)
-                  for s in ("error", "warning", "info")}
+        counts = {
+            s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")
+        }
         plural = {"error": "errors", "warning": "warnings", "info": "info"}
         parts = ", ".join(f"{c} {plural[s] if c > 1 else s}" for s, c in counts.items() if c)
         text = f"{n} finding{'s' if n > 1 else ''} ({parts})"
@@ -66,10 +67,15 @@ def markdown(report: LintReport, heading: str = "Lint") -> str:
     title = f"### {heading}: {report.name} — {tally(report)}\n"
     if not report.findings:
         return title
-    rows = [[f"`{f.code}`", f.severity, f.path, where(f, report), f.message]
-            for f in report.findings]
-    return title + "\n" + markdown_table(
-        rows, ["Code", "Severity", "Layer", "Where", "Message"], [False] * 5) + "\n"
+    rows = [
+        [f"`{f.code}`", f.severity, f.path, where(f, report), f.message] for f in report.findings
+    ]
+    return (
+        title
+        + "\n"
+        + markdown_table(rows, ["Code", "Severity", "Layer", "Where", "Message"], [False] * 5)
+        + "\n"
+    )
 
 
 def to_dict(report: LintReport) -> dict[str, Any]:

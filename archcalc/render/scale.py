@@ -24,8 +24,10 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("activation_bytes", "Total activations"),
     ("peak_activation_bytes", "Peak activations"),
 )
-NOTE = ("growth = the value at the largest size that works ÷ the value at the smallest; "
-        "memory at float32, batch 1")
+NOTE = (
+    "growth = the value at the largest size that works ÷ the value at the smallest; "
+    "memory at float32, batch 1"
+)
 
 
 def _growth_text(g: float | None) -> str:
@@ -55,12 +57,15 @@ def print_scale(result: ScaleResult, console: Console) -> None:
     """One table per spec."""
     for s in result.series:
         headers, rows = _grid(s)
-        table = fixed_table(_title(s), headers, rows, None,
-                            ["left"] + ["right"] * (len(headers) - 1), console)
+        table = fixed_table(
+            _title(s), headers, rows, None, ["left"] + ["right"] * (len(headers) - 1), console
+        )
         for row in rows:
             styled = [Text(row[0], style="bold")]
-            styled += [Text(c, style="yellow" if c.startswith(("collapses", "n/a")) else "")
-                       for c in row[1:]]
+            styled += [
+                Text(c, style="yellow" if c.startswith(("collapses", "n/a")) else "")
+                for c in row[1:]
+            ]
             table.add_row(*styled)
         console.print(table)
     console.print(NOTE, style="dim", highlight=False, soft_wrap=True)
@@ -70,8 +75,10 @@ def markdown(result: ScaleResult) -> str:
     parts = []
     for s in result.series:
         headers, rows = _grid(s)
-        parts.append(f"### {_title(s)}\n\n"
-                     + markdown_table(rows, headers, [False] + [True] * (len(headers) - 1)))
+        parts.append(
+            f"### {_title(s)}\n\n"
+            + markdown_table(rows, headers, [False] + [True] * (len(headers) - 1))
+        )
     return "\n\n".join(parts) + f"\n\n_{NOTE}._\n"
 
 
@@ -86,9 +93,15 @@ def to_dict(result: ScaleResult) -> dict[str, Any]:
             item["input_shape"] = list(p.input_shape)
             item["failure"] = p.failure.to_dict() if p.failure else None
             points.append(item)
-        specs.append({"source": s.source, "name": s.name,
-                      "written_input_shape": list(s.written_shape), "points": points,
-                      "growth": {k: s.growth(k) for k in GROWTH_KEYS}})
+        specs.append(
+            {
+                "source": s.source,
+                "name": s.name,
+                "written_input_shape": list(s.written_shape),
+                "points": points,
+                "growth": {k: s.growth(k) for k in GROWTH_KEYS},
+            }
+        )
     return {"sizes": list(result.sizes), "specs": specs}
 
 
@@ -102,18 +115,30 @@ def plot(result: ScaleResult, path: str | Path) -> None:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ArchcalcError("--plot needs matplotlib, which is not installed",
-                            hint="pip install 'archcalc[plot]'") from None
+        raise ArchcalcError(
+            "--plot needs matplotlib, which is not installed", hint="pip install 'archcalc[plot]'"
+        ) from None
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for i, s in enumerate(result.series):
         done = [p for p in s.points if p.figures is not None]
         sizes = [p.size for p in done]
         color = f"C{i % 10}"
-        ax.plot(sizes, [p.figures.params for p in done if p.figures], marker="o", color=color,
-                label=f"{s.name} (total)")
-        ax.plot(sizes, [p.figures.largest_params for p in done if p.figures], linestyle="--",
-                color=color, alpha=0.7, label=f"{s.name} (largest layer)")
+        ax.plot(
+            sizes,
+            [p.figures.params for p in done if p.figures],
+            marker="o",
+            color=color,
+            label=f"{s.name} (total)",
+        )
+        ax.plot(
+            sizes,
+            [p.figures.largest_params for p in done if p.figures],
+            linestyle="--",
+            color=color,
+            alpha=0.7,
+            label=f"{s.name} (largest layer)",
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(list(result.sizes), [str(n) for n in result.sizes])
@@ -126,4 +151,3 @@ def plot(result: ScaleResult, path: str | Path) -> None:
         fig.savefig(path, dpi=120)
     except (OSError, ValueError) as err:
         raise ArchcalcError(f"cannot write the plot: {err}", file=str(path)) from None
-

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 DOMINANT_SHARE = 0.5
 
 
-def fixed_table(title: str, headers: list[str], rows: list[list[str]], footer: list[str] | None,
-                justify: list[str], console: Console) -> BoxTable | Table:
+def fixed_table(
+    title: str,
+    headers: list[str],
+    rows: list[list[str]],
+    footer: list[str] | None,
+    justify: list[str],
+    console: Console,
+) -> BoxTable | Table:
     """A table whose column widths come from its strings (each cell one line).
 
     Piped output gets the table's natural width instead of rich's default 80
@@ -39,11 +45,15 @@ def fixed_table(title: str, headers: list[str], rows: list[list[str]], footer: l
         return box
     from rich.table import Table
 
-    table = Table(title=title, show_footer=footer is not None, header_style="bold",
-                  footer_style="bold", title_style="bold")
+    table = Table(
+        title=title,
+        show_footer=footer is not None,
+        header_style="bold",
+        footer_style="bold",
+        title_style="bold",
+    )
     for i, header in enumerate(headers):
-        table.add_column(header, footer=footer[i] if footer else "",
-                         justify=justify[i])  # type: ignore[arg-type]
+        table.add_column(header, footer=footer[i] if footer else "", justify=justify[i])  # type: ignore[arg-type]
     return table
 
 
@@ -57,8 +67,14 @@ def summary_table(analysis: Analysis, depth: int | None, console: Console) -> Bo
         if largest is not None and row.path == largest.path:
             texts[i][0] += " ◀ largest"
             marked = i
-    table = fixed_table(f"{analysis.name} — input {shape}", [c.header for c in COLUMNS], texts,
-                        total_cells(analysis), [c.justify for c in COLUMNS], console)
+    table = fixed_table(
+        f"{analysis.name} — input {shape}",
+        [c.header for c in COLUMNS],
+        texts,
+        total_cells(analysis),
+        [c.justify for c in COLUMNS],
+        console,
+    )
     for i, (row, values) in enumerate(zip(rows, texts, strict=True)):
         if i == marked:
             dominant = largest is not None and analysis.share(largest) >= DOMINANT_SHARE

@@ -84,8 +84,10 @@ def render_report(
         findings = lint_findings(analysis)
     css = _asset("report.css")
     js = _asset("report.js")
-    csp = (f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
-           "base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
     name = html.escape(analysis.name)
     parts = [
         "<!DOCTYPE html>",
@@ -141,8 +143,13 @@ to the largest</span></h2>
 def script_json(data: object) -> str:
     """JSON safe inside ``<script>``: no ``</script>``, ``<!--`` or ``&`` can appear raw."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def report_data(analysis: Analysis) -> dict[str, Any]:
@@ -170,7 +177,7 @@ def kind_families() -> dict[str, str]:
     """
     prefix = kinds.__name__ + "."
     return {
-        kind.name: name[len(prefix):]
+        kind.name: name[len(prefix) :]
         for name, module in sorted(sys.modules.items())
         if name.startswith(prefix)
         for kind in getattr(module, "KINDS", ())
@@ -262,8 +269,9 @@ def rf_view(
     return view
 
 
-def _unit(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]
-          ) -> dict[str, Any]:
+def _unit(
+    rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]
+) -> dict[str, Any]:
     # Doubled coordinates keep half-pixel centres exact (receptive.py does the same).
     centre_x2 = [rf.start_x2[a] + 2 * unit[a] * rf.jump[a] for a in (0, 1)]
     lo = [(centre_x2[a] - (rf.size[a] - 1)) // 2 for a in (0, 1)]
@@ -271,11 +279,15 @@ def _unit(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int
     inside_lo = [max(lo[a], 0) for a in (0, 1)]
     inside_hi = [min(hi[a], grid[a] - 1) for a in (0, 1)]
     clipped = lo != inside_lo or hi != inside_hi
-    text = (f"{label} unit ({unit[0]}, {unit[1]}): rows {_span(lo[0], hi[0])}, "
-            f"columns {_span(lo[1], hi[1])}")
+    text = (
+        f"{label} unit ({unit[0]}, {unit[1]}): rows {_span(lo[0], hi[0])}, "
+        f"columns {_span(lo[1], hi[1])}"
+    )
     if clipped:
-        text += (f"; inside the input rows {_span(inside_lo[0], inside_hi[0])}, "
-                 f"columns {_span(inside_lo[1], inside_hi[1])}")
+        text += (
+            f"; inside the input rows {_span(inside_lo[0], inside_hi[0])}, "
+            f"columns {_span(inside_lo[1], inside_hi[1])}"
+        )
     return {
         "label": label,
         "unit": list(unit),
@@ -313,27 +325,42 @@ def _header(analysis: Analysis, source: str | None) -> str:
     t = analysis.totals
     largest = analysis.largest()
     cards = [
-        ("Parameters", count(t.params),
-         "all trainable" if t.trainable_params == t.params
-         else f"{count(t.trainable_params)} trainable"),
-        ("MACs", count(t.macs),
-         f"{len(t.uncounted)} layer(s) uncounted" if t.uncounted else "multiply-accumulates"),
+        (
+            "Parameters",
+            count(t.params),
+            "all trainable"
+            if t.trainable_params == t.params
+            else f"{count(t.trainable_params)} trainable",
+        ),
+        (
+            "MACs",
+            count(t.macs),
+            f"{len(t.uncounted)} layer(s) uncounted" if t.uncounted else "multiply-accumulates",
+        ),
         ("Activations", binary_size(memory.activations), "every layer's output"),
         ("Weights", binary_size(memory.params + memory.buffers), "parameters + buffers"),
         ("Layers", count(len(analysis.rows)), "leaf layers"),
     ]
     if largest is not None:
-        cards.append(("Largest layer", largest.path,
-                      f"{count(largest.params)} params ({share_text(analysis.share(largest))})"))
-    sub = (f"input {fmt_shape(analysis.input_shape)} → output {fmt_shape(analysis.output_shape)}"
-           + (f" · {source}" if source else ""))
+        cards.append(
+            (
+                "Largest layer",
+                largest.path,
+                f"{count(largest.params)} params ({share_text(analysis.share(largest))})",
+            )
+        )
+    sub = f"input {fmt_shape(analysis.input_shape)} → output {fmt_shape(analysis.output_shape)}" + (
+        f" · {source}" if source else ""
+    )
     card_html = "".join(
         f'<div class="stat"><dt>{_e(label)}</dt><dd>{_e(value)}</dd>'
         f'<dd class="muted">{_e(note)}</dd></div>'
         for label, value, note in cards
     )
-    return (f'<header><p class="brand">archcalc report</p><h1>{_e(analysis.name)}</h1>'
-            f'<p class="subtitle">{_e(sub)}</p><dl class="stats">{card_html}</dl></header>')
+    return (
+        f'<header><p class="brand">archcalc report</p><h1>{_e(analysis.name)}</h1>'
+        f'<p class="subtitle">{_e(sub)}</p><dl class="stats">{card_html}</dl></header>'
+    )
 
 
 def _findings(findings: Sequence[Finding] | None, notes: Iterable[str]) -> str:
@@ -364,12 +391,13 @@ def _layer_table(analysis: Analysis) -> str:
         + "</tr>"
         for i, row in enumerate(analysis.rows)
     )
-    foot = "".join(f"<td{n}>{_e(v)}</td>"
-                   for v, n in zip(total_cells(analysis), num, strict=True))
-    return (f'<section id="layers" class="card"><details><summary>All {len(analysis.rows)} '
-            f"layers as a table</summary><div class=\"table-wrap\"><table><thead><tr>{head}"
-            f"</tr></thead><tbody>{rows}</tbody><tfoot><tr>{foot}</tr></tfoot></table></div>"
-            "</details></section>")
+    foot = "".join(f"<td{n}>{_e(v)}</td>" for v, n in zip(total_cells(analysis), num, strict=True))
+    return (
+        f'<section id="layers" class="card"><details><summary>All {len(analysis.rows)} '
+        f'layers as a table</summary><div class="table-wrap"><table><thead><tr>{head}'
+        f"</tr></thead><tbody>{rows}</tbody><tfoot><tr>{foot}</tr></tfoot></table></div>"
+        "</details></section>"
+    )
 
 
 def _e(text: str) -> str:

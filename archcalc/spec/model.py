@@ -17,8 +17,20 @@ from archcalc.errors import Loc
 Shape = tuple[int, ...]
 
 
+class _Labelled:
+    """How errors name a node: ``layers[4] (linear fc1)``."""
+
+    where: str
+    kind: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} ({self.kind} {self.path})"
+
+
 @dataclass(frozen=True)
-class Layer:
+class Layer(_Labelled):
     """One leaf layer: a kind from the registry and its parsed arguments."""
 
     kind: str
@@ -28,14 +40,9 @@ class Layer:
     loc: Loc | None
     where: str
 
-    @property
-    def label(self) -> str:
-        """How errors name this layer: ``layers[4] (linear fc1)``."""
-        return f"{self.where} ({self.kind} {self.path})"
-
 
 @dataclass(frozen=True)
-class Sequence:
+class Sequence(_Labelled):
     """Layers run one after another; ``kind`` is the block's name for a block call."""
 
     kind: str
@@ -45,13 +52,9 @@ class Sequence:
     loc: Loc | None
     where: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.where} ({self.kind} {self.path})"
-
 
 @dataclass(frozen=True)
-class Repeat:
+class Repeat(_Labelled):
     """``times`` copies of the same layers; each copy is a Sequence named 0, 1, …"""
 
     name: str
@@ -62,13 +65,9 @@ class Repeat:
     where: str
     kind: str = "repeat"
 
-    @property
-    def label(self) -> str:
-        return f"{self.where} (repeat {self.path})"
-
 
 @dataclass(frozen=True)
-class Residual:
+class Residual(_Labelled):
     """``layers(x) + shortcut(x)``; no shortcut means the identity."""
 
     name: str
@@ -79,13 +78,9 @@ class Residual:
     where: str
     kind: str = "residual"
 
-    @property
-    def label(self) -> str:
-        return f"{self.where} (residual {self.path})"
-
 
 @dataclass(frozen=True)
-class Concat:
+class Concat(_Labelled):
     """Branches on the same input, joined on channels (or features)."""
 
     name: str
@@ -94,10 +89,6 @@ class Concat:
     loc: Loc | None
     where: str
     kind: str = "concat"
-
-    @property
-    def label(self) -> str:
-        return f"{self.where} (concat {self.path})"
 
 
 SpecNode = Layer | Sequence | Repeat | Residual | Concat

@@ -24,7 +24,11 @@ from archcalc.testing.assertions import (
 )
 
 __all__ = [
-    "Checker", "analysis_of", "assert_params", "assert_receptive_field", "assert_shapes",
+    "Checker",
+    "analysis_of",
+    "assert_params",
+    "assert_receptive_field",
+    "assert_shapes",
     "strategies",
 ]
 

@@ -83,8 +83,9 @@ def assert_params(
     """
     a = analysis_of(model_or_spec, input_shape)
     if isinstance(expected, Mapping):
-        _check(a, "parameter counts", expected, _int_expected, lambda r: r.params,
-               lambda v: f"{v:,}")
+        _check(
+            a, "parameter counts", expected, _int_expected, lambda r: r.params, lambda v: f"{v:,}"
+        )
     else:
         want = _int_expected(expected)
         if a.totals.params != want:
@@ -108,11 +109,15 @@ def assert_receptive_field(
 
 # -- expected values, normalised ---------------------------------------------
 
+
 def _shape_expected(v: Any) -> tuple[int, ...]:
     if isinstance(v, int) and not isinstance(v, bool):
         return (v,)
-    if isinstance(v, Sequence) and not isinstance(v, str) and all(
-            isinstance(d, int) and not isinstance(d, bool) for d in v):
+    if (
+        isinstance(v, Sequence)
+        and not isinstance(v, str)
+        and all(isinstance(d, int) and not isinstance(d, bool) for d in v)
+    ):
         return tuple(v)
     raise ArchcalcError(f"an expected shape is an int or a sequence of ints, but gets {v!r}")
 
@@ -132,7 +137,8 @@ def _rf_expected(v: Any) -> tuple[int, int] | str:
     if len(shape) == 2:
         return (shape[0], shape[1])
     raise ArchcalcError(
-        f"an expected receptive field is an int, an (h, w) pair or \"all\", but gets {v!r}")
+        f'an expected receptive field is an int, an (h, w) pair or "all", but gets {v!r}'
+    )
 
 
 def _rf_actual(row: Row) -> ReceptiveField | None:
@@ -152,6 +158,7 @@ def _rf_text(v: Any) -> str:
 
 # -- the comparison and its table -------------------------------------------
 
+
 def _check(
     a: Analysis,
     what: str,
@@ -161,8 +168,9 @@ def _check(
     text: Callable[[Any], str],
 ) -> None:
     if not isinstance(expected, Mapping) or not expected:
-        raise ArchcalcError(f"expects a non-empty mapping of layer name → value for {what}, "
-                            f"but gets {expected!r}")
+        raise ArchcalcError(
+            f"expects a non-empty mapping of layer name → value for {what}, but gets {expected!r}"
+        )
     rows = _by_path(a)
     lines: list[tuple[str, str, str, str]] = []
     unknown: list[str] = []
@@ -184,10 +192,16 @@ def _check(
     message = [f"archcalc: {wrong} of {len(expected)} {what} differ ({_title(a)})", _table(lines)]
     for name in unknown:
         near = difflib.get_close_matches(name, rows, n=3, cutoff=0.5)
-        hint = (", ".join(f"`{n}`" for n in near) if near else
-                ", ".join(f"`{n}`" for n in list(rows)[:8]) + (", …" if len(rows) > 8 else ""))
-        message.append(f"no layer `{name}` — did you mean {hint}?" if near else
-                       f"no layer `{name}` — layers are {hint}")
+        hint = (
+            ", ".join(f"`{n}`" for n in near)
+            if near
+            else ", ".join(f"`{n}`" for n in list(rows)[:8]) + (", …" if len(rows) > 8 else "")
+        )
+        message.append(
+            f"no layer `{name}` — did you mean {hint}?"
+            if near
+            else f"no layer `{name}` — layers are {hint}"
+        )
     raise AssertionError("\n".join(message))
 
 
@@ -234,18 +248,30 @@ class Checker:
     >>> _ = check.params("examples/mnist_cnn.yaml", {"fc1": 200832})
     """
 
-    def shapes(self, model_or_spec: Any, input_shape: Sequence[int] | None,
-               expected: Mapping[str, Expected]) -> Analysis:
+    def shapes(
+        self,
+        model_or_spec: Any,
+        input_shape: Sequence[int] | None,
+        expected: Mapping[str, Expected],
+    ) -> Analysis:
         """See :func:`assert_shapes`."""
         return assert_shapes(model_or_spec, input_shape, expected)
 
-    def params(self, model_or_spec: Any, expected: int | Mapping[str, int],
-               input_shape: Sequence[int] | None = None) -> Analysis:
+    def params(
+        self,
+        model_or_spec: Any,
+        expected: int | Mapping[str, int],
+        input_shape: Sequence[int] | None = None,
+    ) -> Analysis:
         """See :func:`assert_params`."""
         return assert_params(model_or_spec, expected, input_shape)
 
-    def receptive_field(self, model_or_spec: Any, expected: Mapping[str, Expected],
-                        input_shape: Sequence[int] | None = None) -> Analysis:
+    def receptive_field(
+        self,
+        model_or_spec: Any,
+        expected: Mapping[str, Expected],
+        input_shape: Sequence[int] | None = None,
+    ) -> Analysis:
         """See :func:`assert_receptive_field`."""
         return assert_receptive_field(model_or_spec, expected, input_shape)
 

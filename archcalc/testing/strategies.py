@@ -35,8 +35,17 @@ ELEMENTWISE = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "sof
 # A drawn kind's name in this list only sets how often it is drawn; the first
 # entries are the simplest, which is where hypothesis shrinks to.
 _IMAGE_KINDS = (
-    "elementwise", "conv2d", "conv2d", "conv2d", "maxpool2d", "avgpool2d", "batchnorm2d",
-    "adaptive_avg_pool2d", "local_response_norm", "global_avg_pool", "flatten",
+    "elementwise",
+    "conv2d",
+    "conv2d",
+    "conv2d",
+    "maxpool2d",
+    "avgpool2d",
+    "batchnorm2d",
+    "adaptive_avg_pool2d",
+    "local_response_norm",
+    "global_avg_pool",
+    "flatten",
 )
 _FLAT_KINDS = ("elementwise", "linear", "linear", "batchnorm1d", "flatten")
 _SAME_SHAPE_KINDS = ("elementwise", "batchnorm")
@@ -105,10 +114,19 @@ def invalid_specs(
     end = shape
     if max_layers > 1 and draw(st.booleans()):
         layers, end, _ = _sequence(draw, shape, max_layers - 1, 1, lim, keep_rank=True)
-    how = draw(st.sampled_from(
-        ("conv_collapse", "pool_collapse", "groups_in", "groups_out", "pool_padding",
-         "same_stride", "concat_mismatch")
-    ))
+    how = draw(
+        st.sampled_from(
+            (
+                "conv_collapse",
+                "pool_collapse",
+                "groups_in",
+                "groups_out",
+                "pool_padding",
+                "same_stride",
+                "concat_mismatch",
+            )
+        )
+    )
     layers.append(_invalid_layer(draw, how, end, lim))
     return {"name": "invalid", "input": list(shape), "layers": layers}
 
@@ -127,8 +145,14 @@ def output_shape(layers: list[Entry], shape: Shape) -> Shape | None:
 
 
 def _sequence(
-    draw: st.DrawFn, shape: Shape, budget: int, depth: int, lim: _Limits, *,
-    keep_rank: bool, same_shape: bool = False,
+    draw: st.DrawFn,
+    shape: Shape,
+    budget: int,
+    depth: int,
+    lim: _Limits,
+    *,
+    keep_rank: bool,
+    same_shape: bool = False,
 ) -> tuple[list[Entry], Shape, int]:
     """Layers for ``shape`` with 1..``budget`` leaves; returns them, the shape after, the leaves.
 
@@ -149,8 +173,13 @@ def _sequence(
 
 
 def _layer(
-    draw: st.DrawFn, shape: Shape, remaining: int, depth: int, lim: _Limits,
-    keep_rank: bool, same_shape: bool,
+    draw: st.DrawFn,
+    shape: Shape,
+    remaining: int,
+    depth: int,
+    lim: _Limits,
+    keep_rank: bool,
+    same_shape: bool,
 ) -> tuple[Entry, int]:
     image = len(shape) == 3
     if same_shape:
@@ -314,9 +343,7 @@ def _repeat(
     body, _, leaves = _sequence(draw, shape, min(2, remaining), depth + 1, lim, keep_rank=True)
     times = draw(st.integers(1, 3))
     # The same arguments must fit every copy's input: keep the copies that do.
-    while times > 1 and (
-        leaves * times > remaining or output_shape(body * times, shape) is None
-    ):
+    while times > 1 and (leaves * times > remaining or output_shape(body * times, shape) is None):
         times -= 1
     return {"repeat": {"times": times, "layers": body}}, leaves * times
 
@@ -328,8 +355,13 @@ def _residual(
     # main branch keeps the shape.
     room = remaining >= 3
     main, out, leaves = _sequence(
-        draw, shape, remaining - 2 if room else remaining, depth + 1, lim,
-        keep_rank=True, same_shape=not room,
+        draw,
+        shape,
+        remaining - 2 if room else remaining,
+        depth + 1,
+        lim,
+        keep_rank=True,
+        same_shape=not room,
     )
     args: dict[str, Any] = {"layers": main}
     if out != shape:
@@ -354,7 +386,11 @@ def _concat(
     for _ in range(n - 1):
         if each >= 2 or len(shape) == 1:
             body, out, used = _sequence(
-                draw, shape, each - 1 if len(shape) == 3 else each, depth + 1, lim,
+                draw,
+                shape,
+                each - 1 if len(shape) == 3 else each,
+                depth + 1,
+                lim,
                 keep_rank=True,
             )
         else:
@@ -378,18 +414,24 @@ def _bridge(draw: st.DrawFn, shape: Shape, target: Shape) -> Entry:
         top = max(2, (o - n + 1) // 2)
         fits = [
             (k, s, p)
-            for s in range(1, 4) for p in range(top + 1) for k in range(1, n + 2 * p + 1)
+            for s in range(1, 4)
+            for p in range(top + 1)
+            for k in range(1, n + 2 * p + 1)
             if (n + 2 * p - k) // s + 1 == o
         ]
         k, s, p = draw(st.sampled_from(fits))
         kernel.append(k)
         stride.append(s)
         pad.append(p)
-    return {"conv2d": {
-        "out": target[0], "kernel": _fmt(draw, kernel[0], kernel[1]),
-        "stride": _fmt(draw, stride[0], stride[1]), "padding": _fmt(draw, pad[0], pad[1]),
-        "bias": False,
-    }}
+    return {
+        "conv2d": {
+            "out": target[0],
+            "kernel": _fmt(draw, kernel[0], kernel[1]),
+            "stride": _fmt(draw, stride[0], stride[1]),
+            "padding": _fmt(draw, pad[0], pad[1]),
+            "bias": False,
+        }
+    }
 
 
 # ---------------------------------------------------------------- invalid layers
@@ -404,12 +446,19 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: _Limits) -> Ent
         p = draw(st.integers(0, 1))
         axis = draw(st.sampled_from(("h", "w", "both")))
         ks = [
-            (n + 2 * p - 1) // d + 2 + draw(st.integers(0, 2)) if axis in (name, "both")
+            (n + 2 * p - 1) // d + 2 + draw(st.integers(0, 2))
+            if axis in (name, "both")
             else draw(st.integers(1, max(1, (n + 2 * p - 1) // d + 1)))
             for name, n in (("h", h), ("w", w))
         ]
-        return {"conv2d": {"out": draw(st.integers(1, lim.channels)),
-                           "kernel": _fmt(draw, ks[0], ks[1]), "padding": p, "dilation": d}}
+        return {
+            "conv2d": {
+                "out": draw(st.integers(1, lim.channels)),
+                "kernel": _fmt(draw, ks[0], ks[1]),
+                "padding": p,
+                "dilation": d,
+            }
+        }
     if how == "pool_collapse":
         kind = draw(st.sampled_from(("maxpool2d", "avgpool2d")))
         axis = draw(st.sampled_from(("h", "w", "both")))
@@ -435,10 +484,12 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: _Limits) -> Ent
         return {"conv2d": {"out": 2, "kernel": 3, "padding": "same", "stride": stride}}
     assert how == "concat_mismatch"
     grow = _fmt(draw, draw(st.integers(0, 2)), draw(st.integers(1, 2)))
-    return {"concat": [
-        [{"conv2d": {"out": 2, "kernel": 1}}],
-        [{"conv2d": {"out": 3, "kernel": 1, "padding": grow}}],
-    ]}
+    return {
+        "concat": [
+            [{"conv2d": {"out": 2, "kernel": 1}}],
+            [{"conv2d": {"out": 3, "kernel": 1, "padding": grow}}],
+        ]
+    }
 
 
 # ---------------------------------------------------------------- torch's shape rules
@@ -452,8 +503,13 @@ def _split(entry: Entry) -> tuple[str, Any]:
 
 
 _MAIN_ARG = {
-    "maxpool2d": "kernel", "avgpool2d": "kernel", "adaptive_avg_pool2d": "output",
-    "linear": "out", "dropout": "p", "leaky_relu": "negative_slope", "local_response_norm": "size",
+    "maxpool2d": "kernel",
+    "avgpool2d": "kernel",
+    "adaptive_avg_pool2d": "output",
+    "linear": "out",
+    "dropout": "p",
+    "leaky_relu": "negative_slope",
+    "local_response_norm": "size",
 }
 
 
@@ -511,8 +567,11 @@ def _conv_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
     out = []
     for n, k, s, d, axis in zip((h, w), kernel, stride, dilation, (0, 1), strict=True):
         k_eff = d * (k - 1) + 1
-        total = {"same": k_eff - 1, "valid": 0}.get(padding) if isinstance(padding, str) \
+        total = (
+            {"same": k_eff - 1, "valid": 0}.get(padding)
+            if isinstance(padding, str)
             else 2 * _pair(padding, 0)[axis]
+        )
         assert total is not None
         if n + total < k_eff:
             return None

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from archcalc.cli.common import positive_int
 from archcalc.errors import ArchcalcError
 
 PICTURES = ("curves.png", "filters.png", "feature_maps.png")
@@ -31,30 +32,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("spec", metavar="SPEC", help="the spec (YAML) whose network to train")
     parser.add_argument(
-        "--data-dir", metavar="DIR",
+        "--data-dir",
+        metavar="DIR",
         help="folder with the four MNIST-format IDX files (gzipped or not; flat or MNIST/raw/); "
         "default: download MNIST into $ARCHCALC_DATA or the user cache",
     )
-    parser.add_argument("--epochs", type=_positive_int, metavar="N",
-                        help=f"default {DEFAULT.epochs}")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="N",
-                        help="global batch, shared by all processes "
-                        f"(default {DEFAULT.batch_size})")
-    parser.add_argument("--lr", type=_positive_float, metavar="X",
-                        help="peak learning rate of the one-cycle schedule "
-                        f"(default {DEFAULT.lr:g})")
+    parser.add_argument(
+        "--epochs", type=positive_int, metavar="N", help=f"default {DEFAULT.epochs}"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help=f"global batch, shared by all processes (default {DEFAULT.batch_size})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=_positive_float,
+        metavar="X",
+        help=f"peak learning rate of the one-cycle schedule (default {DEFAULT.lr:g})",
+    )
     parser.add_argument("--seed", type=_seed, metavar="N", help="default 0")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="default auto: CUDA when available")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="default auto: CUDA when available",
+    )
     parser.add_argument("--out", metavar="DIR", help="output folder (default runs/<spec name>)")
     again = parser.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its checkpoint")
-    again.add_argument("--force", action="store_true",
-                       help="replace a run already in --out")
+    again.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
+    again.add_argument("--force", action="store_true", help="replace a run already in --out")
     # For quick tests on a slice of the data; not part of the user-facing recipe.
-    parser.add_argument("--limit-train", type=_positive_int, help=argparse.SUPPRESS)
-    parser.add_argument("--limit-test", type=_positive_int, help=argparse.SUPPRESS)
+    parser.add_argument("--limit-train", type=positive_int, help=argparse.SUPPRESS)
+    parser.add_argument("--limit-test", type=positive_int, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,8 +155,16 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
     }
     console = _console()
     reporter: Any = _RichReporter(console) if dist.is_main else loop.SilentReporter()
-    trainer = loop.Trainer(model=model, data=data, dist=dist, recipe=recipe, seed=seed, out=out,
-                           meta=meta, reporter=reporter)
+    trainer = loop.Trainer(
+        model=model,
+        data=data,
+        dist=dist,
+        recipe=recipe,
+        seed=seed,
+        out=out,
+        meta=meta,
+        reporter=reporter,
+    )
     if dist.is_main:
         procs = f" × {dist.world_size} processes" if dist.distributed else ""
         console.print(
@@ -159,10 +180,22 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
             history = trainer.fit(resume=args.resume)
     except loop.Interrupted as stop:
         if dist.is_main:
-            again = shlex.join(["archcalc", "train", str(args.spec), *_same_data(args), "--out",
-                                str(out), "--resume"])
-            console.print(f"interrupted at epoch {stop.epoch}, batch {stop.step}; saved "
-                          f"{stop.checkpoint} — continue with: {again}", highlight=False)
+            again = shlex.join(
+                [
+                    "archcalc",
+                    "train",
+                    str(args.spec),
+                    *_same_data(args),
+                    "--out",
+                    str(out),
+                    "--resume",
+                ]
+            )
+            console.print(
+                f"interrupted at epoch {stop.epoch}, batch {stop.step}; saved "
+                f"{stop.checkpoint} — continue with: {again}",
+                highlight=False,
+            )
         return 130
     if not dist.is_main:
         return 0
@@ -175,8 +208,11 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
 def _same_data(args: argparse.Namespace) -> list[str]:
     """The flags that must be repeated on --resume (the recipe comes from the checkpoint)."""
     flags: list[str] = []
-    for flag, value in (("--data-dir", args.data_dir), ("--limit-train", args.limit_train),
-                        ("--limit-test", args.limit_test)):
+    for flag, value in (
+        ("--data-dir", args.data_dir),
+        ("--limit-train", args.limit_train),
+        ("--limit-test", args.limit_test),
+    ):
         if value is not None:
             flags += [flag, str(value)]
     if args.device != "auto":
@@ -202,8 +238,11 @@ def _settings(args: argparse.Namespace, out: Path, spec_name: str) -> tuple[Any,
     from archcalc.train.loop import load_checkpoint
     from archcalc.train.recipe import DEFAULT, Recipe
 
-    given = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                               ("lr", args.lr)) if v is not None}
+    given = {
+        k: v
+        for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))
+        if v is not None
+    }
     if not args.resume:
         return Recipe(**{**DEFAULT.settings(), **given}), 0 if args.seed is None else args.seed
     state = load_checkpoint(out / "checkpoint.pt")
@@ -264,8 +303,13 @@ def _draw(trainer: Any, analysis: Any, out: Path) -> list[Path]:
         written.append(out / "filters.png")
     if layers:
         index = pictures.first_image_of(test.labels, 7)
-        pictures.feature_maps(model, test.images[index], layers, out / "feature_maps.png",
-                              title=f"test image {index} (label {int(test.labels[index])})")
+        pictures.feature_maps(
+            model,
+            test.images[index],
+            layers,
+            out / "feature_maps.png",
+            title=f"test image {index} (label {int(test.labels[index])})",
+        )
         written.append(out / "feature_maps.png")
     return written
 
@@ -312,19 +356,26 @@ class _RichReporter:
         self.progress.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.progress.stop()
 
     def epoch_start(self, epoch: int, epochs: int, steps: int, done: int) -> None:
         self.task = self.progress.add_task(
-            "", total=steps, completed=done, epoch=f"{epoch}/{epochs}", loss="–", speed="–",
+            "",
+            total=steps,
+            completed=done,
+            epoch=f"{epoch}/{epochs}",
+            loss="–",
+            speed="–",
             test="",
         )
 
     def step(self, done: int, loss: float, images_per_s: float) -> None:
-        self.progress.update(self.task, completed=done, loss=f"{loss:.4f}",
-                             speed=f"{images_per_s:,.0f}")
+        self.progress.update(
+            self.task, completed=done, loss=f"{loss:.4f}", speed=f"{images_per_s:,.0f}"
+        )
         now = time.monotonic()
         if now - self._drawn >= _REDRAW_S:
             self._drawn = now
@@ -342,23 +393,18 @@ def _print_table(console: Any, history: list[Any]) -> None:
     for name in ("epoch", "training loss", "train accuracy", "test accuracy", "seconds"):
         table.add_column(name, justify="right")
     for m in history:
-        table.add_row(str(m.epoch), f"{m.train_loss:.4f}", f"{100 * m.train_acc:.2f}%",
-                      f"{100 * m.test_acc:.2f}%", f"{m.seconds:.1f}")
+        table.add_row(
+            str(m.epoch),
+            f"{m.train_loss:.4f}",
+            f"{100 * m.train_acc:.2f}%",
+            f"{100 * m.test_acc:.2f}%",
+            f"{m.seconds:.1f}",
+        )
     console.print(table)
 
 
 def _dims(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expects a positive integer, but gets {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expects a positive integer, but gets {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:

@@ -133,16 +133,15 @@ def find_files(folder: Path) -> dict[str, Path]:
         dotted = base.replace("-idx", ".idx")
         names = (base, base + ".gz", dotted, dotted + ".gz")
         for layout in LAYOUTS:
-            hit = next((folder / layout / n for n in names if (folder / layout / n).is_file()),
-                       None)
+            hit = next(
+                (folder / layout / n for n in names if (folder / layout / n).is_file()), None
+            )
             if hit is not None:
                 found[role] = hit
                 break
     missing = [FILES[r] for r in FILES if r not in found]
     if missing:
-        raise ArchcalcError(
-            f"data folder {folder} lacks {', '.join(missing)}", hint=WHERE_HINT
-        )
+        raise ArchcalcError(f"data folder {folder} lacks {', '.join(missing)}", hint=WHERE_HINT)
     return found
 
 

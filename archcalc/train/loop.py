@@ -243,6 +243,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
 def write_json(path: Path, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
     text = json.dumps(obj, indent=2) + "\n"
+
     def write(f: IO[bytes]) -> None:
         f.write(text.encode())
 

@@ -68,8 +68,14 @@ def filters(conv: nn.Module, path: Path) -> None:
         keep_out = max(1, min(out_ch, MAX_TILES // keep_in))
         tiles = w[:keep_out, :keep_in].reshape(-1, 1, *w.shape[2:])
         per_row = keep_in
-    grid = make_grid(_enlarge(tiles, _FILTER_PX), nrow=per_row, padding=2, normalize=True,
-                     scale_each=True, pad_value=1.0)
+    grid = make_grid(
+        _enlarge(tiles, _FILTER_PX),
+        nrow=per_row,
+        padding=2,
+        normalize=True,
+        scale_each=True,
+        pad_value=1.0,
+    )
     atomic_write(path, lambda f: save_image(grid, f, format="png"))
 
 
@@ -123,8 +129,10 @@ def feature_maps(
     widest = max(g.shape[2] for _, g in rows)
     width = 10.0
     heights = [width * g.shape[1] / widest for _, g in rows]
-    fig = Figure(figsize=(width, sum(heights) + 0.4 * len(rows) + (0.5 if title else 0)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(width, sum(heights) + 0.4 * len(rows) + (0.5 if title else 0)),
+        layout="constrained",
+    )
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
     for ax, (label, grid) in zip(axes[:, 0], rows, strict=True):
@@ -149,8 +157,14 @@ def conv_and_pool_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def _grid(maps: torch.Tensor, min_px: int) -> torch.Tensor:
     """(C, h, w) → one RGB grid image in [0, 1], a tile per channel, each scaled to its range."""
     tiles = _enlarge(maps[:MAX_TILES].unsqueeze(1), min_px)
-    return make_grid(tiles, nrow=min(tiles.shape[0], 16), padding=2, normalize=True,
-                     scale_each=True, pad_value=1.0)
+    return make_grid(
+        tiles,
+        nrow=min(tiles.shape[0], 16),
+        padding=2,
+        normalize=True,
+        scale_each=True,
+        pad_value=1.0,
+    )
 
 
 def _enlarge(tiles: torch.Tensor, min_px: int) -> torch.Tensor:

@@ -20,25 +20,54 @@ pytestmark = pytest.mark.filterwarnings(
 
 # One row per kind: the spec's layer, its input, and the module written by hand in torch.
 KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
-    ("conv2d", {"out": 8, "kernel": [3, 5], "stride": 2, "padding": [1, 2], "dilation": [1, 2],
-                "groups": 2, "bias": False}, [4, 16, 16],
-     nn.Conv2d(4, 8, (3, 5), stride=2, padding=(1, 2), dilation=(1, 2), groups=2, bias=False)),
-    ("conv2d", {"out": 3, "kernel": 4, "padding": "same"}, [2, 9, 9],
-     nn.Conv2d(2, 3, 4, padding="same")),
-    ("maxpool2d", {"kernel": [3, 2], "stride": [2, 1], "padding": 1, "dilation": [1, 2],
-                   "ceil_mode": True}, [1, 9, 9],
-     nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2), ceil_mode=True)),
+    (
+        "conv2d",
+        {
+            "out": 8,
+            "kernel": [3, 5],
+            "stride": 2,
+            "padding": [1, 2],
+            "dilation": [1, 2],
+            "groups": 2,
+            "bias": False,
+        },
+        [4, 16, 16],
+        nn.Conv2d(4, 8, (3, 5), stride=2, padding=(1, 2), dilation=(1, 2), groups=2, bias=False),
+    ),
+    (
+        "conv2d",
+        {"out": 3, "kernel": 4, "padding": "same"},
+        [2, 9, 9],
+        nn.Conv2d(2, 3, 4, padding="same"),
+    ),
+    (
+        "maxpool2d",
+        {"kernel": [3, 2], "stride": [2, 1], "padding": 1, "dilation": [1, 2], "ceil_mode": True},
+        [1, 9, 9],
+        nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2), ceil_mode=True),
+    ),
     ("maxpool2d", 2, [1, 8, 8], nn.MaxPool2d(2)),  # stride defaults to the kernel, as in torch
-    ("avgpool2d", {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                   "count_include_pad": False}, [1, 9, 9],
-     nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    (
+        "avgpool2d",
+        {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+        [1, 9, 9],
+        nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    ),
     ("global_avg_pool", None, [5, 7, 7], GlobalAvgPool(flatten=True)),
     ("global_avg_pool", {"flatten": False}, [5, 7, 7], GlobalAvgPool(flatten=False)),
     ("adaptive_avg_pool2d", [2, 3], [5, 7, 7], nn.AdaptiveAvgPool2d((2, 3))),
-    ("batchnorm2d", {"eps": 1e-3, "momentum": 0.2}, [6, 4, 4],
-     nn.BatchNorm2d(6, eps=1e-3, momentum=0.2)),
-    ("batchnorm2d", {"affine": False, "track_running_stats": False}, [6, 4, 4],
-     nn.BatchNorm2d(6, affine=False, track_running_stats=False)),
+    (
+        "batchnorm2d",
+        {"eps": 1e-3, "momentum": 0.2},
+        [6, 4, 4],
+        nn.BatchNorm2d(6, eps=1e-3, momentum=0.2),
+    ),
+    (
+        "batchnorm2d",
+        {"affine": False, "track_running_stats": False},
+        [6, 4, 4],
+        nn.BatchNorm2d(6, affine=False, track_running_stats=False),
+    ),
     ("batchnorm1d", None, [10], nn.BatchNorm1d(10)),
     ("relu", None, [3], nn.ReLU()),
     ("leaky_relu", 0.2, [3], nn.LeakyReLU(0.2)),
@@ -50,8 +79,12 @@ KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
     ("linear", {"out": 7, "bias": False}, [12], nn.Linear(12, 7, bias=False)),
     ("linear", 7, [12], nn.Linear(12, 7)),
     ("dropout", 0.25, [12], nn.Dropout(0.25)),
-    ("local_response_norm", {"size": 5, "alpha": 1e-3, "beta": 0.5, "k": 2.0}, [8, 4, 4],
-     nn.LocalResponseNorm(5, alpha=1e-3, beta=0.5, k=2.0)),
+    (
+        "local_response_norm",
+        {"size": 5, "alpha": 1e-3, "beta": 0.5, "k": 2.0},
+        [8, 4, 4],
+        nn.LocalResponseNorm(5, alpha=1e-3, beta=0.5, k=2.0),
+    ),
     ("identity", None, [3], nn.Identity()),
 ]
 
@@ -66,7 +99,8 @@ def hyperparameters(module: nn.Module) -> dict[str, Any]:
     """
     attrs = {
         k: (v, v) if k in _WINDOW and isinstance(v, int) else tuple(v) if k in _WINDOW else v
-        for k, v in vars(module).items() if not k.startswith("_") and k != "training"
+        for k, v in vars(module).items()
+        if not k.startswith("_") and k != "training"
     }
     tensors = {n: tuple(t.shape) for n, t in [*module.named_parameters(), *module.named_buffers()]}
     return {"type": type(module), **attrs, **tensors}
@@ -77,7 +111,8 @@ def test_the_table_covers_every_kind() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "args", "input_shape", "expected"), KIND_TABLE,
+    ("kind", "args", "input_shape", "expected"),
+    KIND_TABLE,
     ids=[f"{row[0]}-{i}" for i, row in enumerate(KIND_TABLE)],
 )
 def test_each_kind_builds_the_module_torch_users_write(
@@ -154,8 +189,11 @@ def test_module_names_are_the_spec_paths(name: str) -> None:
         ("resnet18", "layer4_1.res.bn2", nn.BatchNorm2d(512)),
         ("vgg16", "stage2.convs.0.conv", nn.Conv2d(64, 128, 3, padding=1)),
         ("vgg16", "fc6", nn.Linear(512 * 7 * 7, 4096)),
-        ("googlenet", "inception4a.branches.branch4.maxpool2d_0",
-         nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True)),
+        (
+            "googlenet",
+            "inception4a.branches.branch4.maxpool2d_0",
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )

@@ -153,9 +153,16 @@ def test_an_unknown_mapping_suggests_the_nearest() -> None:
 def test_a_mapping_of_ones_own(tmp_path: Path, alexnet_meta: tuple[nn.Module, nn.Module]) -> None:
     _, reference = alexnet_meta
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps({"modules": [
-        ["features.{i}", "conv.{i}"], ["classifier.{i}", "fc.{i}"],
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "modules": [
+                    ["features.{i}", "conv.{i}"],
+                    ["classifier.{i}", "fc.{i}"],
+                ]
+            }
+        )
+    )
     renamed = torchvision_state_dict(path, reference)
     assert "conv.10.weight" in renamed and "fc.6.bias" in renamed
     path.write_text(json.dumps({"modules": [["features.{i}", "conv.{j}"]]}))

@@ -23,8 +23,11 @@ from tests.helpers import EXAMPLES
 def torch_counts(model: nn.Module) -> tuple[int, int, int]:
     """(params, trainable, buffers) as torch counts them: each tensor once."""
     params = list(model.parameters())
-    return (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad),
-            sum(b.numel() for b in model.buffers()))
+    return (
+        sum(p.numel() for p in params),
+        sum(p.numel() for p in params if p.requires_grad),
+        sum(b.numel() for b in model.buffers()),
+    )
 
 
 def assert_consistent(a: Analysis, model: nn.Module) -> None:
@@ -41,7 +44,9 @@ def assert_consistent(a: Analysis, model: nn.Module) -> None:
 # -- the zoo: same totals as the example specs ---------------------------------
 
 ZOO: dict[str, dict[str, Any]] = {
-    "resnet18": {}, "vgg16": {}, "alexnet": {},
+    "resnet18": {},
+    "vgg16": {},
+    "alexnet": {},
     "googlenet": {"aux_logits": False, "init_weights": False},
 }
 
@@ -61,7 +66,11 @@ def test_zoo_totals_match_the_example_specs(name: str) -> None:
     spec = archcalc.analyze(archcalc.load(EXAMPLES / f"{name}.yaml"))
     assert_consistent(a, model)
     assert (a.totals.params, a.totals.trainable_params, a.totals.buffers, a.totals.macs) == (
-        spec.totals.params, spec.totals.trainable_params, spec.totals.buffers, spec.totals.macs)
+        spec.totals.params,
+        spec.totals.trainable_params,
+        spec.totals.buffers,
+        spec.totals.macs,
+    )
     assert a.totals.uncounted == ()
     assert a.output_shape == (1000,)
 
@@ -81,7 +90,10 @@ def test_resnet18_rows_match_the_spec_row_by_row(resnet18: tuple[nn.Module, Anal
     for mine, theirs in zip(a.rows, spec.rows, strict=True):
         assert (mine.kind, mine.params, mine.macs, mine.receptive_field) == (
             theirs.kind if theirs.kind != "global_avg_pool" else "adaptive_avg_pool2d",
-            theirs.params, theirs.macs, theirs.receptive_field), mine.path
+            theirs.params,
+            theirs.macs,
+            theirs.receptive_field,
+        ), mine.path
         if theirs.kind != "global_avg_pool":  # torch keeps 512×1×1 where the spec flattens
             assert mine.output_shape == theirs.output_shape, mine.path
     conv1 = a.rows[0]
@@ -100,7 +112,17 @@ def test_resnet18_folds_by_module_depth(resnet18: tuple[nn.Module, Analysis]) ->
     model, a = resnet18
     top = a.rows_at_depth(1)
     assert [r.path for r in top] == [
-        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "fc",
+    ]
     layer4 = top[7]
     assert layer4.params == sum(p.numel() for p in model.get_submodule("layer4").parameters())
     assert layer4.output_shape == (512, 7, 7)
@@ -115,12 +137,14 @@ def test_modules_never_called_are_counted_and_named() -> None:
     assert_consistent(a, model)
     aux = [r for r in a.rows if r.path.startswith("aux")]
     assert sum(r.params for r in aux) == sum(
-        p.numel() for m in ("aux1", "aux2") for p in model.get_submodule(m).parameters())
+        p.numel() for m in ("aux1", "aux2") for p in model.get_submodule(m).parameters()
+    )
     assert all(r.macs == 0 and r.note and "not called by forward" in r.note for r in aux)
     assert any("8 module(s) not called by forward" in n for n in a.notes)
 
 
 # -- sharing: tied weights, repeated calls, one module under two names ---------
+
 
 class TiedLM(nn.Module):
     """An embedding and an output head sharing one 50×16 matrix."""
@@ -166,7 +190,10 @@ def test_layer_called_twice_gives_two_rows_and_weights_once() -> None:
     a = summarize(model, (8,))
     assert_consistent(a, model)
     assert [(r.path, r.params, r.macs) for r in a.rows] == [
-        ("fc", 8 * 8 + 8, 64), ("act", 0, 0), ("fc", 0, 64)]
+        ("fc", 8 * 8 + 8, 64),
+        ("act", 0, 0),
+        ("fc", 0, 64),
+    ]
     assert a.rows[2].note == "call 2 of 2; weights shared with fc (first call)"
     assert a.totals.params == 72 and a.totals.macs == 128
 
@@ -181,6 +208,7 @@ def test_one_module_under_two_names_counts_once() -> None:
 
 
 # -- parameters held by containers -------------------------------------------
+
 
 class Block(nn.Module):
     def __init__(self) -> None:
@@ -259,6 +287,7 @@ def test_functional_conv_and_pooling_are_followed_and_costed() -> None:
 
 # -- what archcalc cannot cost or follow -------------------------------------
 
+
 class Spectral(nn.Module):
     """No cost rule for an FFT: neither archcalc nor torch's counter has one."""
 
@@ -325,8 +354,10 @@ def test_receptive_field_stops_where_it_cannot_be_followed() -> None:
     # … an FFT mixes every position: archcalc says so and does not guess from there on
     assert rows["spectral"].receptive_field is None
     assert rows["spectral"].note is not None
-    assert ("receptive field unknown: aten._fft_c2c in opaque module Spectral is not followed"
-            in rows["spectral"].note)
+    assert (
+        "receptive field unknown: aten._fft_c2c in opaque module Spectral is not followed"
+        in rows["spectral"].note
+    )
     assert all(rows[p].receptive_field is None for p in ("fc", "project"))
     assert any(n.startswith("spectral: receptive field unknown") for n in a.notes)
 
@@ -343,9 +374,15 @@ def test_opaque_module_without_a_traced_output_is_named() -> None:
 
 # -- the module is left exactly as found ---------------------------------------
 
+
 def small_net() -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten(),
-                         nn.Linear(4 * 6 * 6, 2))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.Dropout(0.5),
+        nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 2),
+    )
 
 
 def snapshot(model: nn.Module) -> dict[str, Any]:
@@ -384,8 +421,11 @@ def test_mode_grads_device_and_buffers_left_as_found() -> None:
 def test_a_failing_forward_is_one_line_and_leaves_the_module_as_found() -> None:
     model = small_net().train()
     before = snapshot(model)
-    with pytest.raises(archcalc.ArchcalcError, match=r"forward on an input of 3×8×8 fails in 0 "
-                       r"\(Conv2d\): RuntimeError: .*channels") as err:
+    with pytest.raises(
+        archcalc.ArchcalcError,
+        match=r"forward on an input of 3×8×8 fails in 0 "
+        r"\(Conv2d\): RuntimeError: .*channels",
+    ) as err:
         summarize(model, (3, 8, 8))
     assert "\n" not in str(err.value)
     assert_unchanged(before, model)
@@ -409,6 +449,7 @@ def test_bad_input_shapes_are_user_errors(shape: tuple[Any, ...]) -> None:
 
 # -- `--module pkg.mod:attr` targets ----------------------------------------------
 
+
 def test_target_with_keyword_arguments() -> None:
     a = summarize_target("torchvision.models:resnet18(num_classes=10)", (3, 32, 32))
     assert a.name == "torchvision.models:resnet18(num_classes=10)"
@@ -418,21 +459,25 @@ def test_target_with_keyword_arguments() -> None:
 
 def test_target_that_is_a_class_and_a_leaf() -> None:
     a = summarize_target("torch.nn:Identity", (3, 4, 4))
-    assert [(r.path, r.kind, r.output_shape) for r in a.rows] == [("Identity", "identity",
-                                                                   (3, 4, 4))]
+    assert [(r.path, r.kind, r.output_shape) for r in a.rows] == [
+        ("Identity", "identity", (3, 4, 4))
+    ]
     assert a.totals.params == 0
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("nosuchmod:x", "cannot import `nosuchmod`: ModuleNotFoundError"),
-    ("torchvision.models", "--module expects PKG.MOD:NAME, but gets 'torchvision.models'"),
-    ("torchvision.models:resnet81", "has no attribute `resnet81` — did you mean `resnet18`?"),
-    ("math:pi", "expects an nn.Module, a class or a factory, but gets float"),
-    ("torch.nn:Conv2d", "calling `Conv2d` fails: TypeError"),
-    ("torchvision.models:resnet18(weights='DEFAULT')", "archcalc never downloads weights"),
-    ("torchvision.models:resnet18(n=__import__('os'))", "values must be literals"),
-    ("torchvision.models:resnet18(3)", "values must be literals"),
-])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nosuchmod:x", "cannot import `nosuchmod`: ModuleNotFoundError"),
+        ("torchvision.models", "--module expects PKG.MOD:NAME, but gets 'torchvision.models'"),
+        ("torchvision.models:resnet81", "has no attribute `resnet81` — did you mean `resnet18`?"),
+        ("math:pi", "expects an nn.Module, a class or a factory, but gets float"),
+        ("torch.nn:Conv2d", "calling `Conv2d` fails: TypeError"),
+        ("torchvision.models:resnet18(weights='DEFAULT')", "archcalc never downloads weights"),
+        ("torchvision.models:resnet18(n=__import__('os'))", "values must be literals"),
+        ("torchvision.models:resnet18(3)", "values must be literals"),
+    ],
+)
 def test_bad_targets_are_one_line_errors(target: str, message: str) -> None:
     with pytest.raises(archcalc.ArchcalcError) as err:
         summarize_target(target, (3, 32, 32))

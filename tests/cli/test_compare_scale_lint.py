@@ -12,12 +12,17 @@ from archcalc import ArchcalcError, load
 from archcalc.design.scale import scale
 from tests.helpers import ROOT, run_cli
 
-FOUR = ["examples/lenet5.yaml", "examples/mnist_cnn.yaml", "examples/mnist_gap.yaml",
-        "examples/vgg16.yaml"]
+FOUR = [
+    "examples/lenet5.yaml",
+    "examples/mnist_cnn.yaml",
+    "examples/mnist_gap.yaml",
+    "examples/vgg16.yaml",
+]
 SIZES = "28,56,112,224"
 
 
 # compare ---------------------------------------------------------------------------------
+
 
 def test_compare_prints_the_seed_table() -> None:
     r = run_cli("compare", *FOUR)
@@ -42,8 +47,11 @@ def test_compare_json_follows_the_documented_schema() -> None:
     assert set(data) == {"input_override", "metrics", "designs", "notes"}
     by_name = {d["name"]: d for d in data["designs"]}
     assert by_name["vgg16"]["params"] == 138_357_544 and by_name["vgg16"]["depth"] == 16
-    assert by_name["mnist-cnn"]["largest"] == {"path": "fc1", "params": 200_832,
-                                               "share": round(200_832 / 206_922, 6)}
+    assert by_name["mnist-cnn"]["largest"] == {
+        "path": "fc1",
+        "params": 200_832,
+        "share": round(200_832 / 206_922, 6),
+    }
     assert "params" in by_name["mnist-gap"]["best"] and "params" in by_name["vgg16"]["worst"]
     assert by_name["mnist-gap"]["receptive_field"]["size"] == [10, 10]
 
@@ -56,8 +64,14 @@ def test_compare_markdown_is_a_table() -> None:
 
 
 def test_compare_at_one_input_analyses_other_channels_as_given() -> None:
-    r = run_cli("compare", "examples/mnist_cnn.yaml", "examples/vgg16.yaml", "--input",
-                "3x224x224", "--json")
+    r = run_cli(
+        "compare",
+        "examples/mnist_cnn.yaml",
+        "examples/vgg16.yaml",
+        "--input",
+        "3x224x224",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     cnn = data["designs"][0]
@@ -84,6 +98,7 @@ def test_compare_a_broken_spec_is_exit_2_with_one_line(tmp_path: Path) -> None:
 
 
 # scale -----------------------------------------------------------------------------------
+
 
 def test_scale_mnist_cnn_shows_fc1_growing_past_12_million() -> None:
     r = run_cli("scale", "examples/mnist_cnn.yaml", "--sizes", SIZES)
@@ -115,34 +130,48 @@ def test_scale_names_a_collapse_in_its_column() -> None:
 
 def test_scale_plot_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "scale.png"
-    r = run_cli("scale", "examples/mnist_cnn.yaml", "examples/mnist_gap.yaml", "--sizes", SIZES,
-                "--plot", str(out))
+    r = run_cli(
+        "scale",
+        "examples/mnist_cnn.yaml",
+        "examples/mnist_gap.yaml",
+        "--sizes",
+        SIZES,
+        "--plot",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
+def test_plot_without_matplotlib_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from archcalc.render.scale import plot
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     result = scale([("m", load(ROOT / "examples" / "mnist_gap.yaml"))], [28])
-    with pytest.raises(ArchcalcError,
-                       match=r"--plot needs matplotlib.*pip install 'archcalc\[plot\]'"):
+    with pytest.raises(
+        ArchcalcError, match=r"--plot needs matplotlib.*pip install 'archcalc\[plot\]'"
+    ):
         plot(result, tmp_path / "x.png")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--sizes", "28,abc"], "expects sizes like 28,56,112,224"),
-    (["--sizes", "0,28"], "expects positive sizes"),
-], ids=["not-a-number", "zero"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sizes", "28,abc"], "expects sizes like 28,56,112,224"),
+        (["--sizes", "0,28"], "expects positive sizes"),
+    ],
+    ids=["not-a-number", "zero"],
+)
 def test_scale_rejects_bad_sizes(args: list[str], message: str) -> None:
     r = run_cli("scale", "examples/mnist_cnn.yaml", *args)
     assert r.returncode == 2 and message in r.stderr
 
 
 # lint ------------------------------------------------------------------------------------
+
 
 def test_lint_mnist_cnn_names_fc1_and_exits_1() -> None:
     r = run_cli("lint", "examples/mnist_cnn.yaml")
@@ -159,9 +188,11 @@ def test_lint_clean_spec_exits_0() -> None:
 
 def test_lint_flags_softmax_and_dropped_pixels(tmp_path: Path) -> None:
     spec = tmp_path / "smell.yaml"
-    spec.write_text("input: [1, 29, 29]\nlayers:\n  - conv2d: {out: 4, kernel: 3, padding: 1}\n"
-                    "  - maxpool2d: {name: pool, kernel: 2}\n  - global_avg_pool\n"
-                    "  - linear: 10\n  - softmax\n")
+    spec.write_text(
+        "input: [1, 29, 29]\nlayers:\n  - conv2d: {out: 4, kernel: 3, padding: 1}\n"
+        "  - maxpool2d: {name: pool, kernel: 2}\n  - global_avg_pool\n"
+        "  - linear: 10\n  - softmax\n"
+    )
     r = run_cli("lint", str(spec), "--json")
     assert r.returncode == 1
     (report,) = json.loads(r.stdout)["specs"]
@@ -179,7 +210,8 @@ def test_lint_ignore_silences_and_unknown_codes_are_errors() -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
         "error: --ignore expects lint codes (AC101, AC102, AC103, AC104, AC105, AC106, AC107), "
-        "but gets AC1O1 — did you mean `AC101`?")
+        "but gets AC1O1 — did you mean `AC101`?"
+    )
 
 
 def test_lint_spec_error_is_exit_2_and_other_specs_still_run() -> None:
@@ -199,10 +231,11 @@ def test_lint_markdown() -> None:
 
 # summary shows the same findings ---------------------------------------------------------
 
+
 def test_summary_prints_findings_beneath_the_table() -> None:
     r = run_cli("summary", "examples/mnist_cnn.yaml")
     assert r.returncode == 0
-    tail = r.stdout[r.stdout.index("Lint: 2 findings"):]
+    tail = r.stdout[r.stdout.index("Lint: 2 findings") :]
     assert "examples/mnist_cnn.yaml:12:5: AC101 warning fc1: holds 97.1%" in tail
 
 
@@ -211,8 +244,9 @@ def test_summary_json_has_a_lint_list_and_honours_spec_ignore(tmp_path: Path) ->
     codes = [f["code"] for f in json.loads(r.stdout)["lint"]]
     assert codes == ["AC103", "AC101"]
     quiet = tmp_path / "quiet.yaml"
-    quiet.write_text("lint: {ignore: [AC101, AC103]}\n"
-                     + (ROOT / "examples" / "mnist_cnn.yaml").read_text())
+    quiet.write_text(
+        "lint: {ignore: [AC101, AC103]}\n" + (ROOT / "examples" / "mnist_cnn.yaml").read_text()
+    )
     assert json.loads(run_cli("summary", str(quiet), "--json").stdout)["lint"] == []
 
 
@@ -229,7 +263,8 @@ def test_compare_scale_and_lint_never_import_torch_or_matplotlib() -> None:
     )
     import subprocess
 
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -12,8 +12,15 @@ pytest.importorskip("torchvision")
 
 
 def test_torchvision_resnet18_has_the_specs_totals() -> None:
-    module = run_cli("summary", "--module", "torchvision.models:resnet18", "--input", "3x224x224",
-                     "--json", timeout=180)
+    module = run_cli(
+        "summary",
+        "--module",
+        "torchvision.models:resnet18",
+        "--input",
+        "3x224x224",
+        "--json",
+        timeout=180,
+    )
     assert module.returncode == 0, module.stderr
     spec = run_cli("summary", "examples/resnet18.yaml", "--json")
     assert spec.returncode == 0, spec.stderr
@@ -29,8 +36,16 @@ def test_torchvision_resnet18_has_the_specs_totals() -> None:
 
 
 def test_table_with_keyword_arguments_and_depth() -> None:
-    result = run_cli("summary", "--module", "torchvision.models:resnet18(num_classes=10)",
-                     "--input", "3x32x32", "--depth", "1", timeout=180)
+    result = run_cli(
+        "summary",
+        "--module",
+        "torchvision.models:resnet18(num_classes=10)",
+        "--input",
+        "3x32x32",
+        "--depth",
+        "1",
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     layer4 = next(line for line in lines if line.startswith("│ layer4 "))
@@ -40,15 +55,30 @@ def test_table_with_keyword_arguments_and_depth() -> None:
     assert "11,181,642" in result.stdout  # resnet18's 11,689,512 with a 10-way head
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--module", "nosuchmod:x", "--input", "3x32x32"],
-     "error: cannot import `nosuchmod`: ModuleNotFoundError: No module named 'nosuchmod'"),
-    (["--module", "torchvision.models:resnet18"], "error: --module needs --input CxHxW"),
-    (["examples/resnet18.yaml", "--module", "torchvision.models:resnet18", "--input", "3x32x32"],
-     "error: give a SPEC or --module, not both"),
-    (["--module", "torchvision.models:resnet18", "--input", "1x32x32"],
-     "error: forward on an input of 1×32×32 fails in conv1 (Conv2d): RuntimeError:"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--module", "nosuchmod:x", "--input", "3x32x32"],
+            "error: cannot import `nosuchmod`: ModuleNotFoundError: No module named 'nosuchmod'",
+        ),
+        (["--module", "torchvision.models:resnet18"], "error: --module needs --input CxHxW"),
+        (
+            [
+                "examples/resnet18.yaml",
+                "--module",
+                "torchvision.models:resnet18",
+                "--input",
+                "3x32x32",
+            ],
+            "error: give a SPEC or --module, not both",
+        ),
+        (
+            ["--module", "torchvision.models:resnet18", "--input", "1x32x32"],
+            "error: forward on an input of 1×32×32 fails in conv1 (Conv2d): RuntimeError:",
+        ),
+    ],
+)
 def test_mistakes_exit_2_with_one_line(args: list[str], message: str) -> None:
     result = run_cli("summary", *args, timeout=180)
     assert result.returncode == 2

@@ -11,15 +11,19 @@ from tests.helpers import EXAMPLES
 ZOO = ["lenet5", "mnist_cnn", "mnist_gap", "alexnet", "vgg16", "resnet18", "googlenet"]
 
 
-@pytest.mark.parametrize(("name", "depth"), [
-    ("lenet5", 2 + 3),          # c1, c3; c5, f6, output
-    ("mnist_cnn", 2 + 2),       # conv1, conv2; fc1, fc2
-    ("mnist_gap", 2 + 1),       # conv1, conv2; fc
-    ("alexnet", 5 + 3),         # conv1..conv5; fc6..fc8
-    ("vgg16", 13 + 3),          # 2+2+3+3+3 convolutions; fc6..fc8
-    ("resnet18", 1 + 8 * 2 + 1),  # conv1, 8 blocks of two 3×3 (shortcuts run beside), fc
-    ("googlenet", 3 + 9 * 2 + 1),  # conv1..3, 9 inceptions two deep on their longest branch, fc
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("name", "depth"),
+    [
+        ("lenet5", 2 + 3),  # c1, c3; c5, f6, output
+        ("mnist_cnn", 2 + 2),  # conv1, conv2; fc1, fc2
+        ("mnist_gap", 2 + 1),  # conv1, conv2; fc
+        ("alexnet", 5 + 3),  # conv1..conv5; fc6..fc8
+        ("vgg16", 13 + 3),  # 2+2+3+3+3 convolutions; fc6..fc8
+        ("resnet18", 1 + 8 * 2 + 1),  # conv1, 8 blocks of two 3×3 (shortcuts run beside), fc
+        ("googlenet", 3 + 9 * 2 + 1),  # conv1..3, 9 inceptions two deep on their longest branch, fc
+    ],
+    ids=lambda v: str(v),
+)
 def test_depth_counts_weight_layers_on_the_longest_path(name: str, depth: int) -> None:
     assert anatomy(analyze(load(EXAMPLES / f"{name}.yaml"))).depth == depth
 
@@ -48,8 +52,12 @@ def test_mnist_gap_head_is_the_pool_and_one_small_layer() -> None:
 
 
 def test_a_convolution_as_wide_as_its_input_belongs_to_the_head() -> None:
-    a = analyze(loads("input: [4, 5, 5]\nlayers:\n  - conv2d: {name: wide, out: 8, kernel: 5}\n"
-                      "  - flatten\n  - linear: 2\n"))
+    a = analyze(
+        loads(
+            "input: [4, 5, 5]\nlayers:\n  - conv2d: {name: wide, out: 8, kernel: 5}\n"
+            "  - flatten\n  - linear: 2\n"
+        )
+    )
     anat = anatomy(a)
     assert anat.body == ()
     assert anat.head[0].path == "wide"
@@ -68,11 +76,14 @@ def test_flat_input_has_no_body_and_no_field() -> None:
 
 def test_final_field_is_the_merged_field_of_a_closing_residual() -> None:
     # Two 3×3 convolutions see 5×5; the 1×1 projection, listed last, sees 1×1.
-    a = analyze(loads(
-        "input: [3, 8, 8]\nlayers:\n  - residual:\n      name: block\n      layers:\n"
-        "        - conv2d: {out: 4, kernel: 3, padding: 1}\n"
-        "        - conv2d: {out: 4, kernel: 3, padding: 1}\n"
-        "      shortcut: [{conv2d: {name: proj, out: 4, kernel: 1}}]\n"))
+    a = analyze(
+        loads(
+            "input: [3, 8, 8]\nlayers:\n  - residual:\n      name: block\n      layers:\n"
+            "        - conv2d: {out: 4, kernel: 3, padding: 1}\n"
+            "        - conv2d: {out: 4, kernel: 3, padding: 1}\n"
+            "      shortcut: [{conv2d: {name: proj, out: 4, kernel: 1}}]\n"
+        )
+    )
     assert a.rows[-1].path == "block.shortcut.proj" and a.rows[-1].receptive_field.size == (1, 1)
     anat = anatomy(a)
     assert anat.last_spatial is not None and anat.last_spatial.path == "block"

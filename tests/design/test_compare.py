@@ -48,7 +48,11 @@ def test_ties_share_a_mark_and_directionless_rows_have_none() -> None:
     for key in ("input_shape", "body_params", "depth", "output_shape"):
         assert all(c.mark(key, i) is None for i in range(len(names)))
     assert {m.key for m in METRICS if m.better is None} == {
-        "input_shape", "body_params", "depth", "output_shape"}
+        "input_shape",
+        "body_params",
+        "depth",
+        "output_shape",
+    }
 
 
 def test_no_marks_when_every_value_is_equal() -> None:
@@ -100,6 +104,12 @@ def test_every_figure_key_is_documented_and_null_filled() -> None:
 def test_designs_sharing_a_name_are_told_apart_by_their_files() -> None:
     from archcalc.render.compare import markdown
 
-    text = markdown(compare([("a.yaml", load(EXAMPLES / "mnist_cnn.yaml")),
-                             ("b.yaml", load(EXAMPLES / "mnist_cnn.yaml"))]))
+    text = markdown(
+        compare(
+            [
+                ("a.yaml", load(EXAMPLES / "mnist_cnn.yaml")),
+                ("b.yaml", load(EXAMPLES / "mnist_cnn.yaml")),
+            ]
+        )
+    )
     assert "|  | a.yaml | b.yaml |" in text

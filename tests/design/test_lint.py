@@ -25,6 +25,7 @@ def codes(report: LintReport, *only: str) -> list[tuple[str, str]]:
 
 # The seed network and its GAP variant -------------------------------------------
 
+
 def test_mnist_cnn_names_fc1_as_holding_97_percent() -> None:
     report = lint_spec(load(EXAMPLES / "mnist_cnn.yaml"))
     (ac101,) = [f for f in report.findings if f.code == "AC101"]
@@ -55,9 +56,11 @@ def test_modern_reference_networks_are_clean(name: str) -> None:
 
 # AC102: border pixels ---------------------------------------------------------------
 
+
 def test_29_pixels_and_2x2_pooling_drop_a_row_and_a_column() -> None:
-    report = lint_text("input: [1, 29, 29]\nlayers:\n  - maxpool2d: {name: pool, kernel: 2}\n",
-                       ignore=("AC103",))
+    report = lint_text(
+        "input: [1, 29, 29]\nlayers:\n  - maxpool2d: {name: pool, kernel: 2}\n", ignore=("AC103",)
+    )
     (f,) = report.findings
     assert (f.code, f.path) == ("AC102", "pool")
     assert "drops the last 1 row and 1 column of its 29×29 input" in f.message
@@ -65,14 +68,21 @@ def test_29_pixels_and_2x2_pooling_drop_a_row_and_a_column() -> None:
     assert str(f.loc) == "t.yaml:3:5"
 
 
-@pytest.mark.parametrize(("size", "layer"), [
-    (28, "maxpool2d: {kernel: 2}"),  # 28 = 14·2
-    (29, "maxpool2d: {kernel: 2, ceil_mode: true}"),  # rounds up: the last window covers the edge
-    # AlexNet's conv1: (224 + 4 − 11) mod 4 = 1 falls on the 2 pixels of bottom padding.
-    (224, "conv2d: {out: 4, kernel: 11, stride: 4, padding: 2}"),
-    # ResNet's projection skips every other pixel anyway; pixel 55 is just one of them.
-    (56, "conv2d: {out: 4, kernel: 1, stride: 2}"),
-], ids=["divides", "ceil-mode", "padding-absorbs", "strided-1x1"])
+@pytest.mark.parametrize(
+    ("size", "layer"),
+    [
+        (28, "maxpool2d: {kernel: 2}"),  # 28 = 14·2
+        (
+            29,
+            "maxpool2d: {kernel: 2, ceil_mode: true}",
+        ),  # rounds up: the last window covers the edge
+        # AlexNet's conv1: (224 + 4 − 11) mod 4 = 1 falls on the 2 pixels of bottom padding.
+        (224, "conv2d: {out: 4, kernel: 11, stride: 4, padding: 2}"),
+        # ResNet's projection skips every other pixel anyway; pixel 55 is just one of them.
+        (56, "conv2d: {out: 4, kernel: 1, stride: 2}"),
+    ],
+    ids=["divides", "ceil-mode", "padding-absorbs", "strided-1x1"],
+)
 def test_near_misses_are_not_flagged(size: int, layer: str) -> None:
     report = lint_text(f"input: [1, {size}, {size}]\nlayers:\n  - {layer}\n")
     assert "AC102" not in {f.code for f in report.findings}
@@ -91,8 +101,13 @@ def test_ac102_agrees_with_exact_division(n: int, k: int, s: int) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(n=st.integers(1, 120), k=st.integers(1, 7), s=st.integers(1, 6), pad=st.integers(0, 3),
-       ceil=st.booleans())
+@given(
+    n=st.integers(1, 120),
+    k=st.integers(1, 7),
+    s=st.integers(1, 6),
+    pad=st.integers(0, 3),
+    ceil=st.booleans(),
+)
 def test_dropped_border_counts_the_pixels_no_window_reaches(
     n: int, k: int, s: int, pad: int, ceil: bool
 ) -> None:
@@ -113,6 +128,7 @@ def test_dropped_border_counts_the_pixels_no_window_reaches(
 
 # AC103: final receptive field ----------------------------------------------------------
 
+
 def test_a_small_final_field_is_reported_with_its_coverage() -> None:
     (f,) = [f for f in lint_spec(load(EXAMPLES / "mnist_cnn.yaml")).findings if f.code == "AC103"]
     assert f.path == "pool2" and f.severity == "info"
@@ -121,13 +137,16 @@ def test_a_small_final_field_is_reported_with_its_coverage() -> None:
 
 def test_half_the_input_per_axis_is_enough() -> None:
     # 5×5 then 5×5 → a 9×9 field: 9/18 = 50% per axis passes, 9/19 does not.
-    text = "input: [1, {n}, {n}]\nlayers: [{{conv2d: {{out: 2, kernel: 5}}}}, " \
-           "{{conv2d: {{out: 2, kernel: 5}}}}]\n"
+    text = (
+        "input: [1, {n}, {n}]\nlayers: [{{conv2d: {{out: 2, kernel: 5}}}}, "
+        "{{conv2d: {{out: 2, kernel: 5}}}}]\n"
+    )
     assert "AC103" not in {f.code for f in lint_text(text.format(n=18)).findings}
     assert "AC103" in {f.code for f in lint_text(text.format(n=19)).findings}
 
 
 # AC104: softmax last -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("tail", ["softmax", "softmax, dropout, identity"])
 def test_a_spec_ending_in_softmax_is_flagged(tail: str) -> None:
@@ -149,6 +168,7 @@ def test_softmax_before_the_last_layer_is_not_flagged() -> None:
 
 # AC105: saturating chains --------------------------------------------------------------
 
+
 def test_lenet5_has_four_tanh_in_a_row() -> None:
     (f,) = [f for f in lint_spec(load(EXAMPLES / "lenet5.yaml")).findings if f.code == "AC105"]
     assert f.path == "tanh_1" and "4 saturating activations" in f.message
@@ -160,30 +180,39 @@ def test_sigmoid_chain_states_the_derivative_product() -> None:
     assert f.code == "AC105" and "at most 0.25^2 = 0.0625" in f.message
 
 
-@pytest.mark.parametrize(("layers", "flagged"), [
-    ("[tanh, tanh, tanh]", False),
-    ("[tanh, tanh, tanh, tanh]", True),
-    ("[tanh, tanh, batchnorm1d, tanh, tanh]", False),
-    ("[tanh, dropout, tanh, {linear: 8}, tanh, tanh]", True),  # dropout and linear don't reset
-    ("[tanh, tanh, {residual: {layers: [tanh, tanh]}}, tanh]", False),  # the skip resets
-    ("[{residual: {layers: [tanh, tanh, tanh, tanh]}}]", True),  # but not inside its branch
-], ids=["three", "four", "batchnorm-resets", "no-reset", "residual-resets", "inside-residual"])
+@pytest.mark.parametrize(
+    ("layers", "flagged"),
+    [
+        ("[tanh, tanh, tanh]", False),
+        ("[tanh, tanh, tanh, tanh]", True),
+        ("[tanh, tanh, batchnorm1d, tanh, tanh]", False),
+        ("[tanh, dropout, tanh, {linear: 8}, tanh, tanh]", True),  # dropout and linear don't reset
+        ("[tanh, tanh, {residual: {layers: [tanh, tanh]}}, tanh]", False),  # the skip resets
+        ("[{residual: {layers: [tanh, tanh, tanh, tanh]}}]", True),  # but not inside its branch
+    ],
+    ids=["three", "four", "batchnorm-resets", "no-reset", "residual-resets", "inside-residual"],
+)
 def test_saturating_chain_rules(layers: str, flagged: bool) -> None:
     report = lint_text(f"input: [8]\nlayers: {layers}\n")
     assert ("AC105" in {f.code for f in report.findings}) == flagged
 
 
 def test_concat_branches_continue_the_chain_before_them() -> None:
-    text = ("input: [1, 4, 4]\nlayers:\n  - tanh\n  - tanh\n  - concat:\n"
-            "      - [tanh, tanh]\n      - [identity]\n")
+    text = (
+        "input: [1, 4, 4]\nlayers:\n  - tanh\n  - tanh\n  - concat:\n"
+        "      - [tanh, tanh]\n      - [identity]\n"
+    )
     assert codes(lint_text(text), "AC105") == [("AC105", "tanh_0")]
 
 
 # AC106 and AC107 -----------------------------------------------------------------------
 
+
 def test_a_kernel_larger_than_its_input_is_flagged() -> None:
-    report = lint_text("input: [1, 3, 3]\nlayers:\n  - conv2d: {name: big, out: 2, kernel: 5, "
-                       "padding: 2}\n  - conv2d: {name: fits, out: 2, kernel: 3}\n")
+    report = lint_text(
+        "input: [1, 3, 3]\nlayers:\n  - conv2d: {name: big, out: 2, kernel: 5, "
+        "padding: 2}\n  - conv2d: {name: fits, out: 2, kernel: 3}\n"
+    )
     assert codes(report) == [("AC106", "big")]
     assert "5×5 (effective) kernel is larger than its 3×3 input" in report.findings[0].message
 
@@ -212,8 +241,11 @@ def test_the_caller_silences_codes_too() -> None:
 
 
 def test_an_unknown_code_is_a_user_error() -> None:
-    with pytest.raises(ArchcalcError, match=r"lint.ignore expects lint codes .* but gets AC1O1 "
-                       r"— did you mean `AC101`\?"):
+    with pytest.raises(
+        ArchcalcError,
+        match=r"lint.ignore expects lint codes .* but gets AC1O1 "
+        r"— did you mean `AC101`\?",
+    ):
         lint_text("lint: {ignore: [AC1O1]}\n" + SOFTMAX_END)
 
 
@@ -229,4 +261,3 @@ def test_docs_list_every_code_with_its_severity() -> None:
     for rule in RULES:
         assert f"| {rule.code} | {rule.severity} |" in docs
     assert set(CODES) == {r.code for r in RULES}
-

@@ -15,12 +15,16 @@ def series(name: str, sizes: list[int]) -> ScaleSeries:
     return scale([(name, load(EXAMPLES / f"{name}.yaml"))], sizes).series[0]
 
 
-@pytest.mark.parametrize(("size", "fc1"), [
-    (28, 32 * 7 * 7 * 128 + 128),      # 200,832
-    (56, 32 * 14 * 14 * 128 + 128),    # 802,944
-    (112, 32 * 28 * 28 * 128 + 128),   # 3,211,392
-    (224, 32 * 56 * 56 * 128 + 128),   # 12,845,184: FC1 alone exceeds 12 M at 224×224
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("size", "fc1"),
+    [
+        (28, 32 * 7 * 7 * 128 + 128),  # 200,832
+        (56, 32 * 14 * 14 * 128 + 128),  # 802,944
+        (112, 32 * 28 * 28 * 128 + 128),  # 3,211,392
+        (224, 32 * 56 * 56 * 128 + 128),  # 12,845,184: FC1 alone exceeds 12 M at 224×224
+    ],
+    ids=lambda v: str(v),
+)
 def test_the_flatten_head_grows_with_the_image(size: int, fc1: int) -> None:
     point = next(p for p in series("mnist_cnn", SIZES).points if p.size == size)
     assert point.figures is not None
@@ -40,11 +44,15 @@ def test_growth_is_largest_over_smallest_working_size() -> None:
     assert s.growth("params") == pytest.approx(12_851_274 / 206_922)
 
 
-@pytest.mark.parametrize(("size", "layer"), [
-    (1, "pool1"),  # conv1 keeps 1×1; pool1's 2×2 window does not fit
-    (2, "pool2"),  # 2 → pool1 → 1; pool2 does not fit
-    (3, "pool2"),  # 3 → pool1 → 1 (floor); pool2 does not fit
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("size", "layer"),
+    [
+        (1, "pool1"),  # conv1 keeps 1×1; pool1's 2×2 window does not fit
+        (2, "pool2"),  # 2 → pool1 → 1; pool2 does not fit
+        (3, "pool2"),  # 3 → pool1 → 1 (floor); pool2 does not fit
+    ],
+    ids=lambda v: str(v),
+)
 def test_a_collapse_names_the_layer(size: int, layer: str) -> None:
     (point,) = series("mnist_cnn", [size]).points
     assert point.figures is None and point.failure is not None
@@ -54,10 +62,12 @@ def test_a_collapse_names_the_layer(size: int, layer: str) -> None:
 
 def test_another_refusal_is_n_a_with_its_reason() -> None:
     # A strided conv and a pool agree at even sizes only: at 7, 4×4 meets 3×3.
-    spec = loads("name: branchy\ninput: [1, 8, 8]\nlayers:\n  - concat:\n      name: join\n"
-                 "      branches:\n"
-                 "        - [{conv2d: {out: 2, kernel: 3, stride: 2, padding: 1}}]\n"
-                 "        - [{maxpool2d: 2}]\n")
+    spec = loads(
+        "name: branchy\ninput: [1, 8, 8]\nlayers:\n  - concat:\n      name: join\n"
+        "      branches:\n"
+        "        - [{conv2d: {out: 2, kernel: 3, stride: 2, padding: 1}}]\n"
+        "        - [{maxpool2d: 2}]\n"
+    )
     s = scale([("branchy", spec)], [7, 8]).series[0]
     bad, good = s.points
     assert good.figures is not None and bad.failure is not None

@@ -70,14 +70,18 @@ def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
 
 @_MORE
 @given(spec_dict=specs())
-@example(spec_dict={  # torch pads an even `same` kernel unevenly: the odd pixel goes after
-    "input": [2, 7, 6],
-    "layers": [{"conv2d": {"out": 4, "kernel": [2, 4], "padding": "same", "dilation": [1, 3]}}],
-})
-@example(spec_dict={  # ceil_mode keeps a half window, and drops one starting in the padding
-    "input": [1, 5, 6],
-    "layers": [{"maxpool2d": {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True}}],
-})
+@example(
+    spec_dict={  # torch pads an even `same` kernel unevenly: the odd pixel goes after
+        "input": [2, 7, 6],
+        "layers": [{"conv2d": {"out": 4, "kernel": [2, 4], "padding": "same", "dilation": [1, 3]}}],
+    }
+)
+@example(
+    spec_dict={  # ceil_mode keeps a half window, and drops one starting in the padding
+        "input": [1, 5, 6],
+        "layers": [{"maxpool2d": {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True}}],
+    }
+)
 def test_shapes_parameters_buffers_and_macs_match_torch(spec_dict: dict[str, Any]) -> None:
     spec = archcalc.from_dict(spec_dict)
     analysis = archcalc.analyze(spec)
@@ -142,8 +146,17 @@ class _WindowMean(nn.Module):
 
 
 _DROPPED = (
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.LocalResponseNorm, nn.Dropout, nn.ReLU, nn.LeakyReLU,
-    nn.Tanh, nn.Sigmoid, nn.GELU, nn.Softmax, nn.Identity,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.LocalResponseNorm,
+    nn.Dropout,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.GELU,
+    nn.Softmax,
+    nn.Identity,
 )
 _KEPT = (nn.AdaptiveAvgPool2d, GlobalAvgPool, nn.Flatten, nn.Sequential, Residual, Concat)
 
@@ -259,21 +272,30 @@ def _units(
 
 @_MORE
 @given(spec_dict=specs(flat_inputs=False))
-@example(spec_dict={  # `same` with an even kernel: torch's extra pixel is after, not before
-    "input": [1, 6, 7], "layers": [{"conv2d": {"out": 1, "kernel": [2, 4], "padding": "same"}}],
-})
-@example(spec_dict={  # dilation, stride and padding compound through two layers
-    "input": [2, 17, 13],
-    "layers": [
-        {"conv2d": {"out": 2, "kernel": 3, "stride": [2, 1], "padding": [1, 0], "dilation": 2}},
-        {"maxpool2d": {"kernel": [3, 2], "stride": 2, "padding": 1, "ceil_mode": True}},
-        {"conv2d": {"out": 1, "kernel": 2, "padding": "same", "groups": 1}},
-    ],
-})
-@example(spec_dict={  # a misaligned residual: the field is the union of both paths
-    "input": [1, 12, 9],
-    "layers": [{"residual": {"layers": [{"conv2d": {"out": 1, "kernel": 4, "padding": "same"}}]}}],
-})
+@example(
+    spec_dict={  # `same` with an even kernel: torch's extra pixel is after, not before
+        "input": [1, 6, 7],
+        "layers": [{"conv2d": {"out": 1, "kernel": [2, 4], "padding": "same"}}],
+    }
+)
+@example(
+    spec_dict={  # dilation, stride and padding compound through two layers
+        "input": [2, 17, 13],
+        "layers": [
+            {"conv2d": {"out": 2, "kernel": 3, "stride": [2, 1], "padding": [1, 0], "dilation": 2}},
+            {"maxpool2d": {"kernel": [3, 2], "stride": 2, "padding": 1, "ceil_mode": True}},
+            {"conv2d": {"out": 1, "kernel": 2, "padding": "same", "groups": 1}},
+        ],
+    }
+)
+@example(
+    spec_dict={  # a misaligned residual: the field is the union of both paths
+        "input": [1, 12, 9],
+        "layers": [
+            {"residual": {"layers": [{"conv2d": {"out": 1, "kernel": 4, "padding": "same"}}]}}
+        ],
+    }
+)
 def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> None:
     spec = archcalc.from_dict(spec_dict)
     analysis = archcalc.analyze(spec)
@@ -341,13 +363,18 @@ def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         return torch.cat(outs, dim=1)
     if kind == "conv2d":
         return nn.Conv2d(
-            x.shape[1], args["out"], pair(args["kernel"], 1), stride=pair(args.get("stride"), 1),
-            padding=pair(args.get("padding"), 0), dilation=pair(args.get("dilation"), 1),
+            x.shape[1],
+            args["out"],
+            pair(args["kernel"], 1),
+            stride=pair(args.get("stride"), 1),
+            padding=pair(args.get("padding"), 0),
+            dilation=pair(args.get("dilation"), 1),
             groups=args.get("groups", 1),
         )(x)
     pool = nn.MaxPool2d if kind == "maxpool2d" else nn.AvgPool2d
     return pool(
-        pair(args["kernel"], 1), stride=pair(args.get("stride"), None),
+        pair(args["kernel"], 1),
+        stride=pair(args.get("stride"), None),
         padding=pair(args.get("padding"), 0),
     )(x)
 

@@ -38,11 +38,20 @@ def _browser() -> tuple[str, str]:
     """(chromium, chromedriver), or skip — or fail under CI=true — saying what is missing."""
     chromium = _find("/usr/bin/chromium", "chromium", "chromium-browser")
     driver = _find("/usr/bin/chromedriver", "chromedriver")
-    missing = [what for what, ok in (("selenium", importlib.util.find_spec("selenium")),
-                                     ("chromium", chromium), ("chromedriver", driver)) if not ok]
+    missing = [
+        what
+        for what, ok in (
+            ("selenium", importlib.util.find_spec("selenium")),
+            ("chromium", chromium),
+            ("chromedriver", driver),
+        )
+        if not ok
+    ]
     if missing:
-        reason = (f"{' and '.join(missing)} not installed (apt-get install chromium "
-                  "chromium-driver; pip install -e '.[dev]')")
+        reason = (
+            f"{' and '.join(missing)} not installed (apt-get install chromium "
+            "chromium-driver; pip install -e '.[dev]')"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true, so the browser tests must run, but {reason}", pytrace=False)
         pytest.skip(reason)
@@ -58,10 +67,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--window-size=1400,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium Manager would otherwise try the network.
@@ -79,7 +96,8 @@ def open_page(driver: Any, page: Path) -> None:
     driver.get(page.resolve().as_uri())
     # report.js marks the body when it has drawn everything; a CSP block would leave it unmarked.
     WebDriverWait(driver, 15).until(
-        lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+        lambda d: d.execute_script("return document.body.dataset.ready") == "true"
+    )
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -139,8 +157,15 @@ def test_hostile_name_runs_no_script(browser: Any, tmp_path: Path) -> None:
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
-    analysis = analyze(from_dict({"name": HOSTILE, "input": [1, 8, 8],
-                                  "layers": [{"conv2d": {"name": "conv", "out": 4, "kernel": 3}}]}))
+    analysis = analyze(
+        from_dict(
+            {
+                "name": HOSTILE,
+                "input": [1, 8, 8],
+                "layers": [{"conv2d": {"name": "conv", "out": 4, "kernel": 3}}],
+            }
+        )
+    )
     page = tmp_path / "hostile.html"
     page.write_text(render_report(analysis, findings=(), source=HOSTILE), encoding="utf-8")
     open_page(browser, page)  # the page's own script still ran to the end

@@ -30,16 +30,27 @@ def mnist_page() -> str:
 
 
 def payload(page: str) -> dict:
-    found = re.search(r'<script type="application/json" id="archcalc-data">(.*?)</script>', page,
-                      re.S)
+    found = re.search(
+        r'<script type="application/json" id="archcalc-data">(.*?)</script>', page, re.S
+    )
     assert found, "the page carries its data as a JSON script block"
     return json.loads(found.group(1))
 
 
 def hostile_analysis() -> Analysis:
-    return analyze(from_dict({"name": HOSTILE, "input": [1, 8, 8],
-                              "layers": [{"conv2d": {"name": "conv", "out": 4, "kernel": 3}},
-                                         "flatten", {"linear": {"name": "fc", "out": 2}}]}))
+    return analyze(
+        from_dict(
+            {
+                "name": HOSTILE,
+                "input": [1, 8, 8],
+                "layers": [
+                    {"conv2d": {"name": "conv", "out": 4, "kernel": 3}},
+                    "flatten",
+                    {"linear": {"name": "fc", "out": 2}},
+                ],
+            }
+        )
+    )
 
 
 def test_page_fetches_nothing(mnist_page: str) -> None:
@@ -129,15 +140,16 @@ def test_rf_view_draws_first_and_centre_unit() -> None:
 
 def test_static_table_and_header(mnist_page: str) -> None:
     assert mnist_page.count('<tr data-index="') == 11
-    assert "<td class=\"num\">200,832</td>" in mnist_page
+    assert '<td class="num">200,832</td>' in mnist_page
     assert "<dd>206,922</dd>" in mnist_page and "<dd>1,218,048</dd>" in mnist_page
     assert "input 1×28×28 → output 10" in mnist_page
 
 
 def test_findings_are_listed_and_escaped() -> None:
     a = analyze(load(EXAMPLES / "mnist_cnn.yaml"))
-    page = render_report(a, [Finding("holds <b>97.1%</b>", path="fc1", code="AC101",
-                                     severity="warning")])
+    page = render_report(
+        a, [Finding("holds <b>97.1%</b>", path="fc1", code="AC101", severity="warning")]
+    )
     assert "Lint findings" in page
     assert "<b>AC101</b> <code>fc1</code>: holds &lt;b&gt;97.1%&lt;/b&gt;" in page
     assert '<span class="badge warning">warning</span>' in page
@@ -168,10 +180,14 @@ def test_cli_output_and_input_flags(tmp_path: Path) -> None:
     assert payload(out.read_text(encoding="utf-8"))["input_shape"] == [1, 32, 32]
 
 
-@pytest.mark.parametrize("target, message", [
-    ("missing/r.html", r"error: cannot write '.*missing/r\.html': No such file or directory"),
-    (".", r"error: -o expects a file, but '.*' is a folder — e.g. -o .*/report\.html"),
-], ids=["missing-folder", "folder"])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("missing/r.html", r"error: cannot write '.*missing/r\.html': No such file or directory"),
+        (".", r"error: -o expects a file, but '.*' is a folder — e.g. -o .*/report\.html"),
+    ],
+    ids=["missing-folder", "folder"],
+)
 def test_cli_unwritable_output_is_one_line(tmp_path: Path, target: str, message: str) -> None:
     result = run_cli("report", str(EXAMPLES / "mnist_cnn.yaml"), "-o", str(tmp_path / target))
     assert result.returncode == 2
@@ -195,6 +211,7 @@ def test_report_command_never_imports_torch(tmp_path: Path) -> None:
         f"{str(tmp_path / 'r.html')!r}]) == 0\n"
         "assert 'torch' not in sys.modules, 'report imported torch'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert result.returncode == 0, result.stderr

@@ -49,15 +49,24 @@ def digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def write_dataset(
-    folder: Path, *, n_train: int = 1024, n_test: int = 256, gz: bool = True, layout: str = ".",
+    folder: Path,
+    *,
+    n_train: int = 1024,
+    n_test: int = 256,
+    gz: bool = True,
+    layout: str = ".",
 ) -> Path:
     """The four files of a synthetic MNIST-format dataset in ``folder``/``layout``."""
     target = folder / layout
     target.mkdir(parents=True, exist_ok=True)
     train = digits(n_train, 1)
     test = digits(n_test, 2)
-    arrays = {"train_images": train[0], "train_labels": train[1],
-              "test_images": test[0], "test_labels": test[1]}
+    arrays = {
+        "train_images": train[0],
+        "train_labels": train[1],
+        "test_images": test[0],
+        "test_labels": test[1],
+    }
     for role, base in FILES.items():
         write_idx(target / (base + (".gz" if gz else "")), arrays[role], gz=gz)
     return folder
@@ -87,11 +96,16 @@ def mnist_dir() -> Path:
     """
     env = os.environ.get("ARCHCALC_MNIST_DIR")
     folder = Path(env) if env else ROOT.parent / "shared" / "data" / "mnist"
-    missing = [b for b in FILES.values()
-               if not (folder / b).is_file() and not (folder / f"{b}.gz").is_file()]
+    missing = [
+        b
+        for b in FILES.values()
+        if not (folder / b).is_file() and not (folder / f"{b}.gz").is_file()
+    ]
     if missing:
-        reason = (f"no MNIST in {folder} (lacks {', '.join(missing)}); set ARCHCALC_MNIST_DIR "
-                  "to a folder holding the four IDX files")
+        reason = (
+            f"no MNIST in {folder} (lacks {', '.join(missing)}); set ARCHCALC_MNIST_DIR "
+            "to a folder holding the four IDX files"
+        )
         if os.environ.get("ARCHCALC_REQUIRE_DATA") == "1":
             pytest.fail(f"ARCHCALC_REQUIRE_DATA=1 but {reason}")
         pytest.skip(reason)

@@ -24,10 +24,27 @@ def test_the_seed_spec_reaches_99_percent_in_3_epochs(mnist_dir: Path, tmp_path:
     out = tmp_path / "run"
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "archcalc", "train", str(SEED_SPEC.relative_to(ROOT)),
-         "--data-dir", str(mnist_dir), "--epochs", "3", "--device", "cpu", "--seed", "0",
-         "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "archcalc",
+            "train",
+            str(SEED_SPEC.relative_to(ROOT)),
+            "--data-dir",
+            str(mnist_dir),
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     wall = time.perf_counter() - started
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -39,15 +39,26 @@ def test_a_run_writes_metrics_checkpoint_and_pictures(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    status, stdout, stderr = train(capsys, str(SEED_SPEC), "--data-dir", str(synthetic_dir),
-                                   "--epochs", "2", "--device", "cpu", "--out", str(out))
+    status, stdout, stderr = train(
+        capsys,
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
     assert (status, stderr) == (0, "")
     assert sorted(p.name for p in out.iterdir()) == RUN_FILES
     metrics = json.loads((out / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
     assert set(metrics["epochs"][0]) >= {"epoch", "train_loss", "train_acc", "test_acc", "seconds"}
-    assert all(0.0 <= e["test_acc"] <= 1.0 and 0.0 <= e["train_acc"] <= 1.0
-               for e in metrics["epochs"])
+    assert all(
+        0.0 <= e["test_acc"] <= 1.0 and 0.0 <= e["train_acc"] <= 1.0 for e in metrics["epochs"]
+    )
     assert metrics["epochs"][-1]["test_acc"] >= 0.95  # accuracies are fractions, not percent
     assert (metrics["device"], metrics["seed"], metrics["spec"]) == ("cpu", 0, "mnist-cnn")
     assert metrics["params"] == 206_922
@@ -67,9 +78,22 @@ def test_same_seed_same_metrics(
 ) -> None:
     runs = {}
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        status, _, _ = train(capsys, str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--epochs",
-                             "2", "--limit-train", "512", "--seed", seed, "--device", "cpu",
-                             "--out", str(tmp_path / name))
+        status, _, _ = train(
+            capsys,
+            str(SEED_SPEC),
+            "--data-dir",
+            str(synthetic_dir),
+            "--epochs",
+            "2",
+            "--limit-train",
+            "512",
+            "--seed",
+            seed,
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / name),
+        )
         assert status == 0
         runs[name] = numbers(tmp_path / name / "metrics.json")
     assert runs["a"] == runs["b"]
@@ -77,7 +101,9 @@ def test_same_seed_same_metrics(
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(
-    capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    synthetic_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     common = [str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--epochs", "2", "--device", "cpu"]
@@ -96,8 +122,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(
     cut = tmp_path / "cut"
     status, stdout, _ = train(capsys, *common, "--out", str(cut))
     assert status == 130
-    said = re.search(r"interrupted at epoch 1, batch 3; saved .*checkpoint.pt — continue with: "
-                     r"(archcalc train .*--resume)$", stdout, re.MULTILINE)
+    said = re.search(
+        r"interrupted at epoch 1, batch 3; saved .*checkpoint.pt — continue with: "
+        r"(archcalc train .*--resume)$",
+        stdout,
+        re.MULTILINE,
+    )
     assert said, stdout
     assert loop.load_checkpoint(cut / "checkpoint.pt")["step"] == 3
     monkeypatch.undo()
@@ -112,20 +142,41 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(
 def test_resume_refuses_a_run_of_another_spec(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
-    common = ["--data-dir", str(synthetic_dir), "--device", "cpu", "--limit-train", "256",
-              "--epochs", "2", "--out", str(tmp_path / "run")]
+    common = [
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--limit-train",
+        "256",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert train(capsys, str(SEED_SPEC), *common)[0] == 0
     other = tmp_path / "other.yaml"
     other.write_text(SEED_SPEC.read_text().replace("name: mnist-cnn", "name: other-cnn"))
-    assert_one_line(*train(capsys, str(other), *common, "--resume"),
-                    r"^error: --resume: .*run holds a run of spec 'mnist-cnn', not 'other-cnn'")
+    assert_one_line(
+        *train(capsys, str(other), *common, "--resume"),
+        r"^error: --resume: .*run holds a run of spec 'mnist-cnn', not 'other-cnn'",
+    )
 
 
 def test_force_replaces_a_run(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
-    common = [str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--device", "cpu",
-              "--limit-train", "256", "--out", str(tmp_path)]
+    common = [
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--limit-train",
+        "256",
+        "--out",
+        str(tmp_path),
+    ]
     assert train(capsys, *common, "--epochs", "2")[0] == 0
     assert train(capsys, *common, "--epochs", "1", "--force")[0] == 0
     assert len(numbers(tmp_path / "metrics.json")) == 1
@@ -171,17 +222,29 @@ def _one_label_short(folder: Path) -> None:
 
 
 BAD_DATA: list[tuple[str, Callable[[Path], None], str]] = [
-    ("missing-folder", _no_folder,
-     r"^error: data folder .*nowhere does not exist — .*train-images-idx3-ubyte, "
-     r"train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"),
-    ("truncated-idx", _truncate,
-     r"^error: .*t10k-images-idx3-ubyte.gz: truncated IDX file: the header says 256×28×28 = "
-     r"200704 bytes of data, but the file holds 200604$"),
-    ("wrong-magic", _html_instead,
-     r"^error: .*train-labels-idx1-ubyte.gz: not an IDX file: magic bytes 3c 68 74 6d"),
-    ("count-mismatch", _one_label_short,
-     r"^error: t10k-images-idx3-ubyte.gz holds 256 images but t10k-labels-idx1-ubyte.gz holds "
-     r"255 labels"),
+    (
+        "missing-folder",
+        _no_folder,
+        r"^error: data folder .*nowhere does not exist — .*train-images-idx3-ubyte, "
+        r"train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+    ),
+    (
+        "truncated-idx",
+        _truncate,
+        r"^error: .*t10k-images-idx3-ubyte.gz: truncated IDX file: the header says 256×28×28 = "
+        r"200704 bytes of data, but the file holds 200604$",
+    ),
+    (
+        "wrong-magic",
+        _html_instead,
+        r"^error: .*train-labels-idx1-ubyte.gz: not an IDX file: magic bytes 3c 68 74 6d",
+    ),
+    (
+        "count-mismatch",
+        _one_label_short,
+        r"^error: t10k-images-idx3-ubyte.gz holds 256 images but t10k-labels-idx1-ubyte.gz holds "
+        r"255 labels",
+    ),
 ]
 
 
@@ -211,14 +274,27 @@ def assert_one_line(status: int, stdout: str, stderr: str, pattern: str) -> None
 
 @pytest.mark.parametrize(("case", "breaks", "pattern"), BAD_DATA, ids=[c[0] for c in BAD_DATA])
 def test_bad_data_is_one_line_and_overwrites_nothing(
-    capsys: pytest.CaptureFixture[str], make_dataset: Callable[..., Path], old_run: Path,
-    case: str, breaks: Callable[[Path], None], pattern: str,
+    capsys: pytest.CaptureFixture[str],
+    make_dataset: Callable[..., Path],
+    old_run: Path,
+    case: str,
+    breaks: Callable[[Path], None],
+    pattern: str,
 ) -> None:
     folder = make_dataset(n_train=256, n_test=256)
     breaks(folder)
     data_dir = folder / "nowhere" if case == "missing-folder" else folder
-    result = train(capsys, str(SEED_SPEC), "--data-dir", str(data_dir), "--device", "cpu",
-                   "--out", str(old_run), "--force")
+    result = train(
+        capsys,
+        str(SEED_SPEC),
+        "--data-dir",
+        str(data_dir),
+        "--device",
+        "cpu",
+        "--out",
+        str(old_run),
+        "--force",
+    )
     assert_one_line(*result, pattern)
     assert_untouched(old_run)
 
@@ -226,21 +302,42 @@ def test_bad_data_is_one_line_and_overwrites_nothing(
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
-        pytest.param(RGB_SPEC, r"^spec.yaml:2:8: the spec's input is 3×224×224, but the images in "
-                     r".* are 1×28×28 — write `input: \[1, 28, 28\]`$", id="input-shape"),
-        pytest.param(NO_HEAD_SPEC, r"^spec.yaml:6:5: layers\[2\] \(maxpool2d maxpool2d_2\): the "
-                     r"network's output is 8×13×13 per image, but training needs one score per "
-                     r"class: 10 — end with `linear: 10`$", id="output-not-per-class"),
+        pytest.param(
+            RGB_SPEC,
+            r"^spec.yaml:2:8: the spec's input is 3×224×224, but the images in "
+            r".* are 1×28×28 — write `input: \[1, 28, 28\]`$",
+            id="input-shape",
+        ),
+        pytest.param(
+            NO_HEAD_SPEC,
+            r"^spec.yaml:6:5: layers\[2\] \(maxpool2d maxpool2d_2\): the "
+            r"network's output is 8×13×13 per image, but training needs one score per "
+            r"class: 10 — end with `linear: 10`$",
+            id="output-not-per-class",
+        ),
     ],
 )
 def test_a_spec_that_does_not_fit_the_data_is_refused(
-    capsys: pytest.CaptureFixture[str], synthetic_dir: Path, old_run: Path,
-    monkeypatch: pytest.MonkeyPatch, text: str, pattern: str,
+    capsys: pytest.CaptureFixture[str],
+    synthetic_dir: Path,
+    old_run: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    pattern: str,
 ) -> None:
     monkeypatch.chdir(old_run.parent)
     Path("spec.yaml").write_text(text)
-    result = train(capsys, "spec.yaml", "--data-dir", str(synthetic_dir), "--device", "cpu",
-                   "--out", str(old_run), "--force")
+    result = train(
+        capsys,
+        "spec.yaml",
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--out",
+        str(old_run),
+        "--force",
+    )
     assert_one_line(*result, pattern)
     assert_untouched(old_run)
 
@@ -248,26 +345,51 @@ def test_a_spec_that_does_not_fit_the_data_is_refused(
 def test_an_out_folder_holding_a_run_is_refused(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, old_run: Path
 ) -> None:
-    result = train(capsys, str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--device", "cpu",
-                   "--out", str(old_run))
-    assert_one_line(*result, r"^error: --out .*old already holds a run \(metrics.json, "
-                    r"checkpoint.pt\) — pass --resume to continue it, --force to replace it")
+    result = train(
+        capsys,
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--out",
+        str(old_run),
+    )
+    assert_one_line(
+        *result,
+        r"^error: --out .*old already holds a run \(metrics.json, "
+        r"checkpoint.pt\) — pass --resume to continue it, --force to replace it",
+    )
     assert_untouched(old_run)
 
 
 def test_resume_needs_a_checkpoint_and_the_same_settings(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
-    common = [str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--device", "cpu",
-              "--limit-train", "256", "--out", str(tmp_path / "run")]
-    assert_one_line(*train(capsys, *common, "--resume"),
-                    r"^error: --resume: .*run holds no checkpoint.pt to continue from$")
+    common = [
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--limit-train",
+        "256",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert_one_line(
+        *train(capsys, *common, "--resume"),
+        r"^error: --resume: .*run holds no checkpoint.pt to continue from$",
+    )
     assert train(capsys, *common, "--epochs", "2")[0] == 0
     before = (tmp_path / "run" / "metrics.json").read_bytes()
-    assert_one_line(*train(capsys, *common, "--resume", "--lr", "0.01"),
-                    r"^error: --resume: .*run was trained with --lr 0.003, not 0.01 — drop --lr")
-    assert_one_line(*train(capsys, *common, "--resume"),
-                    r"is a finished run of 2 epochs; nothing to resume")
+    assert_one_line(
+        *train(capsys, *common, "--resume", "--lr", "0.01"),
+        r"^error: --resume: .*run was trained with --lr 0.003, not 0.01 — drop --lr",
+    )
+    assert_one_line(
+        *train(capsys, *common, "--resume"), r"is a finished run of 2 epochs; nothing to resume"
+    )
     assert (tmp_path / "run" / "metrics.json").read_bytes() == before
 
 
@@ -275,21 +397,47 @@ def test_a_nan_loss_stops_with_a_message(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    status, _, stderr = train(capsys, str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--device",
-                              "cpu", "--lr", "1e30", "--out", str(out))
+    status, _, stderr = train(
+        capsys,
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cpu",
+        "--lr",
+        "1e30",
+        "--out",
+        str(out),
+    )
     assert status == 2
-    assert re.search(r"^error: the training loss became nan at epoch 1, batch \d+; training "
-                     r"stopped and no epoch had finished, so there is no checkpoint — try a lower "
-                     r"--lr$", stderr.strip())
+    assert re.search(
+        r"^error: the training loss became nan at epoch 1, batch \d+; training "
+        r"stopped and no epoch had finished, so there is no checkpoint — try a lower "
+        r"--lr$",
+        stderr.strip(),
+    )
     assert not (out / "checkpoint.pt").exists()
 
 
 def test_cuda_without_a_gpu_is_a_user_error(
-    capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    synthetic_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    result = train(capsys, str(SEED_SPEC), "--data-dir", str(synthetic_dir), "--device", "cuda",
-                   "--out", str(tmp_path))
-    assert_one_line(*result, r"^error: --device cuda: no CUDA device is available .* — use "
-                    r"--device cpu$")
+    result = train(
+        capsys,
+        str(SEED_SPEC),
+        "--data-dir",
+        str(synthetic_dir),
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path),
+    )
+    assert_one_line(
+        *result,
+        r"^error: --device cuda: no CUDA device is available .* — use "
+        r"--device cpu$",
+    )

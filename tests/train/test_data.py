@@ -24,10 +24,12 @@ TRAIN_IMAGES = "train-images-idx3-ubyte"
     gz=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_read_idx_round_trips_any_shape(shape: list[int], gz: bool, seed: int, tmp_path_factory:
-                                        pytest.TempPathFactory) -> None:
-    array = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed),
-                          dtype=torch.uint8)
+def test_read_idx_round_trips_any_shape(
+    shape: list[int], gz: bool, seed: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    array = torch.randint(
+        0, 256, shape, generator=torch.Generator().manual_seed(seed), dtype=torch.uint8
+    )
     path = write_idx(tmp_path_factory.mktemp("idx") / "f", array, gz=gz)
     back = data.read_idx(path)
     assert back.shape == array.shape
@@ -44,20 +46,43 @@ def test_gzip_is_detected_by_content_not_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        pytest.param(lambda b: b[:-1], r"truncated IDX file: the header says 2×3×3 = 18 bytes of "
-                     r"data, but the file holds 17", id="truncated-data"),
-        pytest.param(lambda b: b[:6], r"truncated IDX file: the header alone needs 16 bytes",
-                     id="truncated-header"),
-        pytest.param(lambda b: b[:2], r"truncated IDX file: 2 bytes, shorter than a header",
-                     id="truncated-magic"),
-        pytest.param(lambda b: b + b"\0", r"IDX file with trailing bytes: .* 18 bytes of data, "
-                     r"but the file holds 19", id="trailing"),
-        pytest.param(lambda b: b"\x89PNG" + b[4:], r"not an IDX file: magic bytes 89 50 4e 47",
-                     id="wrong-magic"),
-        pytest.param(lambda b: b[:3] + b"\x07" + b[4:], r"not an IDX file: magic bytes 00 00 08 07",
-                     id="too-many-dims"),
-        pytest.param(lambda b: b[:2] + b"\x0d" + b[3:], r"IDX data type 0x0d is not supported",
-                     id="float-data"),
+        pytest.param(
+            lambda b: b[:-1],
+            r"truncated IDX file: the header says 2×3×3 = 18 bytes of "
+            r"data, but the file holds 17",
+            id="truncated-data",
+        ),
+        pytest.param(
+            lambda b: b[:6],
+            r"truncated IDX file: the header alone needs 16 bytes",
+            id="truncated-header",
+        ),
+        pytest.param(
+            lambda b: b[:2],
+            r"truncated IDX file: 2 bytes, shorter than a header",
+            id="truncated-magic",
+        ),
+        pytest.param(
+            lambda b: b + b"\0",
+            r"IDX file with trailing bytes: .* 18 bytes of data, "
+            r"but the file holds 19",
+            id="trailing",
+        ),
+        pytest.param(
+            lambda b: b"\x89PNG" + b[4:],
+            r"not an IDX file: magic bytes 89 50 4e 47",
+            id="wrong-magic",
+        ),
+        pytest.param(
+            lambda b: b[:3] + b"\x07" + b[4:],
+            r"not an IDX file: magic bytes 00 00 08 07",
+            id="too-many-dims",
+        ),
+        pytest.param(
+            lambda b: b[:2] + b"\x0d" + b[3:],
+            r"IDX data type 0x0d is not supported",
+            id="float-data",
+        ),
     ],
 )
 def test_broken_idx_files_are_one_line_errors(
@@ -121,8 +146,11 @@ def test_missing_files_are_listed(make_dataset: Callable[..., Path]) -> None:
 def test_image_and_label_counts_must_agree(make_dataset: Callable[..., Path]) -> None:
     folder = make_dataset(n_train=32, n_test=16)
     write_idx(folder / "train-labels-idx1-ubyte.gz", torch.zeros(31, dtype=torch.uint8), gz=True)
-    with pytest.raises(ArchcalcError, match=r"train-images-idx3-ubyte.gz holds 32 images but "
-                                            r"train-labels-idx1-ubyte.gz holds 31 labels"):
+    with pytest.raises(
+        ArchcalcError,
+        match=r"train-images-idx3-ubyte.gz holds 32 images but "
+        r"train-labels-idx1-ubyte.gz holds 31 labels",
+    ):
         data.load(data.find_files(folder))
 
 

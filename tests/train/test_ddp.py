@@ -42,12 +42,36 @@ def test_two_cpu_processes_train_like_one(
     spec.write_text(SPEC)
     # 1,001 images in batches of 128: the last batch (105) splits 53/52 between the processes,
     # which the loss scaling must weigh per sample, not per process.
-    args = ["train", str(spec), "--data-dir", str(synthetic_dir), "--epochs", "2", "--device",
-            "cpu", "--limit-train", "1001"]
+    args = [
+        "train",
+        str(spec),
+        "--data-dir",
+        str(synthetic_dir),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--limit-train",
+        "1001",
+    ]
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "archcalc", *args, "--out", str(tmp_path / "ddp")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "archcalc",
+            *args,
+            "--out",
+            str(tmp_path / "ddp"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Only rank 0 prints: one header, one table.
@@ -71,4 +95,9 @@ def test_two_cpu_processes_train_like_one(
     for name, w in w_ddp.items():
         assert (w - w_one[name]).abs().max() <= 1e-4 * (w_one[name].abs().max() + 1e-3), name
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
-        "checkpoint.pt", "curves.png", "feature_maps.png", "filters.png", "metrics.json"]
+        "checkpoint.pt",
+        "curves.png",
+        "feature_maps.png",
+        "filters.png",
+        "metrics.json",
+    ]

@@ -32,11 +32,25 @@ def seed_model(seed: int = 0) -> nn.Module:
     return archcalc.build(archcalc.load(SEED_SPEC))
 
 
-def trainer(images: data.ImageData, *, out: Path | None = None, seed: int = 0,
-            model: nn.Module | None = None, epochs: int = 2, **kwargs: Any) -> loop.Trainer:
-    return loop.Trainer(model=model or seed_model(seed), data=images, dist=CPU,
-                        recipe=Recipe(epochs=epochs), seed=seed, out=out,
-                        meta={"spec": "mnist-cnn"}, **kwargs)
+def trainer(
+    images: data.ImageData,
+    *,
+    out: Path | None = None,
+    seed: int = 0,
+    model: nn.Module | None = None,
+    epochs: int = 2,
+    **kwargs: Any,
+) -> loop.Trainer:
+    return loop.Trainer(
+        model=model or seed_model(seed),
+        data=images,
+        dist=CPU,
+        recipe=Recipe(epochs=epochs),
+        seed=seed,
+        out=out,
+        meta={"spec": "mnist-cnn"},
+        **kwargs,
+    )
 
 
 def numbers(history: list[loop.EpochMetrics]) -> list[tuple[float, float, float]]:
@@ -84,8 +98,9 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(
 
     resumed = trainer(images, out=out, seed=0, model=seed_model(99))  # other init: overwritten
     assert numbers(resumed.fit(resume=True)) == expected
-    for mine, theirs in zip(resumed.module.state_dict().values(),
-                            whole.module.state_dict().values(), strict=True):
+    for mine, theirs in zip(
+        resumed.module.state_dict().values(), whole.module.state_dict().values(), strict=True
+    ):
         assert torch.equal(mine, theirs)
 
 
@@ -156,10 +171,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     images: data.ImageData, tmp_path: Path
 ) -> None:
     t = trainer(images, out=tmp_path, model=TurnsNaN(seed_model(), after=STEPS + 3))
-    with pytest.raises(ArchcalcError, match=(
-        r"the training loss became nan at epoch 2, batch 3; training stopped and the last good "
-        r"checkpoint \(after epoch 1\) is kept in .*checkpoint.pt — try a lower --lr"
-    )):
+    with pytest.raises(
+        ArchcalcError,
+        match=(
+            r"the training loss became nan at epoch 2, batch 3; training stopped and the last good "
+            r"checkpoint \(after epoch 1\) is kept in .*checkpoint.pt — try a lower --lr"
+        ),
+    ):
         t.fit()
     saved = loop.load_checkpoint(tmp_path / loop.CHECKPOINT)
     assert saved["epoch"] == 1
@@ -171,7 +189,8 @@ def test_label_smoothing_is_torchs(images: data.ImageData) -> None:
     logits, labels = torch.randn(64, 10, generator=g), torch.randint(0, 10, (64,), generator=g)
     smoothed, plain = loop.smoothed_losses(logits, labels, 0.1)
     torch.testing.assert_close(
-        smoothed, F.cross_entropy(logits, labels, label_smoothing=0.1, reduction="none"))
+        smoothed, F.cross_entropy(logits, labels, label_smoothing=0.1, reduction="none")
+    )
     torch.testing.assert_close(plain, F.cross_entropy(logits, labels, reduction="none"))
 
 

@@ -22,8 +22,9 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_curves_draws_loss_and_accuracy(tmp_path: Path) -> None:
-    history = [EpochMetrics(e, 1.0 / e, 0.9 + e / 100, 0.95 + e / 100, 10.0, 1e4)
-               for e in (1, 2, 3)]
+    history = [
+        EpochMetrics(e, 1.0 / e, 0.9 + e / 100, 0.95 + e / 100, 10.0, 1e4) for e in (1, 2, 3)
+    ]
     pictures.curves(history, tmp_path / "curves.png", title="mnist-cnn")
     assert png_size(tmp_path / "curves.png") == (900, 360)  # 9×3.6 inches at 100 dpi
 
@@ -53,8 +54,13 @@ def test_feature_maps_traces_every_conv_and_pool_layer(tmp_path: Path) -> None:
     layers = [(r.path, model.get_submodule(r.path)) for r in rows]
     image = torch.randn(1, 28, 28)
     drawn = pictures.feature_maps(model, image, layers, tmp_path / "maps.png", title="a 7")
-    assert drawn == ["input 1×28×28", "conv1 16×28×28", "pool1 16×14×14", "conv2 32×14×14",
-                     "pool2 32×7×7"]
+    assert drawn == [
+        "input 1×28×28",
+        "conv1 16×28×28",
+        "pool1 16×14×14",
+        "conv2 32×14×14",
+        "pool2 32×7×7",
+    ]
     assert png_size(tmp_path / "maps.png")[0] == 1000
     assert model.training  # restored
     assert all(not m._forward_hooks for _, m in layers)  # hooks removed

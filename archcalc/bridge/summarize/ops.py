@@ -20,29 +20,106 @@ if TYPE_CHECKING:
 # none of these groups may well be a product torch has no formula for (cdist,
 # fft, linalg), so it is reported as uncounted, never as 0 (fvcore's rule).
 
-_FREE_OPS = frozenset({
-    # moving and copying data
-    "cat", "stack", "view", "_unsafe_view", "reshape", "_to_copy", "copy_", "fill_", "zero_",
-    "roll", "flip", "repeat", "repeat_interleave", "tile", "pixel_shuffle", "pixel_unshuffle",
-    "channel_shuffle", "native_channel_shuffle", "im2col", "col2im", "tril", "triu",
-    "index", "_unsafe_index", "index_select", "gather", "scatter", "scatter_add", "index_put",
-    "index_put_", "masked_select", "nonzero", "embedding", "topk", "sort", "cumsum",
-    "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "replication_pad1d",
-    "replication_pad2d", "upsample_nearest1d", "upsample_nearest2d", "_upsample_nearest_exact2d",
-    "upsample_bilinear2d",
-    # pooling and normalisation
-    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
-    "max_pool3d_with_indices", "mkldnn_max_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "_adaptive_avg_pool3d",
-    "adaptive_max_pool2d", "native_batch_norm", "_native_batch_norm_legit",
-    "_native_batch_norm_legit_no_training", "native_layer_norm", "native_group_norm",
-    "_softmax", "_log_softmax", "_safe_softmax", "native_dropout",
-    # making new tensors
-    "zeros", "ones", "empty", "full", "arange", "linspace", "zeros_like", "ones_like",
-    "empty_like", "full_like", "new_zeros", "new_ones", "new_empty", "new_full", "scalar_tensor",
-    "rand", "randn", "randint", "bernoulli", "bernoulli_", "normal_", "uniform_",
-    "lift_fresh", "lift_fresh_copy", "_local_scalar_dense",
-})
+_FREE_OPS = frozenset(
+    {
+        # moving and copying data
+        "cat",
+        "stack",
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "_to_copy",
+        "copy_",
+        "fill_",
+        "zero_",
+        "roll",
+        "flip",
+        "repeat",
+        "repeat_interleave",
+        "tile",
+        "pixel_shuffle",
+        "pixel_unshuffle",
+        "channel_shuffle",
+        "native_channel_shuffle",
+        "im2col",
+        "col2im",
+        "tril",
+        "triu",
+        "index",
+        "_unsafe_index",
+        "index_select",
+        "gather",
+        "scatter",
+        "scatter_add",
+        "index_put",
+        "index_put_",
+        "masked_select",
+        "nonzero",
+        "embedding",
+        "topk",
+        "sort",
+        "cumsum",
+        "constant_pad_nd",
+        "reflection_pad1d",
+        "reflection_pad2d",
+        "replication_pad1d",
+        "replication_pad2d",
+        "upsample_nearest1d",
+        "upsample_nearest2d",
+        "_upsample_nearest_exact2d",
+        "upsample_bilinear2d",
+        # pooling and normalisation
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "mkldnn_max_pool2d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool2d",
+        "_adaptive_avg_pool2d",
+        "_adaptive_avg_pool3d",
+        "adaptive_max_pool2d",
+        "native_batch_norm",
+        "_native_batch_norm_legit",
+        "_native_batch_norm_legit_no_training",
+        "native_layer_norm",
+        "native_group_norm",
+        "_softmax",
+        "_log_softmax",
+        "_safe_softmax",
+        "native_dropout",
+        # making new tensors
+        "zeros",
+        "ones",
+        "empty",
+        "full",
+        "arange",
+        "linspace",
+        "zeros_like",
+        "ones_like",
+        "empty_like",
+        "full_like",
+        "new_zeros",
+        "new_ones",
+        "new_empty",
+        "new_full",
+        "scalar_tensor",
+        "rand",
+        "randn",
+        "randint",
+        "bernoulli",
+        "bernoulli_",
+        "normal_",
+        "uniform_",
+        "lift_fresh",
+        "lift_fresh_copy",
+        "_local_scalar_dense",
+    }
+)
 
 
 def is_free(func: Any) -> bool:
@@ -69,9 +146,7 @@ class OpWatcher(TorchDispatchMode):
         super().__init__()
         self.tracer = tracer
 
-    def __torch_dispatch__(
-        self, func: Any, types: Any, args: Any = (), kwargs: Any = None
-    ) -> Any:
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         before = self.tracer.counter.get_total_flops()
         out = func(*args, **kwargs)

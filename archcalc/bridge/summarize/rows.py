@@ -27,8 +27,14 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
     y = first_tensor(output)
     notes = [*tracer.notes, *_uncounted_notes(rows, totals.params)]
     return Analysis(
-        name=name, input_shape=shape, output_shape=tuple(y.shape[1:]) if y is not None else (),
-        rows=tuple(rows), tree=tree, totals=totals, notes=tuple(notes), source="module",
+        name=name,
+        input_shape=shape,
+        output_shape=tuple(y.shape[1:]) if y is not None else (),
+        rows=tuple(rows),
+        tree=tree,
+        totals=totals,
+        notes=tuple(notes),
+        source="module",
     )
 
 
@@ -40,16 +46,27 @@ def _add_uncalled(tracer: Tracer) -> None:
         if not tracer.has_uncounted(module):
             continue
         known = known_kind(module, ())
-        rec = Record(path=path or type(module).__name__,
-                     kind=known.kind if known else type(module).__name__.lower(),
-                     operation=known.operation() if known else class_text(module),
-                     depth=1, module=module, activations=False)
+        rec = Record(
+            path=path or type(module).__name__,
+            kind=known.kind if known else type(module).__name__.lower(),
+            operation=known.operation() if known else class_text(module),
+            depth=1,
+            module=module,
+            activations=False,
+        )
         tracer.count_own(rec, module)
-        users = sorted({tracer.used_by[id(p)] for p in module.parameters(recurse=False)
-                        if id(p) in tracer.used_by})
-        rec.notes.append("not called by forward" + (
-            f" (its parameters are used by {', '.join(users)})" if users else "")
-            + "; its parameters are counted here")
+        users = sorted(
+            {
+                tracer.used_by[id(p)]
+                for p in module.parameters(recurse=False)
+                if id(p) in tracer.used_by
+            }
+        )
+        rec.notes.append(
+            "not called by forward"
+            + (f" (its parameters are used by {', '.join(users)})" if users else "")
+            + "; its parameters are counted here"
+        )
         added.append(rec)
         names.append(f"{rec.path} (used by {', '.join(users)})" if users else rec.path)
     if added:
@@ -71,10 +88,19 @@ def _freeze(node: Record | Group, tracer: Tracer, rows: list[Row]) -> Row:
     t = totals_of(leaves)
     name = type(node.module).__name__
     return Row(
-        path=node.path, kind=name.lower(), operation=name, depth=node.depth,
-        input_shape=node.input_shape, output_shape=node.output_shape,
-        params=t.params, trainable_params=t.trainable_params, buffers=t.buffers, macs=t.macs,
-        activation_bytes=t.activation_bytes, receptive_field=node.out_field.rf, children=children,
+        path=node.path,
+        kind=name.lower(),
+        operation=name,
+        depth=node.depth,
+        input_shape=node.input_shape,
+        output_shape=node.output_shape,
+        params=t.params,
+        trainable_params=t.trainable_params,
+        buffers=t.buffers,
+        macs=t.macs,
+        activation_bytes=t.activation_bytes,
+        receptive_field=node.out_field.rf,
+        children=children,
         calls=tracer.calls.get(node.module, 1),
     )
 
@@ -94,8 +120,15 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
         path, kind, operation = _own_text(rec)
     calls = tracer.calls.get(rec.module, 1) if rec.module is not None else 1
     if rec.call > 1:
-        notes.insert(0, f"call {rec.call} of {calls}" + (
-            f"; weights shared with {rec.path} (first call)" if _holds_params(rec.module) else ""))
+        notes.insert(
+            0,
+            f"call {rec.call} of {calls}"
+            + (
+                f"; weights shared with {rec.path} (first call)"
+                if _holds_params(rec.module)
+                else ""
+            ),
+        )
     if rec.uncosted and rec.macs is None:
         notes.append("MACs uncounted: no cost rule for " + ", ".join(sorted(rec.uncosted)))
     why = rec.out_field.why
@@ -104,19 +137,32 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
         notes.append(f"receptive field unknown: {why}")
         tracer.notes.append(f"{path}: receptive field unknown from here on: {why}")
     return Row(
-        path=path, kind=kind, operation=operation, depth=rec.depth,
-        input_shape=rec.input_shape, output_shape=rec.output_shape,
-        params=rec.params, trainable_params=rec.trainable, buffers=rec.buffers, macs=rec.macs,
+        path=path,
+        kind=kind,
+        operation=operation,
+        depth=rec.depth,
+        input_shape=rec.input_shape,
+        output_shape=rec.output_shape,
+        params=rec.params,
+        trainable_params=rec.trainable,
+        buffers=rec.buffers,
+        macs=rec.macs,
         activation_bytes=prod(rec.output_shape) * FLOAT32_BYTES if rec.activations else 0,
-        receptive_field=rec.out_field.rf, note="; ".join(notes) or None, calls=calls,
+        receptive_field=rec.out_field.rf,
+        note="; ".join(notes) or None,
+        calls=calls,
     )
 
 
 def _own_text(rec: Record) -> tuple[str, str, str]:
     assert rec.module is not None
-    tensors = [f"{n} {fmt_shape(tuple(t.shape))}" for n, t in
-               [*rec.module.named_parameters(recurse=False),
-                *rec.module.named_buffers(recurse=False)]]
+    tensors = [
+        f"{n} {fmt_shape(tuple(t.shape))}"
+        for n, t in [
+            *rec.module.named_parameters(recurse=False),
+            *rec.module.named_buffers(recurse=False),
+        ]
+    ]
     ops = sorted(rec.uncosted)
     if rec.params or rec.buffers:
         return f"{rec.path} (own parameters)", "parameters", ", ".join(tensors + ops)

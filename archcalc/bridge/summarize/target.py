@@ -23,8 +23,10 @@ def load_target(target: str) -> nn.Module:
     """
     mod_name, sep, rest = target.partition(":")
     if not sep or not mod_name or not rest:
-        raise ArchcalcError(f"--module expects PKG.MOD:NAME, but gets {target!r}",
-                            hint="e.g. torchvision.models:resnet18")
+        raise ArchcalcError(
+            f"--module expects PKG.MOD:NAME, but gets {target!r}",
+            hint="e.g. torchvision.models:resnet18",
+        )
     attr, kwargs = _parse_call(rest, target)
     # Like `python -m`, find the user's own modules in the current folder, even when
     # run through the `archcalc` script (whose sys.path does not hold it).
@@ -36,39 +38,49 @@ def load_target(target: str) -> nn.Module:
         obj: Any = importlib.import_module(mod_name)
     except Exception as err:
         first = (str(err).splitlines() or [""])[0]
-        raise ArchcalcError(f"cannot import `{mod_name}`: {type(err).__name__}: {first}",
-                            hint="check the module name and that it is installed") from None
+        raise ArchcalcError(
+            f"cannot import `{mod_name}`: {type(err).__name__}: {first}",
+            hint="check the module name and that it is installed",
+        ) from None
     finally:
         if added:
             sys.path.remove(cwd)
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
-            raise ArchcalcError(f"`{mod_name}` has no attribute `{attr}`",
-                                hint=suggest(part, names)) from None
+            raise ArchcalcError(
+                f"`{mod_name}` has no attribute `{attr}`", hint=suggest(part, names)
+            ) from None
         obj = getattr(obj, part)
     if isinstance(obj, nn.Module):
         if kwargs:
             raise ArchcalcError(f"`{attr}` is a module instance; it takes no arguments")
         return obj
     if not callable(obj):
-        raise ArchcalcError(f"`{target}` expects an nn.Module, a class or a factory, "
-                            f"but gets {type(obj).__name__}")
+        raise ArchcalcError(
+            f"`{target}` expects an nn.Module, a class or a factory, but gets {type(obj).__name__}"
+        )
     if _takes_weights(obj):
         if kwargs.get("weights") is not None:
-            raise ArchcalcError("archcalc never downloads weights, but the target asks for "
-                                f"weights={kwargs['weights']!r}", hint="leave `weights` out")
+            raise ArchcalcError(
+                "archcalc never downloads weights, but the target asks for "
+                f"weights={kwargs['weights']!r}",
+                hint="leave `weights` out",
+            )
         kwargs["weights"] = None
     try:
         made = obj(**kwargs)
     except Exception as err:
         first = (str(err).splitlines() or [""])[0]
-        raise ArchcalcError(f"calling `{attr}` fails: {type(err).__name__}: {first}",
-                            hint="give a class or factory that needs no arguments, or write "
-                            "them as PKG.MOD:NAME(key=value)") from None
+        raise ArchcalcError(
+            f"calling `{attr}` fails: {type(err).__name__}: {first}",
+            hint="give a class or factory that needs no arguments, or write "
+            "them as PKG.MOD:NAME(key=value)",
+        ) from None
     if not isinstance(made, nn.Module):
-        raise ArchcalcError(f"`{target}` expects to give an nn.Module, "
-                            f"but gives {type(made).__name__}")
+        raise ArchcalcError(
+            f"`{target}` expects to give an nn.Module, but gives {type(made).__name__}"
+        )
     return made
 
 
@@ -84,8 +96,10 @@ def _parse_call(text: str, target: str) -> tuple[str, dict[str, Any]]:
             return text, {}
     except (SyntaxError, ValueError):
         pass
-    raise ArchcalcError(f"--module expects PKG.MOD:NAME or PKG.MOD:NAME(key=value, ...), "
-                        f"but gets {target!r}", hint="values must be literals")
+    raise ArchcalcError(
+        f"--module expects PKG.MOD:NAME or PKG.MOD:NAME(key=value, ...), but gets {target!r}",
+        hint="values must be literals",
+    )
 
 
 def _takes_weights(obj: Callable[..., Any]) -> bool:

@@ -62,16 +62,24 @@ def pair(v: Any) -> Pair:
 
 def _conv(m: Any, s: Shape) -> Known:
     pad = m.padding if isinstance(m.padding, str) else pair(m.padding)
-    args = Conv2dArgs(m.out_channels, pair(m.kernel_size), pair(m.stride), pad,
-                      pair(m.dilation), m.groups, m.bias is not None)
+    args = Conv2dArgs(
+        m.out_channels,
+        pair(m.kernel_size),
+        pair(m.stride),
+        pad,
+        pair(m.dilation),
+        m.groups,
+        m.bias is not None,
+    )
     return Known("conv2d", args, (m.in_channels,))
 
 
 def _pool(m: Any, kind: str, dilation: Any, count_include_pad: bool) -> Known:
     kernel = pair(m.kernel_size)
     stride = kernel if m.stride is None else pair(m.stride)
-    args = PoolArgs(kernel, stride, pair(m.padding), pair(dilation), bool(m.ceil_mode),
-                    count_include_pad)
+    args = PoolArgs(
+        kernel, stride, pair(m.padding), pair(dilation), bool(m.ceil_mode), count_include_pad
+    )
     return Known(kind, args, ())
 
 
@@ -92,8 +100,9 @@ _Adapter = Callable[[Any, Shape], Known]
 
 _ADAPTERS: dict[type[nn.Module], _Adapter] = {
     nn.Conv2d: _conv,
-    nn.Linear: lambda m, s: Known("linear", LinearArgs(m.out_features, m.bias is not None),
-                                  (m.in_features,)),
+    nn.Linear: lambda m, s: Known(
+        "linear", LinearArgs(m.out_features, m.bias is not None), (m.in_features,)
+    ),
     nn.MaxPool2d: lambda m, s: _pool(m, "maxpool2d", m.dilation, True),
     nn.AvgPool2d: lambda m, s: _pool(m, "avgpool2d", 1, bool(m.count_include_pad)),
     nn.AdaptiveAvgPool2d: _adaptive,
@@ -110,5 +119,6 @@ _ADAPTERS: dict[type[nn.Module], _Adapter] = {
     nn.Flatten: lambda m, s: Known("flatten", None, ()),
     nn.Dropout: lambda m, s: Known("dropout", DropoutArgs(m.p), ()),
     nn.LocalResponseNorm: lambda m, s: Known(
-        "local_response_norm", LRNArgs(m.size, m.alpha, m.beta, m.k), ()),
+        "local_response_norm", LRNArgs(m.size, m.alpha, m.beta, m.k), ()
+    ),
 }

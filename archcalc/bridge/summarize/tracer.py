@@ -169,7 +169,11 @@ class Tracer:
             path=path,
             kind=known.kind if known else type(module).__name__.lower(),
             operation=known.operation() if known else class_text(module),
-            depth=depth, module=module, known=known, input_shape=in_shape, call=call,
+            depth=depth,
+            module=module,
+            known=known,
+            input_shape=in_shape,
+            call=call,
         )
         self.count_own(rec, module)
         siblings.append(rec)
@@ -195,8 +199,15 @@ class Tracer:
         """The row for what a container does itself: its own parameters, its functional ops."""
         if group.own is None:
             depth = group.depth + 1
-            group.own = Record(path=group.path, kind="own", operation="", depth=depth,
-                               module=group.module, call=group.call, activations=False)
+            group.own = Record(
+                path=group.path,
+                kind="own",
+                operation="",
+                depth=depth,
+                module=group.module,
+                call=group.call,
+                activations=False,
+            )
             self.count_own(group.own, group.module)
             group.children.append(group.own)
         return group.own
@@ -215,8 +226,9 @@ class Tracer:
         try:
             step = rec.known.effect(rec.input_shape).rf
         except ShapeError:
-            return Field(None, f"{type(rec.module).__name__} on a "
-                               f"{fmt_shape(rec.input_shape)} input")
+            return Field(
+                None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
+            )
         return Field(receptive.step(in_field.rf, step, self.input_hw))
 
     # -- aten operations -----------------------------------------------------
@@ -245,8 +257,9 @@ class Tracer:
         for t in tree_flatten((args, kwargs))[0]:
             if isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
-        where = (f"opaque module {type(node.module).__name__}" if isinstance(node, Record)
-                 else node.path)
+        where = (
+            f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
+        )
         self.follow(func, args, kwargs, out, where)
 
     def follow(self, func: Any, args: Any, kwargs: Any, out: Any, where: str) -> None:
@@ -262,8 +275,13 @@ class Tracer:
             self.set_field(t, result)
 
     def _through(
-        self, func: Any, args: Any, kwargs: Any, data: list[tuple[torch.Tensor, Field]],
-        outs: list[torch.Tensor], where: str,
+        self,
+        func: Any,
+        args: Any,
+        kwargs: Any,
+        data: list[tuple[torch.Tensor, Field]],
+        outs: list[torch.Tensor],
+        where: str,
     ) -> Field:
         name = func._overloadpacket.__name__
         y = outs[0]
@@ -275,8 +293,10 @@ class Tracer:
             if window is not None:  # functional conv / pooling: the step its layer makes
                 return Field(receptive.step(fields[0], window, self.input_hw))
         if torch.Tag.pointwise in func.tags:
-            if all(t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
-                   for (t, _), f in zip(data, fields, strict=True)):
+            if all(
+                t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
+                for (t, _), f in zip(data, fields, strict=True)
+            ):
                 return self._merge(fields, where)
         elif name in ("view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"):
             x = data[0][0]
