@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,14 @@ class Row:
     @property
     def is_leaf(self) -> bool:
         return not self.children
+
+    def leaves(self) -> Iterator[Row]:
+        """The leaf rows beneath this one, in execution order (itself, for a leaf)."""
+        if self.is_leaf:
+            yield self
+        else:
+            for child in self.children:
+                yield from child.leaves()
 
     @property
     def name(self) -> str:
@@ -82,6 +91,40 @@ class Totals:
         if self.uncounted:
             d["uncounted"] = list(self.uncounted)
         return d
+
+
+def group_row(
+    *,
+    path: str,
+    kind: str,
+    operation: str,
+    depth: int,
+    input_shape: Shape,
+    output_shape: Shape,
+    children: tuple[Row, ...],
+    receptive_field: ReceptiveField | None,
+    note: str | None = None,
+    calls: int = 1,
+) -> Row:
+    """A composite row (block, repeat, residual, container module): its leaves' sums."""
+    t = totals_of([leaf for child in children for leaf in child.leaves()])
+    return Row(
+        path=path,
+        kind=kind,
+        operation=operation,
+        depth=depth,
+        input_shape=input_shape,
+        output_shape=output_shape,
+        params=t.params,
+        trainable_params=t.trainable_params,
+        buffers=t.buffers,
+        macs=t.macs,
+        activation_bytes=t.activation_bytes,
+        receptive_field=receptive_field,
+        children=children,
+        note=note,
+        calls=calls,
+    )
 
 
 def totals_of(rows: tuple[Row, ...] | list[Row]) -> Totals:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from archcalc import kinds
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
-from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, totals_of
+from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
 from archcalc.errors import ArchcalcError
 from archcalc.gcpause import paused_gc
 from archcalc.kinds.base import MAX_INT, Pair, Shape, ShapeError, fmt_shape
@@ -138,34 +138,17 @@ def _group(
     children: tuple[Row, ...],
     note: str | None = None,
 ) -> Row:
-    leaves: list[Row] = []
-    for child in children:
-        _leaves_under(child, leaves)
-    t = totals_of(leaves)
-    return Row(
+    return group_row(
         path=path,
         kind=kind,
         operation=operation,
         depth=depth,
         input_shape=before.shape,
         output_shape=after.shape,
-        params=t.params,
-        trainable_params=t.trainable_params,
-        buffers=t.buffers,
-        macs=t.macs,
-        activation_bytes=t.activation_bytes,
-        receptive_field=after.rf,
         children=children,
+        receptive_field=after.rf,
         note=note,
     )
-
-
-def _leaves_under(row: Row, out: list[Row]) -> None:
-    if row.is_leaf:
-        out.append(row)
-    else:
-        for child in row.children:
-            _leaves_under(child, out)
 
 
 def _residual(node: Residual, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:

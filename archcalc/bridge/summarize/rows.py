@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from math import prod
 from typing import Any
 
 from torch import nn
 
-from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, totals_of
+from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
 from archcalc.bridge.summarize.ops import first_tensor
 from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
 from archcalc.bridge.summarize.tracer import Group, Record, Tracer
@@ -84,33 +83,18 @@ def _freeze(node: Record | Group, tracer: Tracer, rows: list[Row]) -> Row:
         rows.append(row)
         return row
     children = tuple(_freeze(child, tracer, rows) for child in node.children)
-    leaves = list(_leaves(children))
-    t = totals_of(leaves)
     name = type(node.module).__name__
-    return Row(
+    return group_row(
         path=node.path,
         kind=name.lower(),
         operation=name,
         depth=node.depth,
         input_shape=node.input_shape,
         output_shape=node.output_shape,
-        params=t.params,
-        trainable_params=t.trainable_params,
-        buffers=t.buffers,
-        macs=t.macs,
-        activation_bytes=t.activation_bytes,
-        receptive_field=node.out_field.rf,
         children=children,
+        receptive_field=node.out_field.rf,
         calls=tracer.calls.get(node.module, 1),
     )
-
-
-def _leaves(rows: tuple[Row, ...]) -> Iterator[Row]:
-    for row in rows:
-        if row.is_leaf:
-            yield row
-        else:
-            yield from _leaves(row.children)
 
 
 def _leaf_row(rec: Record, tracer: Tracer) -> Row:
