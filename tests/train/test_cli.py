@@ -30,6 +30,21 @@ def train(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     return status, out, err
 
 
+def small_run(data: Path, out: Path) -> list[str]:
+    """The seed spec on 256 synthetic images, on the CPU, into ``out``."""
+    return [
+        str(SEED_SPEC),
+        "--data-dir",
+        str(data),
+        "--device",
+        "cpu",
+        "--limit-train",
+        "256",
+        "--out",
+        str(out),
+    ]
+
+
 def numbers(metrics_path: Path) -> list[tuple[float, float, float]]:
     epochs = json.loads(metrics_path.read_text())["epochs"]
     return [(e["train_loss"], e["train_acc"], e["test_acc"]) for e in epochs]
@@ -166,17 +181,7 @@ def test_resume_refuses_a_run_of_another_spec(
 def test_force_replaces_a_run(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
-    common = [
-        str(SEED_SPEC),
-        "--data-dir",
-        str(synthetic_dir),
-        "--device",
-        "cpu",
-        "--limit-train",
-        "256",
-        "--out",
-        str(tmp_path),
-    ]
+    common = small_run(synthetic_dir, tmp_path)
     assert train(capsys, *common, "--epochs", "2")[0] == 0
     assert train(capsys, *common, "--epochs", "1", "--force")[0] == 0
     assert len(numbers(tmp_path / "metrics.json")) == 1
@@ -366,17 +371,7 @@ def test_an_out_folder_holding_a_run_is_refused(
 def test_resume_needs_a_checkpoint_and_the_same_settings(
     capsys: pytest.CaptureFixture[str], synthetic_dir: Path, tmp_path: Path
 ) -> None:
-    common = [
-        str(SEED_SPEC),
-        "--data-dir",
-        str(synthetic_dir),
-        "--device",
-        "cpu",
-        "--limit-train",
-        "256",
-        "--out",
-        str(tmp_path / "run"),
-    ]
+    common = small_run(synthetic_dir, tmp_path / "run")
     assert_one_line(
         *train(capsys, *common, "--resume"),
         r"^error: --resume: .*run holds no checkpoint.pt to continue from$",
