@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 
 from archcalc.errors import ArchcalcError
 
@@ -45,3 +47,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expects a positive integer, but gets {value}")
     return value
+
+
+def add_format_options(
+    p: argparse.ArgumentParser, json_help: str = "print JSON (docs/json-compare.md)"
+) -> None:
+    """``--json`` or ``--markdown`` instead of the rich table (the default)."""
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help=json_help)
+    fmt.add_argument("--markdown", action="store_true", help="print Markdown instead of a table")
+
+
+_NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
+
+
+def dumps(data: object) -> str:
+    """Indented JSON with short number lists (shapes, fields) kept on one line."""
+    text = json.dumps(data, indent=2)
+    return _NUMBER_LIST.sub(
+        lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
+    )

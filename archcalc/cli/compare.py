@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archcalc.cli.common import input_shape
+from archcalc.cli.common import add_format_options, dumps, input_shape
 from archcalc.design.compare import compare
 from archcalc.spec.load import load
 
@@ -24,16 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="CxHxW",
         help="analyse every design at this input (HxW keeps each spec's channels)",
     )
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
-    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    add_format_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
     specs = [(path, load(path)) for path in args.specs]
     result = compare(specs, args.input)
     if args.json:
-        from archcalc.cli.summary import dumps
         from archcalc.render.compare import to_dict
 
         sys.stdout.write(dumps(to_dict(result)) + "\n")

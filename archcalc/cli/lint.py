@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from archcalc.cli.common import input_shape, resolve_input
+from archcalc.cli.common import add_format_options, dumps, input_shape, resolve_input
 from archcalc.design.lint import LintReport, check_codes, lint_spec
 from archcalc.errors import ArchcalcError
 from archcalc.spec.load import load
@@ -38,9 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="CxHxW",
         help="lint at another input size (HxW keeps the spec's channels)",
     )
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
-    fmt.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    add_format_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
             print(str(err), file=sys.stderr)
     reports = [r for _, r in results if isinstance(r, LintReport)]
     if args.json:
-        from archcalc.cli.summary import dumps
-
         items: list[dict[str, Any]] = [
             r.to_dict() if isinstance(r, LintReport) else {"file": path, "error": r}
             for path, r in results

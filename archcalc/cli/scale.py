@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from archcalc.cli.common import add_format_options, dumps
 from archcalc.design.scale import scale
 from archcalc.kinds.base import MAX_INT
 from archcalc.spec.load import load
@@ -38,9 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S,S,...",
         help="square input sizes (default: the first spec's size ×1, ×2, ×4, ×8)",
     )
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON (docs/json-compare.md)")
-    fmt.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    add_format_options(p)
     p.add_argument(
         "--plot",
         metavar="FILE.png",
@@ -61,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
 
         plot(result, args.plot)
     if args.json:
-        from archcalc.cli.summary import dumps
         from archcalc.render.scale import to_dict
 
         sys.stdout.write(dumps(to_dict(result)) + "\n")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 
 from archcalc.analysis import Analysis, analyze, estimate
-from archcalc.cli.common import input_shape, positive_int, resolve_input
+from archcalc.cli.common import add_format_options, dumps, input_shape, positive_int, resolve_input
 from archcalc.design.lint import lint
 from archcalc.errors import ArchcalcError
 from archcalc.spec.load import load
@@ -36,25 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="fold blocks, repeats, residuals and concats below depth N into one row",
     )
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print DESIGN.md's JSON object")
-    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    add_format_options(p, json_help="print DESIGN.md's JSON object (docs/json.md)")
     p.add_argument(
         "--module",
         metavar="PKG.MOD:FN",
         help="summarise a torch module instead, e.g. torchvision.models:vgg16 "
         "(needs torch and --input)",
-    )
-
-
-_NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
-
-
-def dumps(data: object) -> str:
-    """Indented JSON with short number lists (shapes, fields) kept on one line."""
-    text = json.dumps(data, indent=2)
-    return _NUMBER_LIST.sub(
-        lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
     )
 
 
