@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 from archcalc.analysis import analyze
 from archcalc.cli.common import input_shape, resolve_input
-from archcalc.errors import ArchcalcError
+from archcalc.outfile import check_target, write_text
 from archcalc.report.html import lint_findings, render_report
 from archcalc.spec.load import load
 
@@ -31,36 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    target = Path(args.output) if args.output else Path(f"{Path(args.spec).stem}.report.html")
+    # Refuse a link, device, FIFO or the spec itself before any work, and again when writing.
+    check_target(target, inputs=[args.spec], example="report.html")
     spec = load(args.spec)
     analysis = analyze(spec, resolve_input(args.input, spec.input_shape))
     findings = lint_findings(analysis, spec.lint_ignore)
     page = render_report(analysis, findings, source=Path(args.spec).name)
-    target = Path(args.output) if args.output else Path(f"{Path(args.spec).stem}.report.html")
-    write_atomically(target, page)
+    write_text(target, page, inputs=[args.spec])
     print(target)
     return 0
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` so that a reader never sees half a page."""
-    if target.is_dir():
-        raise ArchcalcError(
-            f"-o expects a file, but {str(target)!r} is a folder",
-            hint=f"e.g. -o {target / 'report.html'}",
-        )
-    folder = target.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise ArchcalcError(f"cannot write {str(target)!r}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a report is an ordinary file
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise ArchcalcError(f"cannot write {str(target)!r}: {err.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -183,8 +183,14 @@ def test_cli_output_and_input_flags(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "target, message",
     [
-        ("missing/r.html", r"error: cannot write '.*missing/r\.html': No such file or directory"),
-        (".", r"error: -o expects a file, but '.*' is a folder — e.g. -o .*/report\.html"),
+        (
+            "missing/r.html",
+            r"error: cannot write '.*missing/r\.html': the folder '.*missing' does not exist",
+        ),
+        (
+            ".",
+            r"error: cannot write '.*': it is a folder — name a file in it, e\.g\. .*report\.html",
+        ),
     ],
     ids=["missing-folder", "folder"],
 )
