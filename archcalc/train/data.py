@@ -13,11 +13,13 @@ indexes a tensor per batch instead of running per-sample transforms.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -41,6 +43,10 @@ WHERE_HINT = (
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UBYTE = 0x08  # IDX type code for unsigned bytes, the only one MNIST-format files use
+_CHUNK = 1 << 20  # bytes read (and, for gzip, inflated) at a time
+# The most data one IDX file may announce: EMNIST's largest split (698k images, 547 MB)
+# fits; a corrupt or hostile header claiming terabytes is refused before any allocation.
+MAX_IDX_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -71,27 +77,43 @@ class ImageData:
         return tuple(int(d) for d in self.train.images.shape[1:])
 
 
-def read_idx(path: Path) -> torch.Tensor:
+def read_idx(path: Path, *, max_bytes: int | None = None) -> torch.Tensor:
     """Decode one unsigned-byte IDX file (gzipped or not) into a uint8 tensor of its shape.
 
-    Raises ArchcalcError for a file that is not IDX, is truncated, or holds extra bytes.
+    The header is read first and the data streamed in, never more than the header
+    announces (plus one byte to detect extra data), so a small gzip file that
+    inflates to gigabytes is refused after a few kilobytes. ``max_bytes`` (default
+    MAX_IDX_BYTES) caps what any header may announce.
+    Raises ArchcalcError for a file that is not IDX, is truncated, holds extra bytes,
+    or announces more than the cap.
     """
+    limit = MAX_IDX_BYTES if max_bytes is None else max_bytes
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            # Decide by content, not by name: people gunzip files without renaming them.
+            gz = f.read(2) == _GZIP_MAGIC
+            f.seek(0)
+            if gz:
+                with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                    return _decode(path, stream, None, limit)
+            return _decode(path, f, os.fstat(f.fileno()).st_size, limit)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ArchcalcError(f"{path}: truncated or corrupt gzip data ({err})") from None
     except OSError as err:
-        raise ArchcalcError(f"{path}: cannot read ({err.strerror})") from None
-    # Decide by content, not by name: people gunzip files without renaming them and vice versa.
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as err:
-            raise ArchcalcError(f"{path}: truncated or corrupt gzip data ({err})") from None
-    if len(raw) < 4:
-        raise ArchcalcError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than a header")
-    zero, type_code, ndim = raw[0] << 8 | raw[1], raw[2], raw[3]
+        raise ArchcalcError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def _decode(path: Path, stream: BinaryIO, size: int | None, limit: int) -> torch.Tensor:
+    """The IDX tensor from ``stream``; ``size`` is the file's length when not compressed."""
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise ArchcalcError(
+            f"{path}: truncated IDX file: {len(magic)} bytes, shorter than a header"
+        )
+    zero, type_code, ndim = magic[0] << 8 | magic[1], magic[2], magic[3]
     if zero != 0 or not 1 <= ndim <= 4:
         raise ArchcalcError(
-            f"{path}: not an IDX file: magic bytes {raw[:4].hex(' ')}, "
+            f"{path}: not an IDX file: magic bytes {magic.hex(' ')}, "
             "expected 00 00 08 0N (N = number of dimensions, 1 to 4)"
         )
     if type_code != _UBYTE:
@@ -100,23 +122,39 @@ def read_idx(path: Path) -> torch.Tensor:
             "MNIST-format files hold unsigned bytes (0x08)"
         )
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise ArchcalcError(f"{path}: truncated IDX file: the header alone needs {header} bytes")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = 1
-    for d in dims:
-        expected *= d
-    found = len(raw) - header
-    if found != expected:
-        what = "truncated IDX file" if found < expected else "IDX file with trailing bytes"
+    dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    expected = math.prod(dims)
+    says = f"the header says {'×'.join(map(str, dims))} = {expected} bytes of data"
+    if expected > limit:
         raise ArchcalcError(
-            f"{path}: {what}: the header says {'×'.join(map(str, dims))} = {expected} bytes "
-            f"of data, but the file holds {found}"
+            f"{path}: {says}, more than the {limit:,}-byte limit for one IDX file",
+            hint="is the header corrupt?",
+        )
+    if size is not None and size - header != expected:
+        # Uncompressed: the file's length tells, before reading any data.
+        found = size - header
+        what = "truncated IDX file" if found < expected else "IDX file with trailing bytes"
+        raise ArchcalcError(f"{path}: {what}: {says}, but the file holds {found}")
+    # Chunked, so memory follows the data actually there, not what a header claims.
+    buf = bytearray()
+    while len(buf) < expected:
+        chunk = stream.read(min(_CHUNK, expected - len(buf)))
+        if not chunk:
+            raise ArchcalcError(
+                f"{path}: truncated IDX file: {says}, but the file holds {len(buf)}"
+            )
+        buf += chunk
+    if stream.read(1):
+        raise ArchcalcError(
+            f"{path}: IDX file with trailing bytes: {says}, but the file holds more"
         )
     if expected == 0:  # frombuffer refuses an empty buffer
         return torch.empty(dims, dtype=torch.uint8)
     # A bytearray because frombuffer wants a writable buffer (it warns on bytes).
-    return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(buf, dtype=torch.uint8).reshape(dims)
 
 
 def find_files(folder: Path) -> dict[str, Path]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import time
+import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,3 +227,51 @@ def test_the_cache_is_used_before_any_download(
 
     monkeypatch.setattr(data, "download_mnist", no_download)
     assert data.resolve(None)["train_images"].parent == folder / "MNIST/raw"
+
+
+def _gzip_bomb(path: Path, header: bytes, inflated: int) -> None:
+    """``header`` then ``inflated`` zero bytes, gzipped in pieces (never whole in memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    zeros = bytes(1 << 20)
+    with path.open("wb") as f:
+        f.write(packer.compress(header))
+        for _ in range(inflated // len(zeros)):
+            f.write(packer.compress(zeros))
+        f.write(packer.flush())
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    # A header for 10 images, then 50 MB of zeros in a ~50 KB file.
+    header = idx_bytes(torch.zeros(10, 28, 28, dtype=torch.uint8))[:16]
+    path = tmp_path / (TRAIN_IMAGES + ".gz")
+    _gzip_bomb(path, header, 50 << 20)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(
+            ArchcalcError,
+            match=r"IDX file with trailing bytes: the header says 10×28×28 = 7840 bytes of data, "
+            r"but the file holds more$",
+        ):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 5  # generous: it reads ~8 KB, not 50 MB
+    assert peak < 8 << 20
+
+
+def test_a_header_announcing_too_much_is_refused_before_reading(tmp_path: Path) -> None:
+    huge = bytes([0, 0, 8, 3]) + (60000).to_bytes(4, "big") + (2**16).to_bytes(4, "big") * 2
+    for gz in (False, True):
+        path = tmp_path / f"f{gz}"
+        path.write_bytes(gzip.compress(huge) if gz else huge)
+        with pytest.raises(
+            ArchcalcError, match=r"60000×65536×65536 = \d+ bytes of data, more than"
+        ):
+            data.read_idx(path)
+    small = write_idx(tmp_path / "small", torch.zeros(4, 4, dtype=torch.uint8), gz=True)
+    with pytest.raises(ArchcalcError, match=r"more than the 15-byte limit"):
+        data.read_idx(small, max_bytes=15)
+    assert data.read_idx(small, max_bytes=16).shape == (4, 4)
