@@ -13,13 +13,13 @@ indexes a tensor per batch instead of running per-sample transforms.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 
@@ -103,7 +103,7 @@ def read_idx(path: Path, *, max_bytes: int | None = None) -> torch.Tensor:
         raise ArchcalcError(f"{path}: cannot read ({err.strerror or err})") from None
 
 
-def _decode(path: Path, stream: BinaryIO, size: int | None, limit: int) -> torch.Tensor:
+def _decode(path: Path, stream: io.BufferedIOBase, size: int | None, limit: int) -> torch.Tensor:
     """The IDX tensor from ``stream``; ``size`` is the file's length when not compressed."""
     magic = stream.read(4)
     if len(magic) < 4:
