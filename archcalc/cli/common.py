@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
+from types import ModuleType
 
 from archcalc.errors import ArchcalcError
+from archcalc.kinds.base import MAX_INT
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -19,10 +22,12 @@ def input_shape(text: str) -> tuple[int, ...]:
         dims = tuple(int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expects sizes like 3x224x224, but gets {text!r}"
+            f"expects sizes like 3x224x224, but gets {shown(text)}"
         ) from None
-    if len(dims) not in (1, 2, 3) or any(d < 1 for d in dims):
-        raise argparse.ArgumentTypeError(f"expects C×H×W positive sizes, but gets {text!r}")
+    if len(dims) not in (1, 2, 3) or any(d < 1 or d > MAX_INT for d in dims):
+        raise argparse.ArgumentTypeError(
+            f"expects C×H×W sizes from 1 to {MAX_INT:,}, but gets {shown(text)}"
+        )
     return dims
 
 
@@ -40,13 +45,56 @@ def resolve_input(
 
 
 def positive_int(text: str) -> int:
+    """The argparse type of every count option (``--batch``, ``--depth``, ``--epochs``, ...).
+
+    1 to 2,147,483,647, the spec's own limit on any integer: a 400-digit batch
+    would otherwise reach float arithmetic and end in an OverflowError.
+
+    >>> positive_int("64")
+    64
+    >>> positive_int("9" * 400)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: expects an integer from 1 to 2,147,483,647, but gets '999...
+    """
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expects a positive integer, but gets {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expects a positive integer, but gets {value}")
+        value = None  # not a number, or more digits than int() accepts
+    if value is None or not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"expects an integer from 1 to {MAX_INT:,}, but gets {shown(text)}"
+        )
     return value
+
+
+def shown(text: str, limit: int = 20) -> str:
+    """``text`` quoted for an error, cut short: a pasted megabyte must stay one readable line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+def import_optional(package: str, what: str, extra: str = "torch") -> ModuleType:
+    """Import ``package`` for ``what`` (``"--module"``), or say in one line how to install it.
+
+    Only the package itself missing is the user's to fix; any other import
+    failure inside it is a real error and propagates.
+    """
+    try:
+        return importlib.import_module(package)
+    except ModuleNotFoundError as err:
+        if not missing(err, package):
+            raise
+        raise ArchcalcError(
+            f"{what} needs {package}, which is not installed",
+            hint=f"pip install 'archcalc[{extra}]'",
+        ) from None
+
+
+def missing(err: ModuleNotFoundError, package: str) -> bool:
+    """Whether ``err`` says ``package`` (or one of its submodules) is not installed."""
+    name = err.name or ""
+    return name == package or name.startswith(package + ".")
 
 
 def add_format_options(

@@ -10,7 +10,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from archcalc.cli.common import missing
 from archcalc.errors import ArchcalcError
 
 # command → (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
@@ -29,8 +31,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Packages of the extras: a command that needs one when it is missing says how to install it.
+_EXTRAS = {"torch": "torch", "torchvision": "torch", "matplotlib": "torch"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with mistakes as one line, like every other archcalc error."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the whole usage block first; `--help` is one flag away.
+        self.exit(2, f"{self.prog}: error: {message} — see `{self.prog} --help`\n")
+
+
 def _parser(command: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="archcalc",
         description="Analyse convolutional network architectures before they run.",
     )
@@ -54,11 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 findings, 2 user error)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
-    parser = _parser(command if command in COMMANDS else None)
-    args = parser.parse_args(args_list)
-    module = importlib.import_module(COMMANDS[args.command][0])
     try:
+        parser = _parser(command if command in COMMANDS else None)
+        args = parser.parse_args(args_list)
+        module = importlib.import_module(COMMANDS[args.command][0])
         return int(module.run(args))
+    except ModuleNotFoundError as err:
+        # `pip install archcalc` has no torch; `train` (and `--module`) need it.
+        extra = next((_EXTRAS[p] for p in _EXTRAS if missing(err, p)), None)
+        if extra is None:
+            raise
+        package = (err.name or "").split(".")[0]
+        print(
+            f"error: archcalc {command} needs {package}, which is not installed — "
+            f"pip install 'archcalc[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
     except ArchcalcError as err:
         print(
             f"error: {err}" if err.file is None and err.where is None else str(err), file=sys.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archcalc.cli.common import add_format_options, dumps
+from archcalc.cli.common import add_format_options, dumps, shown
 from archcalc.design.scale import scale
 from archcalc.kinds.base import MAX_INT
 from archcalc.spec.load import load
@@ -22,11 +22,12 @@ def sizes(text: str) -> list[int]:
         values = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expects sizes like 28,56,112,224, but gets {text!r}"
+            f"expects sizes like 28,56,112,224, but gets {shown(text)}"
         ) from None
     if not values or any(v < 1 or v > MAX_INT for v in values):
         raise argparse.ArgumentTypeError(
-            f"expects positive sizes like 28,56,112,224, but gets {text!r}"
+            f"expects positive sizes like 28,56,112,224 (at most {MAX_INT:,}), "
+            f"but gets {shown(text)}"
         )
     return values
 

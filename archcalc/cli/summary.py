@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from archcalc.analysis import Analysis, analyze, estimate
-from archcalc.cli.common import add_format_options, dumps, input_shape, positive_int, resolve_input
+from archcalc.cli.common import (
+    add_format_options,
+    dumps,
+    import_optional,
+    input_shape,
+    positive_int,
+    resolve_input,
+)
 from archcalc.design.lint import lint
 from archcalc.errors import ArchcalcError
 from archcalc.spec.load import load
@@ -34,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="fold blocks, repeats, residuals and concats below depth N into one row",
     )
-    add_format_options(p, json_help="print DESIGN.md's JSON object (docs/json.md)")
+    add_format_options(p, json_help="print the JSON object of docs/json.md")
     p.add_argument(
         "--module",
         metavar="PKG.MOD:FN",
@@ -54,8 +61,13 @@ def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
             raise ArchcalcError("give a SPEC or --module, not both")
         if args.input is None:
             raise ArchcalcError("--module needs --input CxHxW", hint="e.g. --input 3x224x224")
+        # Importing torch takes seconds (10-20 s on a busy machine): say what is happening.
+        _progress("importing torch…")
+        import_optional("torch", "--module")
         from archcalc.bridge.summarize import summarize_target
+        from archcalc.kinds.base import fmt_shape
 
+        _progress(f"tracing {args.module} at {fmt_shape(args.input)}…")
         return summarize_target(args.module, args.input), None
     if not args.spec:
         raise ArchcalcError(
@@ -64,6 +76,16 @@ def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
         )
     spec = load(args.spec)
     return analyze(spec, resolve_input(args.input, spec.input_shape)), spec
+
+
+def _progress(text: str) -> None:
+    """One progress line on stderr, for a person watching a terminal.
+
+    Only on a tty, as git and pip show progress: a log or a pipe gets the
+    answer alone, and stdout (``--json``) never carries it.
+    """
+    if sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

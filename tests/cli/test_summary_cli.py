@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from archcalc.cli.main import main
 from tests.helpers import EXAMPLES, ROOT, run_cli
 
 
@@ -151,3 +154,43 @@ def test_docs_json_describes_every_field() -> None:
     keys = set(data) | set(data["layers"][0]) | set(data["totals"]) | set(data["memory"])
     keys |= set(data["layers"][0]["receptive_field"]) | set(data["lint"][0])
     assert keys - {"loc", "code", "severity", "message"} <= documented
+
+
+HUGE = "9" * 400
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["summary", "examples/mnist_cnn.yaml", "--batch", HUGE],
+        ["summary", "examples/mnist_cnn.yaml", "--batch", "0"],
+        ["summary", "examples/mnist_cnn.yaml", "--batch", "-3"],
+        ["summary", "examples/mnist_cnn.yaml", "--batch", "9" * 5000],  # beyond int()'s digits
+        ["summary", "examples/mnist_cnn.yaml", "--depth", HUGE],
+        ["summary", "examples/mnist_cnn.yaml", "--depth", "0"],
+        ["summary", "examples/mnist_cnn.yaml", "--input", f"1x{HUGE}x28"],
+        ["summary", "examples/mnist_cnn.yaml", "--input", "1x-28x28"],
+        ["compare", "examples/mnist_cnn.yaml", "--input", f"{HUGE}x28"],
+        ["lint", "examples/mnist_cnn.yaml", "--input", "0x28x28"],
+        ["scale", "examples/mnist_cnn.yaml", "--sizes", f"28,{HUGE}"],
+        ["scale", "examples/mnist_cnn.yaml", "--sizes", "0,28"],
+    ],
+    ids=lambda args: " ".join(a if len(a) < 20 else f"<{len(a)} chars>" for a in args),
+)
+def test_every_integer_option_refuses_absurd_values_in_one_line(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert len(err) < 300  # the value is cut short, not echoed in full
+    assert f"archcalc {args[0]}: error: argument --" in err
+    assert "from 1 to 2,147,483,647" in err or "positive sizes" in err
+
+
+def test_the_largest_batch_is_answered() -> None:
+    result = run_cli("summary", "examples/mnist_cnn.yaml", "--batch", "2147483647", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["memory"]["batch"] == 2**31 - 1

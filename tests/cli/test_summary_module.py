@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,101 @@ def test_mistakes_exit_2_with_one_line(args: list[str], message: str) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
+
+
+USER_MODULE = """
+import sys
+import torch
+
+print("hello from the user's module")  # must not reach --json's stdout
+
+
+def good():
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten())
+
+
+def exits():
+    sys.exit(3)
+
+
+def raises():
+    raise ValueError("no weights here")
+
+
+def not_a_module():
+    return 42
+
+
+NOT_CALLABLE = 7
+"""
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path) -> Path:
+    (tmp_path / "usermod.py").write_text(USER_MODULE)
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "broken_import.py").write_text("import no_such_dependency_xyz\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "exits_on_import:f",
+            "error: importing `exits_on_import` fails: it calls sys.exit(3) — the error is in "
+            "`exits_on_import` or what it imports",
+        ),
+        (
+            "broken_import:f",
+            "error: importing `broken_import` fails: ModuleNotFoundError: No module named "
+            "'no_such_dependency_xyz' — the error is in `broken_import`",
+        ),
+        ("usermod:exits", "error: calling `usermod:exits` fails: it calls sys.exit(3)"),
+        ("usermod:raises", "error: calling `usermod:raises` fails: ValueError: no weights here"),
+        (
+            "usermod:not_a_module",
+            "error: `usermod:not_a_module` expects to give an nn.Module, but gives int",
+        ),
+        (
+            "usermod:NOT_CALLABLE",
+            "error: `usermod:NOT_CALLABLE` expects an nn.Module, a class or a factory, "
+            "but gets int",
+        ),
+    ],
+)
+def test_a_failing_user_module_is_one_line_naming_it(
+    user_dir: Path, target: str, message: str
+) -> None:
+    result = run_cli("summary", "--module", target, "--input", "1x8x8", "--json", cwd=user_dir)
+    assert result.returncode == 2
+    assert result.stdout == ""  # the module's print went to stderr, never into the JSON
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_user_module_that_prints_keeps_json_clean(user_dir: Path) -> None:
+    result = run_cli(
+        "summary", "--module", "usermod:good", "--input", "1x8x8", "--json", cwd=user_dir
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["params"] == 20
+    assert "hello from the user's module" in result.stderr
+
+
+def test_module_progress_shows_on_a_terminal_only(
+    user_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archcalc.cli.main import main
+
+    monkeypatch.chdir(user_dir)
+    args = ["summary", "--module", "usermod:good", "--input", "1x8x8", "--json"]
+    assert main(args) == 0
+    quiet = capsys.readouterr()
+    assert "importing torch" not in quiet.err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(args) == 0
+    shown = capsys.readouterr()
+    assert shown.err.splitlines()[:2] == ["importing torch…", "tracing usermod:good at 1×8×8…"]
+    assert json.loads(shown.out)["totals"]["params"] == 20  # stdout holds the JSON alone

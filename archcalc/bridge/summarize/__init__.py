@@ -128,7 +128,7 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer) -> Any:
             return module(x)
     except ArchcalcError:
         raise
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a forward that calls sys.exit() is a failure too
         where = tracer.stack[-1].node.path if tracer.stack else tracer.path(module)
         failing = tracer.stack[-1].node.module if tracer.stack else module
         cls = type(failing).__name__ if failing is not None else "?"

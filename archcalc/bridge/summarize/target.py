@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import inspect
 import os
@@ -35,12 +36,20 @@ def load_target(target: str) -> nn.Module:
     if added:
         sys.path.insert(0, cwd)
     try:
-        obj: Any = importlib.import_module(mod_name)
-    except Exception as err:
-        first = (str(err).splitlines() or [""])[0]
+        # A module that prints while it loads must not spoil `--json` on stdout.
+        with contextlib.redirect_stdout(sys.stderr):
+            obj: Any = importlib.import_module(mod_name)
+    # SystemExit too: a script-like module calling sys.exit() must not end archcalc silently.
+    except (Exception, SystemExit) as err:
+        if isinstance(err, ModuleNotFoundError) and _is_parent(err.name, mod_name):
+            raise ArchcalcError(
+                f"cannot import `{mod_name}`: {type(err).__name__}: {_first_line(err)}",
+                hint="check the module name and that it is installed",
+            ) from None
         raise ArchcalcError(
-            f"cannot import `{mod_name}`: {type(err).__name__}: {first}",
-            hint="check the module name and that it is installed",
+            f"importing `{mod_name}` fails: {_what_happened(err)}",
+            hint=f"the error is in `{mod_name}` or what it imports; "
+            f"try `python -c 'import {mod_name}'`",
         ) from None
     finally:
         if added:
@@ -69,11 +78,11 @@ def load_target(target: str) -> nn.Module:
             )
         kwargs["weights"] = None
     try:
-        made = obj(**kwargs)
-    except Exception as err:
-        first = (str(err).splitlines() or [""])[0]
+        with contextlib.redirect_stdout(sys.stderr):
+            made = obj(**kwargs)
+    except (Exception, SystemExit) as err:
         raise ArchcalcError(
-            f"calling `{attr}` fails: {type(err).__name__}: {first}",
+            f"calling `{target}` fails: {_what_happened(err)}",
             hint="give a class or factory that needs no arguments, or write "
             "them as PKG.MOD:NAME(key=value)",
         ) from None
@@ -82,6 +91,23 @@ def load_target(target: str) -> nn.Module:
             f"`{target}` expects to give an nn.Module, but gives {type(made).__name__}"
         )
     return made
+
+
+def _is_parent(name: str | None, mod_name: str) -> bool:
+    """Whether the module not found is ``mod_name`` itself or a package above it."""
+    return name is not None and (mod_name == name or mod_name.startswith(name + "."))
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0]
+
+
+def _what_happened(err: BaseException) -> str:
+    """``SystemExit(3)`` → ``it calls sys.exit(3)``; an exception → ``Type: first line``."""
+    if isinstance(err, SystemExit):
+        return f"it calls sys.exit({err.code!r})"
+    first = _first_line(err)
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def _parse_call(text: str, target: str) -> tuple[str, dict[str, Any]]:
