@@ -2,7 +2,9 @@
 
 Run it with ``pytest examples/test_my_model.py``. The functions come from
 ``archcalc.testing``; the ``archcalc_check`` fixture is the same thing, offered
-by the pytest plugin archcalc installs. A failing check prints a table of
+by the pytest plugin archcalc installs. Every check is ``(target, expected)``,
+with ``input_shape=`` by keyword where the target is a torch module or another
+size than the spec's own is wanted. A failing check prints a table of
 every layer asked about, expected against actual.
 """
 
@@ -21,7 +23,6 @@ SPEC = Path(__file__).with_name("mnist_cnn.yaml")
 def test_spec_shapes() -> None:
     assert_shapes(
         SPEC,
-        None,
         {
             "conv1": (16, 28, 28),
             "pool1": (16, 14, 14),
@@ -44,7 +45,7 @@ def test_spec_receptive_fields() -> None:
 
 
 def test_spec_at_another_input_size(archcalc_check: Any) -> None:
-    archcalc_check.shapes(SPEC, (1, 56, 56), {"pool2": (32, 14, 14)})
+    archcalc_check.shapes(SPEC, {"pool2": (32, 14, 14)}, input_shape=(1, 56, 56))
     archcalc_check.params(SPEC, {"fc1": 32 * 14 * 14 * 128 + 128}, input_shape=(1, 56, 56))
 
 
@@ -66,7 +67,9 @@ def small_cnn() -> Any:
 def test_module_with_the_fixture(archcalc_check: Any) -> None:
     model = small_cnn()
     archcalc_check.shapes(
-        model, (1, 28, 28), {"0": (8, 28, 28), "2": (8, 14, 14), "3": (16, 12, 12), "7": (10,)}
+        model,
+        {"0": (8, 28, 28), "2": (8, 14, 14), "3": (16, 12, 12), "7": (10,)},
+        input_shape=(1, 28, 28),
     )
     archcalc_check.params(model, {"0": 80, "3": 1168, "7": 170}, input_shape=(1, 28, 28))
     archcalc_check.params(model, 80 + 1168 + 170, input_shape=(1, 28, 28))
@@ -78,5 +81,5 @@ def test_module_with_the_fixture(archcalc_check: Any) -> None:
 def test_module_with_the_functions() -> None:
     model = small_cnn()
     assert_params(model, {"3": 8 * 16 * 9 + 16}, input_shape=(1, 28, 28))
-    analysis = assert_shapes(model, (1, 32, 32), {"3": (16, 14, 14)})
+    analysis = assert_shapes(model, {"3": (16, 14, 14)}, input_shape=(1, 32, 32))
     assert analysis.totals.macs == 8 * 32 * 32 * 9 + 16 * 14 * 14 * 8 * 9 + 16 * 10

@@ -1,6 +1,7 @@
 """Assertions for a user's own tests: per-layer shapes, parameter counts, receptive fields.
 
-Each takes what the user has: a :class:`Spec`, a path to a YAML spec, a spec
+Every assertion is ``assert_X(target, expected, *, input_shape=None)``. The
+target is what the user has: a :class:`Spec`, a path to a YAML spec, a spec
 dict, or a torch ``nn.Module`` (then ``input_shape`` is needed, and the module
 is summarised with one forward pass). A failure raises ``AssertionError``
 whose text is a small table of every requested layer, expected against
@@ -20,6 +21,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,56 +34,66 @@ from archcalc.spec.model import Spec
 Expected = int | Sequence[int] | str
 
 
-def analysis_of(model_or_spec: Any, input_shape: Sequence[int] | None = None) -> Analysis:
+def analysis_of(target: Any, input_shape: Sequence[int] | None = None) -> Analysis:
     """The Analysis of a Spec, a YAML path, a spec dict, an nn.Module or an Analysis."""
-    if isinstance(model_or_spec, Analysis):
-        return model_or_spec
+    if isinstance(target, Analysis):
+        return target
     torch = sys.modules.get("torch")  # a module can only exist if torch is loaded already
-    if torch is not None and isinstance(model_or_spec, torch.nn.Module):
+    if torch is not None and isinstance(target, torch.nn.Module):
         if input_shape is None:
             raise ArchcalcError(
-                f"checking a torch module ({type(model_or_spec).__name__}) needs input_shape",
+                f"checking a torch module ({type(target).__name__}) needs input_shape",
                 hint="pass input_shape=(C, H, W), without the batch",
             )
         from archcalc.bridge.summarize import summarize
 
-        return summarize(model_or_spec, input_shape)
-    if isinstance(model_or_spec, Spec):
-        spec = model_or_spec
-    elif isinstance(model_or_spec, (str, os.PathLike)):
-        spec = load(model_or_spec)
-    elif isinstance(model_or_spec, Mapping):
-        spec = from_dict(model_or_spec)
+        return summarize(target, input_shape)
+    if isinstance(target, Spec):
+        spec = target
+    elif isinstance(target, (str, os.PathLike)):
+        spec = load(target)
+    elif isinstance(target, Mapping):
+        spec = from_dict(target)
     else:
         raise ArchcalcError(
             "expects a Spec, a path to a YAML spec, a spec dict or an nn.Module, "
-            f"but gets {type(model_or_spec).__name__}"
+            f"but gets {type(target).__name__}"
         )
     return analyze(spec, input_shape)
 
 
 def assert_shapes(
-    model_or_spec: Any, input_shape: Sequence[int] | None, expected: Mapping[str, Expected]
+    target: Any,
+    expected: Mapping[str, Expected],
+    *legacy: Any,
+    input_shape: Sequence[int] | None = None,
 ) -> Analysis:
     """Each named layer's output shape (no batch): ``{"conv1": (16, 28, 28), "fc2": 10}``.
 
-    ``input_shape`` may be None for a spec (its own input is used).
+    ``input_shape`` may be left out for a spec (its own input is used).
+
+    >>> _ = assert_shapes("examples/mnist_cnn.yaml", {"pool2": (32, 7, 7), "fc2": 10})
+    >>> spec = "examples/mnist_cnn.yaml"
+    >>> _ = assert_shapes(spec, {"pool2": (32, 14, 14)}, input_shape=(1, 56, 56))
     """
-    a = analysis_of(model_or_spec, input_shape)
+    expected, input_shape = _settle("assert_shapes", expected, legacy, input_shape, shapes=True)
+    a = analysis_of(target, input_shape)
     _check(a, "layer shapes", expected, _shape_expected, lambda r: r.output_shape, fmt_shape)
     return a
 
 
 def assert_params(
-    model_or_spec: Any,
+    target: Any,
     expected: int | Mapping[str, int],
+    *legacy: Any,
     input_shape: Sequence[int] | None = None,
 ) -> Analysis:
     """Parameter counts per layer (``{"fc1": 200832}``), or the network's total (an int).
 
     A composite (block, residual, torch container) counts everything beneath it.
     """
-    a = analysis_of(model_or_spec, input_shape)
+    expected, input_shape = _settle("assert_params", expected, legacy, input_shape)
+    a = analysis_of(target, input_shape)
     if isinstance(expected, Mapping):
         _check(
             a, "parameter counts", expected, _int_expected, lambda r: r.params, lambda v: f"{v:,}"
@@ -97,14 +109,49 @@ def assert_params(
 
 
 def assert_receptive_field(
-    model_or_spec: Any,
+    target: Any,
     expected: Mapping[str, Expected],
+    *legacy: Any,
     input_shape: Sequence[int] | None = None,
 ) -> Analysis:
     """Receptive-field size per layer: ``10`` (square), ``(5, 9)`` (H, W), or ``"all"``."""
-    a = analysis_of(model_or_spec, input_shape)
+    expected, input_shape = _settle("assert_receptive_field", expected, legacy, input_shape)
+    a = analysis_of(target, input_shape)
     _check(a, "receptive fields", expected, _rf_expected, _rf_actual, _rf_text)
     return a
+
+
+def _settle(
+    name: str,
+    expected: Any,
+    legacy: tuple[Any, ...],
+    input_shape: Sequence[int] | None,
+    *,
+    shapes: bool = False,
+) -> tuple[Any, Sequence[int] | None]:
+    """Accept 0.1's call forms for one more release, with a DeprecationWarning.
+
+    0.1 had ``assert_shapes(target, input_shape, expected)`` but
+    ``assert_params(target, expected, input_shape)``; every assertion is now
+    ``(target, expected, *, input_shape=None)``.
+    """
+    if not legacy:
+        return expected, input_shape
+    if len(legacy) > 1 or input_shape is not None:
+        raise TypeError(f"{name}() takes (target, expected, *, input_shape=None)")
+    if shapes:  # 0.1's order: (target, input_shape, expected)
+        old = f"{name}(target, input_shape, expected)"
+        expected, input_shape = legacy[0], expected
+    else:
+        old = f"{name}(target, expected, input_shape) with input_shape by position"
+        input_shape = legacy[0]
+    warnings.warn(
+        f"{old} is deprecated and goes in archcalc 0.2: "
+        f"write {name}(target, expected, input_shape=...)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return expected, input_shape
 
 
 # -- expected values, normalised ---------------------------------------------
@@ -250,30 +297,36 @@ class Checker:
 
     def shapes(
         self,
-        model_or_spec: Any,
-        input_shape: Sequence[int] | None,
+        target: Any,
         expected: Mapping[str, Expected],
+        *legacy: Any,
+        input_shape: Sequence[int] | None = None,
     ) -> Analysis:
         """See :func:`assert_shapes`."""
-        return assert_shapes(model_or_spec, input_shape, expected)
+        expected, input_shape = _settle("shapes", expected, legacy, input_shape, shapes=True)
+        return assert_shapes(target, expected, input_shape=input_shape)
 
     def params(
         self,
-        model_or_spec: Any,
+        target: Any,
         expected: int | Mapping[str, int],
+        *legacy: Any,
         input_shape: Sequence[int] | None = None,
     ) -> Analysis:
         """See :func:`assert_params`."""
-        return assert_params(model_or_spec, expected, input_shape)
+        expected, input_shape = _settle("params", expected, legacy, input_shape)
+        return assert_params(target, expected, input_shape=input_shape)
 
     def receptive_field(
         self,
-        model_or_spec: Any,
+        target: Any,
         expected: Mapping[str, Expected],
+        *legacy: Any,
         input_shape: Sequence[int] | None = None,
     ) -> Analysis:
         """See :func:`assert_receptive_field`."""
-        return assert_receptive_field(model_or_spec, expected, input_shape)
+        expected, input_shape = _settle("receptive_field", expected, legacy, input_shape)
+        return assert_receptive_field(target, expected, input_shape=input_shape)
 
     def analysis(self, model_or_spec: Any, input_shape: Sequence[int] | None = None) -> Analysis:
         """The Analysis itself, for checks of your own."""

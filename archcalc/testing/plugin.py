@@ -4,7 +4,7 @@ pytest loads this module in every run of every project where archcalc is
 installed, so it imports nothing but pytest until the fixture is used.
 
     def test_my_model(archcalc_check):
-        archcalc_check.shapes("model.yaml", None, {"conv1": (16, 28, 28)})
+        archcalc_check.shapes("model.yaml", {"conv1": (16, 28, 28)})
         archcalc_check.params(my_module, {"fc1": 200832}, input_shape=(1, 28, 28))
 """
 

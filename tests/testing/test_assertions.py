@@ -7,6 +7,7 @@ the message verbatim.
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def exactly(text: str) -> str:
     ],
 )
 def test_passing_checks_return_the_analysis(given: Any) -> None:
-    a = assert_shapes(given, None, {"conv1": (16, 28, 28), "pool2": [32, 7, 7], "fc2": 10})
+    a = assert_shapes(given, {"conv1": (16, 28, 28), "pool2": [32, 7, 7], "fc2": 10})
     assert a.totals.params == 206922
     assert_params(given, {"conv1": 160, "fc1": 200832})
     assert_params(given, 206922)
@@ -62,8 +63,8 @@ def test_passing_checks_return_the_analysis(given: Any) -> None:
 
 
 def test_spec_dict_and_input_override() -> None:
-    assert_shapes(TINY, None, {"conv": (2, 6, 6), "fc": (3,)})
-    assert_shapes(TINY, (1, 10, 10), {"conv": (2, 8, 8)})
+    assert_shapes(TINY, {"conv": (2, 6, 6), "fc": (3,)})
+    assert_shapes(TINY, {"conv": (2, 8, 8)}, input_shape=(1, 10, 10))
     assert_params(TINY, {"conv": 20, "fc": 72 * 3 + 3})
     assert_params(TINY, 128 * 3 + 3 + 20, input_shape=(1, 10, 10))
 
@@ -71,7 +72,7 @@ def test_spec_dict_and_input_override() -> None:
 def test_composites_count_everything_beneath() -> None:
     resnet = EXAMPLES / "resnet18.yaml"
     assert_params(resnet, {"layer1_0": 73984, "layer1_0.res": 73984, "layer2_0": 230144})
-    assert_shapes(resnet, None, {"layer2_0": (128, 28, 28)})
+    assert_shapes(resnet, {"layer2_0": (128, 28, 28)})
 
 
 # -- failures show a table -------------------------------------------------------
@@ -89,7 +90,7 @@ def test_shape_failure_table_marks_mismatches_and_suggests_names() -> None:
             "no layer `conv9` — did you mean `conv2`, `conv1`?"
         ),
     ):
-        assert_shapes(MNIST, None, {"conv1": (16, 28, 28), "pool1": (16, 28, 28), "conv9": 3})
+        assert_shapes(MNIST, {"conv1": (16, 28, 28), "pool1": (16, 28, 28), "conv9": 3})
 
 
 def test_params_failure_tables() -> None:
@@ -135,16 +136,16 @@ def test_receptive_field_failure_table() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: assert_shapes(42, None, {"a": 1}), "expects a Spec, a path to a YAML spec"),
-        (lambda: assert_shapes(MNIST, None, {}), "expects a non-empty mapping"),
-        (lambda: assert_shapes(MNIST, None, {"conv1": "big"}), "an expected shape is an int"),
+        (lambda: assert_shapes(42, {"a": 1}), "expects a Spec, a path to a YAML spec"),
+        (lambda: assert_shapes(MNIST, {}), "expects a non-empty mapping"),
+        (lambda: assert_shapes(MNIST, {"conv1": "big"}), "an expected shape is an int"),
         (lambda: assert_params(MNIST, {"fc1": 1.5}), "an expected parameter count is an int"),
         (lambda: assert_params(MNIST, True), "an expected parameter count is an int"),
         (
             lambda: assert_receptive_field(MNIST, {"conv1": (1, 2, 3)}),
             "an expected receptive field",
         ),
-        (lambda: assert_shapes(EXAMPLES / "nope.yaml", None, {"a": 1}), "nope.yaml: no such file"),
+        (lambda: assert_shapes(EXAMPLES / "nope.yaml", {"a": 1}), "nope.yaml: no such file"),
     ],
 )
 def test_mistakes_in_the_check_itself_are_archcalc_errors(call: Any, message: str) -> None:
@@ -172,8 +173,8 @@ def net() -> Any:
 def test_module_checks(net: Any) -> None:
     assert_shapes(
         net,
-        (1, 14, 14),
         {"0": (4, 14, 14), "2": (4, 7, 7), "3": (8, 5, 5), "3.0": (8, 5, 5), "5": 10},
+        input_shape=(1, 14, 14),
     )
     assert_params(net, {"0": 40, "3": 4 * 8 * 9 + 8, "5": 2010}, input_shape=(1, 14, 14))
     assert_params(net, sum(p.numel() for p in net.parameters()), input_shape=(1, 14, 14))
@@ -191,7 +192,7 @@ def test_module_failure_table(net: Any) -> None:
             "no layer `3.3` — did you mean `3.1`, `3.0`, `3`?"
         ),
     ):
-        assert_shapes(net, (1, 14, 14), {"3.0": (8, 6, 6), "3.3": 1})
+        assert_shapes(net, {"3.0": (8, 6, 6), "3.3": 1}, input_shape=(1, 14, 14))
 
 
 def test_module_needs_an_input_shape(net: Any) -> None:
@@ -206,12 +207,12 @@ def test_module_needs_an_input_shape(net: Any) -> None:
 
 def test_fixture_comes_from_the_installed_plugin(archcalc_check: Any) -> None:
     assert isinstance(archcalc_check, Checker)
-    archcalc_check.shapes(MNIST, None, {"fc1": 128})
+    archcalc_check.shapes(MNIST, {"fc1": 128})
     archcalc_check.params(MNIST, 206922)
     archcalc_check.receptive_field(MNIST, {"pool2": 10})
     assert archcalc_check.analysis(TINY).totals == analysis_of(TINY).totals
     with pytest.raises(AssertionError, match=r"✗ fc1    1         128"):
-        archcalc_check.shapes(MNIST, None, {"fc1": 1})
+        archcalc_check.shapes(MNIST, {"fc1": 1})
 
 
 def test_importing_the_plugin_and_package_stays_light() -> None:
@@ -224,3 +225,55 @@ def test_importing_the_plugin_and_package_stays_light() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_every_assertion_takes_target_expected_then_input_shape_by_keyword() -> None:
+    for check in (assert_shapes, assert_params, assert_receptive_field):
+        names = list(inspect.signature(check).parameters)
+        assert names[:2] == ["target", "expected"]
+        assert (
+            inspect.signature(check).parameters["input_shape"].kind
+            is inspect.Parameter.KEYWORD_ONLY
+        )
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: assert_shapes(MNIST, (1, 56, 56), {"pool2": (32, 14, 14)}),
+            r"assert_shapes\(target, input_shape, expected\) is deprecated",
+        ),
+        (
+            lambda: assert_shapes(MNIST, None, {"pool2": (32, 7, 7)}),
+            r"assert_shapes\(target, input_shape, expected\) is deprecated",
+        ),
+        (
+            lambda: assert_params(MNIST, {"fc1": 32 * 14 * 14 * 128 + 128}, (1, 56, 56)),
+            r"assert_params\(target, expected, input_shape\) with input_shape by position",
+        ),
+        (
+            lambda: assert_receptive_field(MNIST, {"pool2": 10}, (1, 56, 56)),
+            r"write assert_receptive_field\(target, expected, input_shape=\.\.\.\)",
+        ),
+        (
+            lambda: Checker().shapes(MNIST, (1, 56, 56), {"pool2": (32, 14, 14)}),
+            r"shapes\(target, input_shape, expected\) is deprecated",
+        ),
+    ],
+)
+def test_the_0_1_call_forms_still_work_with_a_deprecation_warning(call: Any, match: str) -> None:
+    with pytest.warns(DeprecationWarning, match=match) as caught:
+        analysis = call()
+    assert analysis.input_shape in ((1, 28, 28), (1, 56, 56))
+    assert caught[0].filename == __file__  # the warning points at the caller's line
+
+
+def test_the_old_form_still_checks_what_it_is_given() -> None:
+    with pytest.warns(DeprecationWarning), pytest.raises(AssertionError, match="pool2"):
+        assert_shapes(MNIST, (1, 56, 56), {"pool2": (32, 7, 7)})
+
+
+def test_too_many_positional_arguments_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"takes \(target, expected, \*, input_shape=None\)"):
+        assert_params(MNIST, 1, (1, 28, 28), (1, 28, 28))  # type: ignore[misc]
