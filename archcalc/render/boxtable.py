@@ -5,7 +5,9 @@ renderables: for VGG-16's 40 rows that was a quarter of `archcalc summary`'s
 whole run, and a start-up time users feel is part of the job. Once the widths
 are known (every cell is one line of plain text), drawing the box is simple
 string work. Cells are plain text, never console markup: spec names are
-untrusted and `[red]` in one must print as written.
+untrusted and `[red]` in one must print as written. A column narrower than
+its cells wraps them (``fit.wrap``: numbers are never split), so a narrow
+terminal gets taller rows, never a cut number.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+
+from archcalc.render.fit import wrap
 
 Cell = tuple[str, Style | None]
 
@@ -32,12 +36,15 @@ class BoxTable:
         widths: list[int],
         justify: list[str],
         footer: list[str] | None = None,
+        fold: list[bool] | None = None,
     ) -> None:
         self.title = title
         self.headers = headers
         self.widths = widths
         self.justify = justify
         self.footer = footer
+        # Per column: may a word be folded (text), or only wrapped at spaces (numbers)?
+        self.fold = fold or [False] * len(widths)
         self.rows: list[tuple[list[Cell], Style | None]] = []
 
     @property
@@ -58,11 +65,12 @@ class BoxTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
         bold = Style(bold=True)
-        free = self.width - cell_len(self.title)
-        yield Segment(" " * (free // 2))
-        yield Segment(self.title, bold)
-        yield Segment(" " * (free - free // 2))
-        yield Segment.line()
+        for title in wrap(self.title, self.width) if self.title else []:
+            free = self.width - cell_len(title)
+            yield Segment(" " * (free // 2))
+            yield Segment(title, bold)
+            yield Segment(" " * (free - free // 2))
+            yield Segment.line()
         yield from self._rule("┏", "━", "┳", "┓")
         yield from self._line("┃", [(h, None) for h in self.headers], bold)
         yield from self._rule("┡", "━", "╇", "┩")
@@ -78,12 +86,21 @@ class BoxTable:
         yield Segment.line()
 
     def _line(self, edge: str, cells: list[Cell], row_style: Style | None) -> Iterator[Segment]:
-        yield Segment(edge)
-        columns = zip(cells, self.widths, self.justify, strict=True)
-        for (text, cell_style), width, justify in columns:
-            gap = " " * (width - cell_len(text))
-            body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
-            style = row_style + cell_style if row_style and cell_style else row_style or cell_style
-            yield Segment(body, style)
+        wrapped = [
+            wrap(text, width, fold) if cell_len(text) > width else [text]
+            for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
+        ]
+        height = max(len(lines) for lines in wrapped)
+        for n in range(height):
             yield Segment(edge)
-        yield Segment.line()
+            columns = zip(cells, wrapped, self.widths, self.justify, strict=True)
+            for (_, cell_style), lines, width, justify in columns:
+                text = lines[n] if n < len(lines) else ""
+                gap = " " * max(0, width - cell_len(text))
+                body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
+                style = (
+                    row_style + cell_style if row_style and cell_style else row_style or cell_style
+                )
+                yield Segment(body, style)
+                yield Segment(edge)
+            yield Segment.line()

@@ -19,9 +19,11 @@ from archcalc.analysis.memory import binary_size
 from archcalc.design.compare import METRICS, Comparison
 from archcalc.design.figures import FIGURE_KEYS, Figures
 from archcalc.kinds.base import fmt_shape
+from archcalc.render.boxtable import BoxTable
 from archcalc.render.columns import count, rf_text, share_text
+from archcalc.render.fit import available_width, chunks, print_wrapped
 from archcalc.render.markdown import table as markdown_table
-from archcalc.render.table import fixed_table
+from archcalc.render.table import fit_table, print_table
 
 GLYPH = {"best": " ✓", "worst": " ✗"}
 STYLE = {"best": "bold green", "worst": "red"}
@@ -94,26 +96,85 @@ def _title(c: Comparison) -> str:
     return f"Comparing {len(c.designs)} designs{at}"
 
 
+def _blocks(
+    c: Comparison, texts: list[list[str]], width: int | None
+) -> list[tuple[range, BoxTable]] | None:
+    """The fewest tables, each a slice of the designs, that fit ``width`` (None: not even one).
+
+    Splitting the designs keeps metrics as rows and values side by side (as
+    pandas prints a wide frame); the marks still compare every design.
+    """
+    n = len(c.designs)
+    headers = ["", *_headers(c)]
+    for size in range(n, 0, -1):
+        tables = []
+        for part in chunks(n, size):
+            keep = [0, *(i + 1 for i in part)]
+            title = _title(c)
+            if len(part) < n:
+                title += f" ({part.start + 1}–{part.stop} of {n})"
+            table = fit_table(
+                title,
+                [headers[i] for i in keep],
+                [[row[i] for i in keep] for row in texts],
+                None,
+                ["left"] + ["right"] * len(part),
+                width,
+                [True] + [False] * len(part),
+                [10] + [0] * len(part),
+            )
+            if table is None:
+                break
+            tables.append((part, table))
+        else:
+            return tables
+    return None
+
+
 def print_comparison(c: Comparison, console: Console) -> None:
-    """The rich table, then the legend, definitions and notes."""
+    """The rich table (split into several when the terminal is narrow), then the notes."""
+    width = available_width(console)
     grid = _grid(c)
     texts = [
         [label] + [text + (GLYPH[m] if m else "") for text, m in cells] for label, cells in grid
     ]
-    headers = ["", *_headers(c)]
-    table = fixed_table(
-        _title(c), headers, texts, None, ["left"] + ["right"] * len(c.designs), console
-    )
-    for (label, cells), plain in zip(grid, texts, strict=True):
-        row: list[Text] = [Text(label, style="bold")]
-        for (_, mark), shown in zip(cells, plain[1:], strict=True):
-            row.append(Text(shown, style=STYLE[mark] if mark else ""))
-        table.add_row(*row, style="red" if label == "Error" else None)
-    console.print(table)
-    console.print(LEGEND, highlight=False, soft_wrap=True)
-    console.print(DEFINITIONS, style="dim", highlight=False, soft_wrap=True)
+    blocks = _blocks(c, texts, width)
+    if blocks is None and width is not None:
+        _print_stacked(c, grid, texts, width, console)
+    for part, table in blocks or []:
+        for (label, cells), plain in zip(grid, texts, strict=True):
+            row: list[Text] = [Text(label, style="bold")]
+            for i in part:
+                mark = cells[i][1]
+                row.append(Text(plain[i + 1], style=STYLE[mark] if mark else ""))
+            table.add_row(*row, style="red" if label == "Error" else None)
+        print_table(console, table)
+    print_wrapped(console, LEGEND, width)
+    print_wrapped(console, DEFINITIONS, width, style="dim")
     for note in c.notes:
-        console.print(Text.assemble(("note: ", "yellow"), note), soft_wrap=True)
+        print_wrapped(console, f"note: {note}", width, prefix="note: ", prefix_style="yellow")
+
+
+def _print_stacked(
+    c: Comparison,
+    grid: list[tuple[str, list[tuple[str, str | None]]]],
+    texts: list[list[str]],
+    width: int,
+    console: Console,
+) -> None:
+    """Too narrow for even one design beside the labels: each design as a list."""
+    print_wrapped(console, _title(c), width, style="bold")
+    for i, name in enumerate(_headers(c)):
+        print_wrapped(console, name, width, style="bold")
+        for (label, cells), plain in zip(grid, texts, strict=True):
+            mark = cells[i][1]
+            print_wrapped(
+                console,
+                f"  {label}: {plain[i + 1]}",
+                width,
+                style=STYLE[mark] if mark else None,
+                indent="    ",
+            )
 
 
 def markdown(c: Comparison) -> str:

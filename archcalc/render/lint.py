@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
 from archcalc.design.lint import Finding, LintReport
+from archcalc.render.fit import available_width, wrap
 from archcalc.render.markdown import table as markdown_table
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -53,11 +55,30 @@ def tally(report: LintReport) -> str:
 
 
 def print_findings(report: LintReport, console: Console, heading: str | None = None) -> None:
-    """Each finding on one line (never hard-wrapped, so it stays greppable), then a tally."""
+    """Each finding, then a tally.
+
+    Piped, a finding is one line, never wrapped, so grep and editors read it
+    whole. In a terminal (or at a ``$COLUMNS`` width) it wraps between words
+    with a hanging indent, rather than the terminal cutting a number or a
+    path in two; the location still starts the line.
+    """
+    width = available_width(console)
     if heading:
         console.print(f"{heading}: {tally(report)}", style="bold", highlight=False)
     for f in report.findings:
-        console.print(line(f, report), soft_wrap=True, highlight=False)
+        text = line(f, report)
+        if width is None or cell_len(text.plain) <= width:
+            console.print(text, soft_wrap=True, highlight=False)
+            continue
+        start = 0
+        for piece in wrap(text.plain, width, indent="    "):
+            # Each wrapped piece keeps the styles of the characters it came from.
+            body = piece[4:] if start else piece
+            at = text.plain.find(body, start)
+            # A message with runs of spaces wraps to pieces not found verbatim: plain then.
+            shown = text[at : at + len(body)] if at >= 0 else Text(body)
+            console.print(Text("    ") + shown if start else shown, soft_wrap=True, highlight=False)
+            start = at + len(body) if at >= 0 else start
     if not heading:
         console.print(f"{report.file or report.name}: {tally(report)}", highlight=False)
 

@@ -11,9 +11,11 @@ from rich.text import Text
 from archcalc.design.figures import FIGURE_KEYS
 from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries
 from archcalc.errors import ArchcalcError
+from archcalc.render.boxtable import BoxTable
 from archcalc.render.compare import metric_text
+from archcalc.render.fit import available_width, chunks, print_wrapped
 from archcalc.render.markdown import table as markdown_table
-from archcalc.render.table import fixed_table
+from archcalc.render.table import fit_table, print_table
 
 # (figure key, row label); every key is also a GROWTH_KEYS key.
 ROWS: tuple[tuple[str, str], ...] = (
@@ -53,22 +55,58 @@ def _title(s: ScaleSeries) -> str:
     return f"{s.name} — input {s.written_shape[0]}×S×S ({s.source})"
 
 
+def _blocks(
+    s: ScaleSeries, headers: list[str], rows: list[list[str]], width: int | None
+) -> list[tuple[list[int], BoxTable]] | None:
+    """The fewest tables, each a slice of the sizes (growth with the last), that fit ``width``."""
+    n = len(headers) - 2  # the sizes; the last column is the growth
+    for size in range(n, 0, -1):
+        tables = []
+        for part in chunks(n, size):
+            keep = [0, *(i + 1 for i in part)] + ([n + 1] if part.stop == n else [])
+            table = fit_table(
+                _title(s),
+                [headers[i] for i in keep],
+                [[row[i] for i in keep] for row in rows],
+                None,
+                ["left"] + ["right"] * (len(keep) - 1),
+                width,
+                [True] + [False] * (len(keep) - 1),
+                [10] + [0] * (len(keep) - 1),
+            )
+            if table is None:
+                break
+            tables.append((keep, table))
+        else:
+            return tables
+    return None
+
+
+def _style(cell: str) -> str:
+    return "yellow" if cell.startswith(("collapses", "n/a")) else ""
+
+
 def print_scale(result: ScaleResult, console: Console) -> None:
-    """One table per spec."""
+    """One table per spec (several when the terminal is narrow), then the note."""
+    width = available_width(console)
     for s in result.series:
         headers, rows = _grid(s)
-        table = fixed_table(
-            _title(s), headers, rows, None, ["left"] + ["right"] * (len(headers) - 1), console
-        )
-        for row in rows:
-            styled = [Text(row[0], style="bold")]
-            styled += [
-                Text(c, style="yellow" if c.startswith(("collapses", "n/a")) else "")
-                for c in row[1:]
-            ]
-            table.add_row(*styled)
-        console.print(table)
-    console.print(NOTE, style="dim", highlight=False, soft_wrap=True)
+        blocks = _blocks(s, headers, rows, width)
+        if blocks is None and width is not None:
+            print_wrapped(console, _title(s), width, style="bold")
+            for i, header in enumerate(headers[1:], start=1):
+                print_wrapped(console, header, width, style="bold")
+                for row in rows:
+                    print_wrapped(
+                        console, f"  {row[0]}: {row[i]}", width, style=_style(row[i]), indent="    "
+                    )
+        for keep, table in blocks or []:
+            for row in rows:
+                styled = [Text(row[0], style="bold")]
+                styled += [Text(row[i], style=_style(row[i])) for i in keep[1:]]
+                table.add_row(*styled)
+            print_table(console, table)
+    print_wrapped(console, NOTE, width, style="dim")
 
 
 def markdown(result: ScaleResult) -> str:

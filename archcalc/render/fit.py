@@ -1,0 +1,202 @@
+"""Fitting tables and prose into a terminal's width without ever cutting a number.
+
+A number tool that prints ``118,013,…`` has failed at its one job. Text
+(layer paths, operations, labels, prose) may wrap, or fold inside a word; a
+number, a shape (``64×112×112``), a percentage or a size with its unit
+(``173.04 KiB``) is an atom that is never split across lines, and nothing is
+ever ellipsised. Where the atoms alone do not fit, the callers drop columns
+(saying so) or change layout instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.text import Text
+
+# A number with thousands separators or decimals, a shape (3×224×224), a percentage.
+_ATOM = re.compile(r"\d+(?:[,.×]\d+)*%?")
+# Words that belong to the word before them: units and the compare/scale marks (and
+# the summary's "◀" belongs to the word after it).
+_GLUE_PREVIOUS = frozenset({"B", "KiB", "MiB", "GiB", "TiB", "✓", "✗"})
+# Where a folded word reads best when it must break: after a dot or comma, else after
+# another separator.
+_BREAKS = (frozenset(".,"), frozenset("_(/-=+"))
+
+
+def available_width(console: Console) -> int | None:
+    """The columns output may use, or None for no limit.
+
+    A terminal gives its width (rich honours ``$COLUMNS`` there). Piped
+    output has no width of its own: tables keep their natural width so the
+    text stays whole and greppable, unless a width was asked for, through
+    ``$COLUMNS`` or ``Console(width=...)``, both of which rich keeps as the
+    console's explicit width.
+    """
+    if console.is_terminal:
+        return max(1, console.width)
+    explicit = getattr(console, "_width", None)
+    return explicit if isinstance(explicit, int) and explicit > 0 else None
+
+
+def words(text: str) -> list[str]:
+    """Space-separated words, a unit or mark kept with the word before it."""
+    out: list[str] = []
+    for word in text.split(" "):
+        if not word:
+            continue
+        if out and (word in _GLUE_PREVIOUS or out[-1] == "◀"):
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out
+
+
+def _atoms(word: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _ATOM.finditer(word)]
+
+
+def min_width(text: str, fold: bool) -> int:
+    """The narrowest column that shows ``text`` whole: its longest word, or atom when folding."""
+    if not fold:
+        return max((cell_len(w) for w in words(text)), default=0)
+    longest_atom = max(
+        (cell_len(word[a:b]) for word in words(text) for a, b in _atoms(word)), default=0
+    )
+    return max(1, longest_atom)
+
+
+def _fold(word: str, width: int) -> list[str]:
+    """Split one word into pieces of at most ``width``, never inside an atom."""
+    inside: set[int] = set()
+    for a, b in _atoms(word):
+        inside.update(range(a + 1, b))
+    pieces = []
+    while cell_len(word) > width:
+        allowed = [
+            i for i in range(1, len(word)) if i not in inside and cell_len(word[:i]) <= width
+        ]
+        if not allowed:  # an atom wider than the column: keep it whole, let the line run over
+            end = next((i for i in range(1, len(word)) if i not in inside), len(word))
+        else:
+            end = allowed[-1]
+            for breaks in _BREAKS:
+                soft = [i for i in allowed if word[i - 1] in breaks and 2 * i >= allowed[-1]]
+                if soft:
+                    end = soft[-1]
+                    break
+        pieces.append(word[:end])
+        word, inside = word[end:], {i - end for i in inside if i > end}
+    return [*pieces, word] if word else pieces
+
+
+def wrap(text: str, width: int, fold: bool = True, indent: str = "") -> list[str]:
+    """Word-wrap ``text`` to ``width`` columns; atoms are never split.
+
+    With ``fold`` a word wider than the line is folded (a path at its dots,
+    an operation at its commas); without it the word keeps its own line.
+    Leading spaces stay on the first line; ``indent`` starts every later
+    line (a hanging indent).
+    """
+    if cell_len(text) <= width:
+        return [text]
+    body = text.lstrip(" ")
+    lead = text[: len(text) - len(body)]
+    lines: list[str] = []
+    line = ""
+
+    def room() -> int:
+        return max(1, width - cell_len(indent if lines else lead))
+
+    for word in words(body):
+        candidate = f"{line} {word}" if line else word
+        if cell_len(candidate) <= room():
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        pieces = _fold(word, room()) if fold and cell_len(word) > room() else [word]
+        for piece in pieces[:-1]:
+            lines.append(piece)
+        line = pieces[-1]
+    lines.append(line)
+    return [lead + lines[0], *(indent + rest for rest in lines[1:])]
+
+
+class Fit(NamedTuple):
+    """Column widths that fit, or None; ``minimum`` is the narrowest total width possible."""
+
+    widths: list[int] | None
+    minimum: int
+
+
+def fit_widths(
+    columns: Sequence[Sequence[str]],
+    fold: Sequence[bool],
+    floors: Sequence[int],
+    width: int | None,
+) -> Fit:
+    """Widths for columns of cells (header first) within ``width`` (box rules included).
+
+    Each column starts at its natural width; while the table is too wide the
+    widest column that can still give way loses one character, so text
+    columns share the cut. A column never goes below the widest word or atom
+    it must keep whole, nor below its floor (a readable minimum for wrapped
+    text); when even that is too wide the answer is None.
+    """
+    natural = [max((cell_len(c) for c in col), default=0) for col in columns]
+    mins = [
+        min(n, max(floor, max((min_width(c, f) for c in col), default=0)))
+        for col, f, floor, n in zip(columns, fold, floors, natural, strict=True)
+    ]
+    rules = 3 * len(columns) + 1
+    minimum = sum(mins) + rules
+    if width is None or sum(natural) + rules <= width:
+        return Fit(natural, minimum)
+    if minimum > width:
+        return Fit(None, minimum)
+    widths = list(natural)
+    excess = sum(widths) + rules - width
+    while excess > 0:
+        i = max((i for i in range(len(widths)) if widths[i] > mins[i]), key=lambda i: widths[i])
+        widths[i] -= 1
+        excess -= 1
+    return Fit(widths, minimum)
+
+
+def print_wrapped(
+    console: Console,
+    text: str,
+    width: int | None,
+    style: str | None = None,
+    indent: str = "  ",
+    prefix: str = "",
+    prefix_style: str = "bold",
+) -> None:
+    """One line of prose: whole when there is no limit, else word-wrapped with a hanging indent.
+
+    ``prefix`` (the start of ``text``) is drawn in ``prefix_style``.
+    """
+    lines = [text] if width is None else wrap(text, width, indent=indent)
+    for i, line in enumerate(lines):
+        if i == 0 and prefix and line.startswith(prefix):
+            shown = Text.assemble((prefix, prefix_style), line[len(prefix) :], style=style or "")
+        else:
+            shown = Text(line, style=style or "")
+        console.print(shown, highlight=False, soft_wrap=True)
+
+
+def chunks(n: int, size: int) -> list[range]:
+    """``range(n)`` in consecutive, evenly sized pieces of at most ``size``."""
+    count = -(-n // size)
+    base, extra = divmod(n, count)
+    out, start = [], 0
+    for i in range(count):
+        stop = start + base + (1 if i < extra else 0)
+        out.append(range(start, stop))
+        start = stop
+    return out
