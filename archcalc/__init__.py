@@ -11,15 +11,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from archcalc import analysis as _analysis
 from archcalc.analysis import (
     Analysis,
     MemoryEstimate,
     ReceptiveField,
     Row,
     Totals,
-    analyze,
     estimate,
 )
 from archcalc.errors import ArchcalcError
@@ -47,6 +49,43 @@ __all__ = [
     "loads",
     "summarize",
 ]
+
+
+def analyze(
+    spec: Spec | str | os.PathLike[str], input_shape: Sequence[int] | None = None
+) -> Analysis:
+    """Analyse a spec, or the YAML spec at a path, at its own input or at ``input_shape``.
+
+    >>> import archcalc
+    >>> archcalc.analyze("examples/mnist_cnn.yaml").totals.params
+    206922
+    >>> archcalc.analyze("examples/mnist_cnn.yaml", input_shape=(1, 56, 56)).output_shape
+    (10,)
+    >>> archcalc.analyze({"input": [1, 28, 28], "layers": ["flatten"]})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: analyze() expects a Spec or a path to a YAML spec, but gets dict — for a dict, ...
+
+    A path that does not lead to a valid spec is an ``ArchcalcError``, as with
+    :func:`load`.
+    """
+    if isinstance(spec, str) and "\n" in spec:
+        raise TypeError(
+            "analyze() expects a Spec or a path to a YAML spec, but gets YAML text"
+            " — analyze(archcalc.loads(text))"
+        )
+    if isinstance(spec, (str, os.PathLike)):
+        spec = load(spec)
+    elif not isinstance(spec, Spec):
+        # A programming mistake, not a spec's: TypeError, as Python's own functions raise.
+        hint = {
+            dict: " — for a dict, analyze(archcalc.from_dict(d))",
+            bytes: " — for YAML text, analyze(archcalc.loads(text))",
+        }.get(type(spec), "")
+        raise TypeError(
+            "analyze() expects a Spec or a path to a YAML spec, "
+            f"but gets {type(spec).__name__}{hint}"
+        )
+    return _analysis.analyze(spec, input_shape)
 
 
 def __getattr__(name: str) -> Any:
