@@ -1,4 +1,4 @@
-"""The fast box table: same layout as rich's Table, plain-text cells, wrapped (never cut) when narrow."""
+"""The fast box table: rich's Table layout, plain-text cells, wrapped (never cut) when narrow."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_row_and_cell_styles_reach_the_terminal() -> None:
 
 def test_a_narrow_table_wraps_text_and_keeps_numbers_whole() -> None:
     rows = [["conv1.block.conv", "118,013,952"], ["fc1 ◀ largest", "200,832"]]
-    table = fit_table("a long title here", HEADERS, rows, None, ["left", "right"], 24, [True, False])
+    table = fit_table(
+        "a long title here", HEADERS, rows, None, ["left", "right"], 24, [True, False]
+    )
     assert table is not None
     table.add_row(*rows[0])
     table.add_row(*rows[1])
