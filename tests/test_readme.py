@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,17 @@ COMMANDS = [
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_pasted_output_is_current(command: str) -> None:
-    result = run_cli(*command.split())
+    # README shows the output at its natural width, as piped with no $COLUMNS (or in a wide
+    # terminal); pytest's own process has COLUMNS set, which would make the tables fit it.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    result = subprocess.run(
+        [sys.executable, "-m", "archcalc", *command.split()],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip() in README, f"README's output of `archcalc {command}` is stale"
 
@@ -42,3 +55,28 @@ def test_error_examples_are_current(tmp_path: Path, name: str, text: str) -> Non
     result = run_cli("summary", name, cwd=tmp_path)
     assert result.returncode == 2
     assert f"$ archcalc summary {name}\n{result.stderr}" in README
+
+
+DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+# docs/train.md's examples still use this project's own data folder; its owner moves them to a
+# placeholder path (as README's train example does), then this mark goes.
+_OUTSIDE_REFS_LEFT = {"train.md"}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param(
+            doc,
+            marks=pytest.mark.xfail(strict=True, reason="still names ../shared")
+            if doc.name in _OUTSIDE_REFS_LEFT
+            else (),
+        )
+        for doc in DOCS
+    ],
+    ids=lambda doc: doc.name,
+)
+def test_docs_explain_themselves_without_files_outside_the_repository(doc: Path) -> None:
+    text = doc.read_text()
+    assert "DESIGN.md" not in text
+    assert "../shared" not in text

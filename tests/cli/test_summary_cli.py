@@ -31,7 +31,7 @@ def test_seed_json_is_the_chapters_table() -> None:
     ]
     assert data["totals"]["macs"] == 1218048
     assert data["totals"]["activation_bytes"] == 177192
-    # DESIGN.md's example row, verbatim
+    # docs/json.md's example row, verbatim
     assert {
         k: by["conv1"][k]
         for k in (

@@ -14,7 +14,7 @@ from archcalc.kinds.base import SpatialStep
 if TYPE_CHECKING:
     from archcalc.bridge.summarize.tracer import Tracer
 
-# Which aten operations cost no MACs. DESIGN.md counts the multiply-adds of conv
+# Which aten operations cost no MACs. archcalc counts the multiply-adds of conv
 # and linear work only, so elementwise ops, views, reductions, pooling,
 # normalisation, padding, resampling and lookups are 0 by definition. An op in
 # none of these groups may well be a product torch has no formula for (cdist,
@@ -123,7 +123,7 @@ _FREE_OPS = frozenset(
 
 
 def is_free(func: Any) -> bool:
-    """Whether an aten op costs no MACs by DESIGN.md's rule (see the groups above)."""
+    """Whether an aten op costs no MACs by docs/spec.md's rule (see the groups above)."""
     if torch.Tag.pointwise in func.tags or torch.Tag.reduction in func.tags:
         return True
     if any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns):
