@@ -8,8 +8,45 @@ The CLI prints ``str(error)`` (one line) and exits with status 2.
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections.abc import Iterable
 from typing import NamedTuple
+
+
+def _escapes() -> dict[int, str]:
+    """What replaces each character a terminal would act on rather than show.
+
+    C0 controls (line breaks and tabs included: the message is one line), DEL,
+    C1 controls, the line and paragraph separators, and the bidi overrides and
+    isolates ("Trojan Source"): a spec's own text is echoed in messages, and an
+    ``\\x1b[2J`` in a kind's name must not clear the user's screen.
+    """
+    table = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+    table.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+    for c in [
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]:
+        table[c] = f"\\u{c:04x}"
+    return table
+
+
+# str.translate with a table: one pass in C, whatever the message's length.
+_ESCAPES = _escapes()
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, bidi-override and line-break character escaped.
+
+    >>> printable("a\\x1b[2Jb\\u202ec\\n")
+    'a\\\\x1b[2Jb\\\\u202ec\\\\n'
+    """
+    return text.translate(_ESCAPES)
 
 
 class Loc(NamedTuple):
@@ -82,12 +119,31 @@ class ArchcalcError(Exception):
             prefix += ": "
         where = f"{self.where}: " if self.where else ""
         hint = f" — {self.hint}" if self.hint else ""
-        # One line, always: a spec's own text (a key, a name) may hold line breaks.
-        text = f"{prefix}{where}{self.message}{hint}"
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        # One line of inert text, always: every part (the file name included) may hold a
+        # spec's own text, with line breaks or terminal escape sequences in it.
+        return printable(f"{prefix}{where}{self.message}{hint}")
+
+
+# difflib's ratio costs up to the product of the two lengths (minutes for two hostile
+# 100,000-character names), so only names a person types are compared, against a
+# bounded list: the cost of a suggestion is then linear in the number of choices.
+SUGGEST_MAX_CHARS = 64
+SUGGEST_MAX_CHOICES = 1000
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """The nearest valid name to ``word``, phrased as a hint, or None."""
-    found = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    """The nearest valid name to ``word``, phrased as a hint, or None.
+
+    Words or choices longer than SUGGEST_MAX_CHARS get no suggestion; of many
+    choices, the SUGGEST_MAX_CHOICES closest in length are compared.
+
+    >>> suggest("kernal", ["kernel", "stride"])
+    'did you mean `kernel`?'
+    """
+    if len(word) > SUGGEST_MAX_CHARS:
+        return None
+    pool = [c for c in choices if len(c) <= SUGGEST_MAX_CHARS]
+    if len(pool) > SUGGEST_MAX_CHOICES:
+        pool = heapq.nsmallest(SUGGEST_MAX_CHOICES, pool, key=lambda c: abs(len(c) - len(word)))
+    found = difflib.get_close_matches(word, sorted(pool), n=1, cutoff=0.6)
     return f"did you mean `{found[0]}`?" if found else None

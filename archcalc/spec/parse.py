@@ -21,14 +21,25 @@ from archcalc.spec.model import (
     Sequence,
     Spec,
     SpecNode,
-    leaves_of,
 )
-from archcalc.spec.tree import Node, describe
+from archcalc.spec.reserved import is_reserved
+from archcalc.spec.tree import MAX_DEPTH, MAX_NAME_CHARS, Node, describe
 
 # A spec that expands beyond this many layers is a mistake (or a bomb): the
 # largest real CNNs have about a thousand, and the cap keeps any accepted spec
 # analysed in about a second.
 MAX_LAYERS = 20_000
+# How many composites (repeat, residual, concat) and block calls may enclose a layer.
+# Real networks use four or five (stage → block → residual → layers). Every consumer
+# of a Spec (the analysis walk, Row.leaves, the renderers, build, a torch forward,
+# state_dict, pickle) recurses once or twice per level; at 64 levels the deepest of
+# them stays far inside Python's default recursion limit of 1,000 (tests/cli/
+# test_bad_input.py runs them all at this depth). Literal YAML nesting alone stops
+# near 66 composites (MAX_DEPTH); block calls are what could nest without end.
+MAX_NESTING = 64
+# The values one layer's arguments may expand to once block parameters are put in:
+# a real layer has under twenty, and `$p` chains must not copy without end.
+MAX_ARG_VALUES = 1_000
 COMPOSITES = ("repeat", "residual", "concat")
 TOP_LEVEL_KEYS = ("name", "input", "layers", "blocks", "lint", "description")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,13 +52,51 @@ class BlockDef(NamedTuple):
     loc: Loc | None
 
 
+class Scope(NamedTuple):
+    """The parameters of the block call whose body is being read.
+
+    Substitution is lazy: a ``$name`` is looked up where it is read, not by
+    copying the block's body for each call (which cost the body's size per call,
+    quadratic for nested calls, unbounded for arguments passed but never used).
+    """
+
+    block: str
+    values: dict[str, Bound]
+    where: str
+
+
+class Bound(NamedTuple):
+    """A node and the scope its ``$name`` values resolve in (None: the spec's top level)."""
+
+    node: Node
+    scope: Scope | None
+
+
 class _Context:
-    """State of one parse call: the blocks, the layer budget, the block stack."""
+    """State of one parse call: the blocks, the layer budget, the nesting chain."""
 
     def __init__(self, blocks: dict[str, BlockDef]) -> None:
         self.blocks = blocks
         self.count = 0
-        self.stack: list[str] = []
+        # The composites and block calls enclosing the node being read, outermost first.
+        self.chain: list[str] = []
+
+    def enter(self, label: str, loc: Loc | None, where: str) -> None:
+        """Go one level deeper, refusing the level past MAX_NESTING."""
+        self.chain.append(label)
+        if len(self.chain) > MAX_NESTING:
+            shown = self.chain if len(self.chain) <= 7 else [*self.chain[:3], "…", *self.chain[-3:]]
+            raise ArchcalcError.at(
+                loc,
+                f"composites and block calls nest deeper than {MAX_NESTING} levels "
+                f"({' → '.join(shown)})",
+                where=where,
+                hint="does a chain of blocks call itself through many names? "
+                "archcalc reads networks nested up to that depth",
+            )
+
+    def leave(self) -> None:
+        self.chain.pop()
 
     def spend(self, n: int, loc: Loc | None, where: str) -> None:
         self.count += n
@@ -93,7 +142,7 @@ def parse_spec(root: Node, default_name: str, file: str | None) -> Spec:
         raise ArchcalcError.at(root.loc or _file_loc(file), "the spec has no `layers:` list")
     blocks = _parse_blocks(top["blocks"]) if "blocks" in top else {}
     ctx = _Context(blocks)
-    layers = _parse_list(top["layers"], "", "layers", ctx)
+    layers = _parse_list(Bound(top["layers"], None), "", "layers", ctx)
     if not layers:
         raise ArchcalcError.at(top["layers"].loc, "`layers` is empty", where="layers")
     return Spec(
@@ -170,7 +219,11 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
         if pnode is not None and pnode.value is not None:
             if pnode.is_list:
                 for p in pnode.value:
-                    if not isinstance(p.value, str) or not _NAME.match(p.value):
+                    if (
+                        not isinstance(p.value, str)
+                        or not _NAME.match(p.value)
+                        or len(p.value) > MAX_NAME_CHARS
+                    ):
                         raise ArchcalcError.at(
                             p.loc,
                             f"block parameter names are identifiers, not {describe(p)}",
@@ -179,6 +232,12 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
                     params[p.value] = None
             elif pnode.is_map:
                 for p, default in pnode.value.items():
+                    if not _NAME.match(p):
+                        raise ArchcalcError.at(
+                            pnode.key_loc(p),
+                            f"block parameter names are identifiers, not {p!r}",
+                            where=where,
+                        )
                     params[p] = default if default.value is not None else None
             else:
                 raise ArchcalcError.at(
@@ -190,36 +249,97 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
     return out
 
 
-def _parse_list(node: Node, prefix: str, where: str, ctx: _Context) -> tuple[SpecNode, ...]:
+def resolve(node: Node, scope: Scope | None) -> Bound:
+    """``node`` itself, or the call's value when it is exactly ``$name`` inside a block."""
+    v = node.value
+    if scope is None or not (isinstance(v, str) and v.startswith("$")):
+        return Bound(node, scope)
+    key = v[1:]
+    if key not in scope.values:
+        raise ArchcalcError.at(
+            node.loc,
+            f"block `{scope.block}` has no parameter `{_shown(key)}`",
+            where=scope.where,
+            hint=suggest(key, scope.values)
+            or f"its parameters are {', '.join(scope.values) or 'none'}",
+        )
+    return scope.values[key]
+
+
+def concrete(bound: Bound) -> Node:
+    """The node with every ``$name`` in it replaced, for a layer's argument reader.
+
+    Only a layer's own arguments are copied (a few values each), and at most
+    MAX_ARG_VALUES of them, MAX_DEPTH deep: parameters handed on through a
+    chain of calls (``c: [$c, $c]``) could otherwise double at every call.
+    """
+    budget = [MAX_ARG_VALUES]
+    return _concrete(bound, budget, 0)
+
+
+def _concrete(bound: Bound, budget: list[int], depth: int) -> Node:
+    node, scope = resolve(*bound)
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise ArchcalcError.at(
+            node.loc,
+            f"block parameters expand this layer's arguments past {MAX_ARG_VALUES:,} values "
+            f"or {MAX_DEPTH} levels",
+            where=scope.where if scope else None,
+            hint="a layer's arguments are a few numbers",
+        )
+    v: Any = node.value
+    if scope is None:  # written at the top level, or a default: nothing in it to replace
+        return node
+    if isinstance(v, dict):
+        return Node(
+            {k: _concrete(Bound(c, scope), budget, depth + 1) for k, c in v.items()},
+            node.loc,
+            node.key_locs,
+        )
+    if isinstance(v, list):
+        return Node([_concrete(Bound(c, scope), budget, depth + 1) for c in v], node.loc)
+    return node
+
+
+def _shown(name: str) -> str:
+    """A name as an error message quotes it: whole, unless it is absurdly long."""
+    return name if len(name) <= MAX_NAME_CHARS else f"{name[:40]}… ({len(name):,} characters)"
+
+
+def _parse_list(bound: Bound, prefix: str, where: str, ctx: _Context) -> tuple[SpecNode, ...]:
+    node, scope = resolve(*bound)
     if not node.is_list:
         raise ArchcalcError.at(
             node.loc, f"expects a list of layers, but gets {describe(node)}", where=where
         )
     out: list[SpecNode] = []
     seen: dict[str, Loc | None] = {}
-    for i, item in enumerate(node.value):
+    for i, raw in enumerate(node.value):
+        item = resolve(raw, scope)
         child = _parse_layer(item, i, prefix, f"{where}[{i}]", ctx)
         if child.name in seen:
             first = seen[child.name]
             at = f" (first at line {first.line})" if first else ""
             raise ArchcalcError.at(
-                item.loc,
+                item.node.loc,
                 f"the name `{child.name}` is used twice in one list{at}",
                 where=f"{where}[{i}]",
                 hint="give each layer a unique `name`",
             )
-        seen[child.name] = item.loc
+        seen[child.name] = item.node.loc
         out.append(child)
     return tuple(out)
 
 
-def _split_entry(item: Node, where: str) -> tuple[str, Node, Loc | None]:
+def _split_entry(bound: Bound, where: str) -> tuple[str, Bound, Loc | None]:
     """A list entry is ``kind`` or ``{kind: args}``; return (kind, args, loc of kind)."""
+    item, scope = bound
     if isinstance(item.value, str):
-        return item.value, Node(None, item.loc), item.loc
+        return item.value, Bound(Node(None, item.loc), None), item.loc
     if item.is_map and len(item.value) == 1:
         ((kind, args),) = item.value.items()
-        return kind, args, item.key_loc(kind)
+        return kind, resolve(args, scope), item.key_loc(kind)
     if item.is_map:
         keys = ", ".join(f"`{k}`" for k in item.value)
         hint = None
@@ -236,30 +356,40 @@ def _split_entry(item: Node, where: str) -> tuple[str, Node, Loc | None]:
     )
 
 
-def _take_name(args: Node, default: str, where: str) -> tuple[str, Node]:
+def _take_name(args: Bound, default: str, where: str) -> tuple[str, Bound]:
     """Pop the optional ``name`` argument; check it is a usable module name."""
-    if not args.is_map or "name" not in args.value:
+    node, scope = args
+    if not node.is_map or "name" not in node.value:
         return default, args
-    n = args.value["name"]
-    if not isinstance(n.value, str) or not _NAME.match(n.value):
+    n = resolve(node.value["name"], scope).node
+    if not isinstance(n.value, str) or not _NAME.match(n.value) or len(n.value) > MAX_NAME_CHARS:
         raise ArchcalcError.at(
             n.loc,
-            f"`name` expects an identifier (letters, digits, _), but gets {describe(n)}",
+            f"`name` expects an identifier (letters, digits, _) of at most {MAX_NAME_CHARS} "
+            f"characters, but gets {describe(n)}",
             where=where,
             hint="dots are added by nesting; names must not contain them",
         )
-    rest = {k: v for k, v in args.value.items() if k != "name"}
-    key_locs = {k: v for k, v in (args.key_locs or {}).items() if k != "name"}
-    return n.value, Node(rest, args.loc, key_locs)
+    if is_reserved(n.value):
+        raise ArchcalcError.at(
+            n.loc,
+            f"the name `{n.value}` is an attribute of torch.nn.Module, so `archcalc build` "
+            "cannot give it to a submodule",
+            where=where,
+            hint="choose another `name`",
+        )
+    rest = {k: v for k, v in node.value.items() if k != "name"}
+    key_locs = {k: v for k, v in (node.key_locs or {}).items() if k != "name"}
+    return n.value, Bound(Node(rest, node.loc, key_locs), scope)
 
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _parse_layer(item: Node, index: int, prefix: str, where: str, ctx: _Context) -> SpecNode:
+def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context) -> SpecNode:
     kind, args, kind_loc = _split_entry(item, where)
-    loc = kind_loc or item.loc
+    loc = kind_loc or item.node.loc
     if kind in COMPOSITES:
         return _parse_composite(kind, args, index, prefix, where, loc, ctx)
     if kind in ctx.blocks:
@@ -269,7 +399,7 @@ def _parse_layer(item: Node, index: int, prefix: str, where: str, ctx: _Context)
         choices = [*kinds.REGISTRY, *ctx.blocks, *COMPOSITES]
         raise ArchcalcError.at(
             loc,
-            f"unknown layer kind `{kind}`",
+            f"unknown layer kind `{_shown(kind)}`",
             where=where,
             hint=suggest(kind.lower(), choices) or "run `archcalc kinds` to list them",
         )
@@ -278,59 +408,73 @@ def _parse_layer(item: Node, index: int, prefix: str, where: str, ctx: _Context)
     label = f"{where} ({kind} {path})"
     ctx.spend(1, loc, label)
     try:
-        parsed = spec_kind.parse(ArgReader(kind, args, spec_kind.main_arg))
+        parsed = spec_kind.parse(ArgReader(kind, concrete(args), spec_kind.main_arg))
     except ArchcalcError as err:
         raise err.located(loc, label) from None
     return Layer(kind=kind, name=name, path=path, args=parsed, loc=loc, where=where)
 
 
-def _mapping_args(args: Node, kind: str, allowed: tuple[str, ...], where: str) -> dict[str, Node]:
-    if not args.is_map:
+def _mapping_args(args: Bound, kind: str, allowed: tuple[str, ...], where: str) -> dict[str, Bound]:
+    node, scope = args
+    if not node.is_map:
         raise ArchcalcError.at(
-            args.loc,
-            f"{kind} expects a mapping with {', '.join(allowed)}, but gets {describe(args)}",
+            node.loc,
+            f"{kind} expects a mapping with {', '.join(allowed)}, but gets {describe(node)}",
             where=where,
         )
-    for key in args.value:
+    for key in node.value:
         if key not in allowed:
             raise ArchcalcError.at(
-                args.key_loc(key),
+                node.key_loc(key),
                 f"{kind} has no key `{key}`",
                 where=where,
                 hint=suggest(key, allowed) or f"{kind} takes {', '.join(allowed)}",
             )
-    return dict(args.value)
+    return {k: resolve(v, scope) for k, v in node.value.items()}
 
 
 def _parse_composite(
-    kind: str, args: Node, index: int, prefix: str, where: str, loc: Loc | None, ctx: _Context
+    kind: str, args: Bound, index: int, prefix: str, where: str, loc: Loc | None, ctx: _Context
 ) -> SpecNode:
-    if kind == "concat" and args.is_list:
-        args = Node({"branches": args}, args.loc, {"branches": args.loc})
+    if kind == "concat" and args.node.is_list:
+        node = args.node
+        args = Bound(Node({"branches": node}, node.loc, {"branches": node.loc}), args.scope)
     name, args = _take_name(args, f"{kind}_{index}", where)
     path = _join(prefix, name)
+    ctx.enter(kind if name.startswith(f"{kind}_") else f"{kind} {name}", loc, where)
+    try:
+        return _composite(kind, args, name, path, where, loc, ctx)
+    finally:
+        ctx.leave()
+
+
+def _composite(
+    kind: str, args: Bound, name: str, path: str, where: str, loc: Loc | None, ctx: _Context
+) -> SpecNode:
     here = f"{where}.{kind}"
     if kind == "repeat":
         a = _mapping_args(args, "repeat", ("times", "layers"), where)
         if "times" not in a or "layers" not in a:
             raise ArchcalcError.at(
-                args.loc,
+                args.node.loc,
                 "repeat expects `times` and `layers`",
                 where=where,
                 hint="e.g. `repeat: {times: 3, layers: [...]}`",
             )
-        times = a["times"].value
+        times_node = a["times"].node
+        times = times_node.value
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ArchcalcError.at(
-                a["times"].loc,
-                f"`times` expects a positive integer, but gets {describe(a['times'])}",
+                times_node.loc,
+                f"`times` expects a positive integer, but gets {describe(times_node)}",
                 where=where,
             )
         if times > MAX_LAYERS:
-            ctx.spend(times, a["times"].loc, where)
+            ctx.spend(times, times_node.loc, where)
+        before = ctx.count
         first = _sequence("repeat", "0", _join(path, "0"), a["layers"], f"{here}.layers", loc, ctx)
-        per_copy = len(leaves_of(first))
-        ctx.spend(per_copy * (times - 1), a["times"].loc, where)
+        per_copy = ctx.count - before  # the leaves of one copy, counted as they were read
+        ctx.spend(per_copy * (times - 1), times_node.loc, where)
         copies = [first] + [
             _sequence(
                 "repeat",
@@ -348,7 +492,7 @@ def _parse_composite(
     if kind == "residual":
         a = _mapping_args(args, "residual", ("layers", "shortcut"), where)
         if "layers" not in a:
-            raise ArchcalcError.at(args.loc, "residual expects `layers`", where=where)
+            raise ArchcalcError.at(args.node.loc, "residual expects `layers`", where=where)
         layers = _sequence("residual", name, path, a["layers"], f"{here}.layers", loc, ctx)
         if any(c.name == "shortcut" for c in layers.children):
             raise ArchcalcError.at(
@@ -358,7 +502,7 @@ def _parse_composite(
                 hint="that name holds the shortcut branch",
             )
         shortcut = None
-        if "shortcut" in a and a["shortcut"].value not in (None, []):
+        if "shortcut" in a and a["shortcut"].node.value not in (None, []):
             shortcut = _sequence(
                 "shortcut",
                 "shortcut",
@@ -370,25 +514,30 @@ def _parse_composite(
             )
         return Residual(name, path, layers, shortcut, loc, where)
     a = _mapping_args(args, "concat", ("branches",), where)
-    branches_node = a.get("branches")
-    if branches_node is None or not branches_node.is_list or len(branches_node.value) < 2:
+    branches_bound = a.get("branches")
+    if (
+        branches_bound is None
+        or not branches_bound.node.is_list
+        or len(branches_bound.node.value) < 2
+    ):
         raise ArchcalcError.at(
-            (branches_node or args).loc,
+            (branches_bound or args).node.loc,
             "concat expects a list of at least two branches",
             where=where,
             hint="e.g. `concat: [[conv2d: ...], [maxpool2d: ...]]`",
         )
+    branch_scope = branches_bound.scope
     branches = tuple(
         _sequence(
             "branch",
             f"branch{i + 1}",
             _join(path, f"branch{i + 1}"),
-            b,
+            Bound(b, branch_scope),
             f"{here}[{i}]",
             b.loc or loc,
             ctx,
         )
-        for i, b in enumerate(branches_node.value)
+        for i, b in enumerate(branches_bound.node.value)
     )
     return Concat(name, path, branches, loc, where)
 
@@ -397,90 +546,71 @@ def _sequence(
     kind: str,
     name: str,
     path: str,
-    node: Node,
+    bound: Bound,
     where: str,
     loc: Loc | None,
     ctx: _Context,
     count: bool = True,
 ) -> Sequence:
     saved = ctx.count
-    children = _parse_list(node, path, where, ctx)
+    children = _parse_list(bound, path, where, ctx)
     if not count:
         ctx.count = saved  # already paid for by the caller (repeat copies)
     if not children:
-        raise ArchcalcError.at(node.loc or loc, f"{kind} has no layers", where=where)
+        raise ArchcalcError.at(bound.node.loc or loc, f"{kind} has no layers", where=where)
     return Sequence(kind, name, path, children, loc, where)
 
 
 def _parse_block_call(
     block: BlockDef,
-    args: Node,
+    args: Bound,
     index: int,
     prefix: str,
     where: str,
     loc: Loc | None,
     ctx: _Context,
 ) -> Sequence:
-    if block.name in ctx.stack:
-        chain = " → ".join([*ctx.stack, block.name])
+    if block.name in ctx.chain:
+        calls = [c for c in ctx.chain if c in ctx.blocks]
+        chain = " → ".join([*calls[calls.index(block.name) :], block.name])
         raise ArchcalcError.at(loc, f"block `{block.name}` uses itself ({chain})", where=where)
-    if args.value is None:
-        args = Node({}, args.loc)
-    if not args.is_map:
+    if args.node.value is None:
+        args = Bound(Node({}, args.node.loc), args.scope)
+    if not args.node.is_map:
         raise ArchcalcError.at(
-            args.loc,
-            f"block `{block.name}` expects a mapping of parameters, but gets {describe(args)}",
+            args.node.loc,
+            f"block `{block.name}` expects a mapping of parameters, but gets {describe(args.node)}",
             where=where,
         )
     name, args = _take_name(args, f"{block.name}_{index}", where)
-    values: dict[str, Node] = {}
-    for key, value in args.value.items():
+    node, scope = args
+    values: dict[str, Bound] = {}
+    for key, value in node.value.items():
         if key not in block.params:
             raise ArchcalcError.at(
-                args.key_loc(key),
+                node.key_loc(key),
                 f"block `{block.name}` has no parameter `{key}`",
                 where=where,
                 hint=suggest(key, block.params)
                 or f"its parameters are {', '.join(block.params) or 'none'}",
             )
-        values[key] = value
+        # Bound to the caller's scope, unread: a value is resolved only where it is used.
+        values[key] = resolve(value, scope)
     for key, default in block.params.items():
         if key not in values:
             if default is None:
                 raise ArchcalcError.at(
-                    args.loc or loc,
+                    node.loc or loc,
                     f"block `{block.name}` expects parameter `{key}`, but it is missing",
                     where=where,
                     hint=f"e.g. `{block.name}: {{{', '.join(f'{p}: ...' for p in block.params)}}}`",
                 )
-            values[key] = default
-    body = _substitute(block.layers, values, block.name, where)
-    ctx.stack.append(block.name)
+            values[key] = Bound(default, None)
+    body = Bound(block.layers, Scope(block.name, values, where))
+    ctx.enter(block.name, loc, where)
     try:
         return _sequence(
             block.name, name, _join(prefix, name), body, f"{where}.{block.name}", loc, ctx
         )
     finally:
-        ctx.stack.pop()
-
-
-def _substitute(node: Node, values: dict[str, Node], block: str, where: str) -> Node:
-    """Replace every ``$param`` scalar in a block body by the call's value."""
-    v: Any = node.value
-    if isinstance(v, str) and v.startswith("$"):
-        key = v[1:]
-        if key not in values:
-            raise ArchcalcError.at(
-                node.loc,
-                f"block `{block}` has no parameter `{key}`",
-                where=where,
-                hint=suggest(key, values) or f"its parameters are {', '.join(values) or 'none'}",
-            )
-        return values[key]
-    if isinstance(v, dict):
-        return Node(
-            {k: _substitute(c, values, block, where) for k, c in v.items()}, node.loc, node.key_locs
-        )
-    if isinstance(v, list):
-        return Node([_substitute(c, values, block, where) for c in v], node.loc)
-    return node
+        ctx.leave()

@@ -8,6 +8,7 @@ located line, because a spec is untrusted input.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import yaml
@@ -20,6 +21,17 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_DEPTH = 200
 # Five to ten values a layer: room for a 20,000-layer spec written out in full.
 MAX_VALUES = 150_000
+# Every mapping key in a spec is a name (a kind, an argument, a block, a parameter);
+# the longest real one is about 20 characters. The cap keeps each error message short
+# and each name cheap to compare.
+MAX_NAME_CHARS = 64
+
+# What YAML (and so PyYAML) refuses anywhere in a document: control characters other
+# than tab and line breaks, surrogates, U+FFFE/U+FFFF. Found here first, so that the
+# error names the line and column (PyYAML's C reader gives a byte offset only).
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Flow collections open and close with brackets; quoted scalars and comments hide them.
+_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^']*'|"(?:[^"\\]|\\.)*"|(?:^|(?<=[ \t]))#[^\n]*""", re.M)
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -91,15 +103,24 @@ def parse_yaml(text: str, filename: str) -> Node:
             file=filename,
             hint="use `blocks:` and `repeat:` to write long networks compactly",
         )
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        raise ArchcalcError.at(
+            _loc_of(text, bad.start(), filename),
+            f"the control character U+{ord(bad.group()):04X} is not allowed in YAML",
+            hint="a spec is plain text: is this file binary, or was it pasted with escapes?",
+        )
     loader = _Loader(text)
     try:
         root = _compose(loader, filename)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        _refuse_deep_flow(text, mark.index + 1 if mark else len(text), filename)
         loc = Loc(filename, mark.line + 1, mark.column + 1) if mark else None
         problem = err.problem or err.context or "invalid YAML"
         raise ArchcalcError.at(loc, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as err:
+        _refuse_deep_flow(text, len(text), filename)
         raise ArchcalcError(f"YAML syntax error: {err}", file=filename) from None
     finally:
         loader.dispose()
@@ -112,6 +133,39 @@ def parse_yaml(text: str, filename: str) -> Node:
             hint="a spec is a mapping with `input:` and `layers:`",
         )
     return root
+
+
+def _loc_of(text: str, index: int, filename: str) -> Loc:
+    """The line and column (1-based, in characters) of ``text[index]``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return Loc(filename, text.count("\n", 0, index) + 1, index - line_start + 1)
+
+
+def _too_deep(loc: Loc) -> ArchcalcError:
+    return ArchcalcError.at(
+        loc,
+        f"YAML nesting is deeper than archcalc reads ({MAX_DEPTH} levels)",
+        hint="use `blocks:` to name and reuse deep structure",
+    )
+
+
+def _refuse_deep_flow(text: str, end: int, filename: str) -> None:
+    """Refuse with archcalc's own message when ``text[:end]`` nests brackets past MAX_DEPTH.
+
+    Run only once PyYAML has refused the text: its scanner reads a line of
+    brackets ahead of the events that _compose counts, and some releases (libyaml
+    0.2.5 at 1,000 levels) stop deep nesting with their own message first. A valid
+    spec never pays for this scan.
+    """
+    depth = 0
+    for token in _FLOW_TOKENS.finditer(text, 0, end):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep(_loc_of(text, token.start(), filename))
+        elif char in "]}":
+            depth = max(depth - 1, 0)
 
 
 def _compose(loader: Any, filename: str) -> Node | None:
@@ -146,9 +200,7 @@ def _compose(loader: Any, filename: str) -> Node | None:
             if event.tag not in (None, "!", _MAP_TAG if is_map else _SEQ_TAG):
                 raise _bad_tag(event.tag, loc)
             if len(stack) >= MAX_DEPTH:
-                raise ArchcalcError.at(
-                    loc, f"YAML nesting is deeper than archcalc reads ({MAX_DEPTH} levels)"
-                )
+                raise _too_deep(loc)
             stack.append([{} if is_map else [], loc, {}, None, None])
             continue
         if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
@@ -179,6 +231,8 @@ def _compose(loader: Any, filename: str) -> Node | None:
             if raw == "<<":
                 raise ArchcalcError.at(node.loc, "YAML merge keys (<<) are not supported in specs")
             key = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            if len(key) > MAX_NAME_CHARS:
+                raise _long_name(key, node.loc)
             if key in container:
                 first = top[2][key]
                 raise ArchcalcError.at(
@@ -216,6 +270,16 @@ def _too_many(loc: Loc) -> ArchcalcError:
     )
 
 
+def _long_name(key: str, loc: Loc | None, where: str | None = None) -> ArchcalcError:
+    return ArchcalcError.at(
+        loc,
+        f"the key {key[:20]!r}… is {len(key):,} characters long; "
+        f"archcalc reads names up to {MAX_NAME_CHARS}",
+        where=where,
+        hint="every key in a spec is a name: a kind, an argument, a block or a parameter",
+    )
+
+
 def _bad_tag(tag: str, loc: Loc) -> ArchcalcError:
     return ArchcalcError.at(
         loc,
@@ -240,6 +304,8 @@ def _from_python(value: Any, where: str, depth: int) -> Node:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ArchcalcError(f"mapping keys must be strings, not {k!r}", where=where)
+            if len(k) > MAX_NAME_CHARS:
+                raise _long_name(k, None, where)
             items[k] = _from_python(v, f"{where}.{k}", depth + 1)
         return Node(items, None, {})
     if isinstance(value, (list, tuple)):

@@ -8,12 +8,58 @@ vs found — hint), print nothing on stdout, show no traceback, and never hang
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from archcalc.spec.parse import MAX_NESTING
 from tests.helpers import run_cli
+
+
+def _block_chain(n: int) -> str:
+    """Blocks b1..b(n-1), each calling the one before: n nested block calls."""
+    text = "input: [1, 8, 8]\nblocks:\n  b0:\n    layers: [relu]\n"
+    text += "".join(f"  b{i}:\n    layers: [b{i - 1}]\n" for i in range(1, n))
+    return text + f"layers: [b{n - 1}]\n"
+
+
+def _nested(levels: int) -> str:
+    """A spec whose deepest layers sit inside exactly ``levels`` composites and block calls.
+
+    Each block wraps the one before in a repeat, a residual or a concat (two levels:
+    the call and the composite), so every kind of nesting reaches every consumer.
+    """
+    wraps = [
+        "[{{repeat: {{times: 1, layers: [{inner}]}}}}]",
+        "[{{residual: {{layers: [{inner}]}}}}]",
+        "[{{concat: [[{inner}], [identity]]}}, {{conv2d: {{out: 1, kernel: 1}}}}]",
+    ]
+    text = "input: [1, 4, 4]\nblocks:\n  b0:\n    layers: [{conv2d: {out: 1, kernel: 1}}, relu]\n"
+    depth, i = 1, 0
+    while depth < levels:
+        i += 1
+        two = depth + 2 <= levels
+        body = wraps[i % 3].format(inner=f"b{i - 1}") if two else f"[b{i - 1}]"
+        depth += 2 if two else 1
+        text += f"  b{i}:\n    layers: {body}\n"
+    return text + f"layers: [b{i}, flatten, {{linear: 2}}]\n"
+
+
+# Calls of a block handing on a 20,000-value argument its callee never reads: copying
+# each call's body (the old substitution) took minutes.
+_UNUSED_ARGUMENT = (
+    "input: [1, 8, 8]\nblocks:\n  b0:\n    params: [c]\n    layers: [relu]\n"
+    "  b1:\n    params: [c]\n    layers: [{b0: {c: [" + ", ".join(["$c"] * 20_000) + "]}}]\n"
+    "  b2:\n    layers: [{repeat: {times: 5000, layers: [{b1: {c: 1}}]}}]\n"
+    "layers: [b2, {linear: {out: $nope}}]\n"
+)
+# Terminal escapes and bidi overrides, as a kind's name in a double-quoted scalar.
+_ESCAPES = 'input: [1, 8, 8]\nlayers:\n  - "\\x1b[2J\\x1b]0;pwned\\x07\\u202eevil\\x9b"\n'
 
 # (id, file text, expected line:col or None, regex the message must match)
 CASES = [
@@ -131,10 +177,80 @@ CASES = [
         r"the spec expands to more than 20,000 layers",
     ),
     (
+        # PyYAML's C scanner reads a line of brackets ahead and refuses 1,000 levels itself.
         "deep-nesting",
         "input: [1, 8, 8]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n",
         None,
-        r"nesting is deeper than archcalc reads",
+        r"YAML nesting is deeper than archcalc reads \(200 levels\)",
+    ),
+    (
+        "deep-block-nesting",
+        "input: [1, 8, 8]\nlayers:\n" + "- " * 5000 + "relu\n",
+        None,
+        r"YAML nesting is deeper than archcalc reads \(200 levels\)",
+    ),
+    (
+        "block-chain",
+        _block_chain(400),
+        "676:14",
+        rf"layers\[0\]\.b399\[0\].*: composites and block calls nest deeper than {MAX_NESTING} "
+        r"levels \(b399 → b398 → b397 → … → b337 → b336 → b335\)",
+    ),
+    (
+        "nesting-budget",
+        _nested(MAX_NESTING + 1),
+        None,
+        rf"composites and block calls nest deeper than {MAX_NESTING} levels",
+    ),
+    (
+        "unused-block-argument",
+        _UNUSED_ARGUMENT,
+        "11:29",
+        r"layers\[1\] \(linear linear_1\): `out` expects an integer, but gets '\$nope'",
+    ),
+    (
+        "long-unknown-kind",
+        "input: [1, 8, 8]\nlayers:\n  - " + "conv2d" * 150_000 + "\n",
+        "3:5",
+        r"unknown layer kind `(conv2d)+conv… \(900,000 characters\)` — run `archcalc kinds`",
+    ),
+    (
+        "long-argument-name",
+        "input: [1, 8, 8]\nlayers:\n  - conv2d:\n      ? " + "kernel" * 150_000 + "\n      : 3\n",
+        "4:9",
+        r"the key 'kernelkernel.*'… is 900,000 characters long; archcalc reads names up to 64",
+    ),
+    (
+        "nul-byte",
+        "input: [1, 8, 8]\nlayers:\n  - re\x00lu\n",
+        "3:7",
+        r"the control character U\+0000 is not allowed in YAML",
+    ),
+    (
+        "bell-after-unicode",
+        "name: résumé\x07\ninput: [1, 8, 8]\nlayers: [relu]\n",
+        "1:13",
+        r"the control character U\+0007 is not allowed in YAML",
+    ),
+    (
+        "terminal-escapes",
+        _ESCAPES,
+        "3:5",
+        r"unknown layer kind `\\x1b\[2J\\x1b\]0;pwned\\x07\\u202eevil\\x9b`",
+    ),
+    (
+        "reserved-name-training",
+        "input: [1, 8, 8]\nlayers:\n  - relu: {name: training}\n",
+        "3:18",
+        r"layers\[0\]: the name `training` is an attribute of torch\.nn\.Module, so "
+        r"`archcalc build` cannot give it to a submodule — choose another `name`",
+    ),
+    (
+        "reserved-name-in-block",
+        "input: [1, 8, 8]\nblocks:\n  b:\n    params: [n]\n    layers: [{relu: {name: $n}}]\n"
+        "layers:\n  - b: {n: _modules}\n",
+        "7:12",
+        r"the name `_modules` is an attribute of torch\.nn\.Module",
     ),
     (
         "self-recursive-block",
@@ -169,6 +285,10 @@ CASES = [
 ]
 
 
+# Characters a terminal acts on: none may reach it from a spec's text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 @pytest.mark.parametrize(
     ("text", "position", "pattern"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -178,12 +298,16 @@ def test_bad_spec_is_one_located_line(
     spec = tmp_path / "bad.yaml"
     spec.write_text(text)
     before = sorted(p.name for p in tmp_path.iterdir())
+    start = time.perf_counter()
     result = run_cli("summary", str(spec), timeout=20)
+    elapsed = time.perf_counter() - start
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
+    assert not _CONTROL.search(result.stderr.rstrip("\n")), ascii(result.stderr)
+    assert elapsed < 5, f"{elapsed:.1f} s (DESIGN.md: under 1 s; generous for a loaded CI machine)"
     line = lines[0]
     prefix = f"{spec}:{position}: " if position else f"{spec}:"
     assert line.startswith(prefix), line
@@ -255,3 +379,78 @@ def test_check_reports_every_bad_file_and_exits_2(tmp_path: Path) -> None:
         f"{bad}:2:11: layers[0] (linear linear_0): expects a flat input"
     )
     assert run_cli("check", str(good)).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_only_regular_files_are_read(tmp_path: Path, kind: str) -> None:
+    """/dev/zero never ends and a FIFO without a writer never opens: neither may hang."""
+    if kind == "device":
+        path, pattern = Path("/dev/zero"), r"is a device, not a spec file"
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        path, pattern = tmp_path / "spec.yaml", r"is a FIFO \(named pipe\), not a spec file"
+        os.mkfifo(path)
+    else:
+        path, pattern = tmp_path, r"is a folder, not a spec file"
+    start = time.perf_counter()
+    result = run_cli("check", str(path), timeout=20)
+    assert result.returncode == 2
+    assert re.fullmatch(re.escape(str(path)) + ": " + pattern + r".*\n", result.stderr)
+    assert time.perf_counter() - start < 5
+
+
+def test_a_file_that_grows_is_read_to_the_limit_only(tmp_path: Path) -> None:
+    """The size is what was read, not what stat said: a file past 1 MiB is refused."""
+    spec = tmp_path / "big.yaml"
+    spec.write_text("input: [1, 8, 8]\nlayers:\n" + "  - relu  # padding\n" * 60_000)
+    result = run_cli("check", str(spec), timeout=20)
+    assert result.returncode == 2
+    assert re.fullmatch(
+        re.escape(str(spec)) + r": spec is 1\.1 MiB; archcalc reads specs up to 1 MiB — .*\n",
+        result.stderr,
+    )
+
+
+def test_every_consumer_survives_the_deepest_accepted_spec(tmp_path: Path) -> None:
+    """MAX_NESTING levels are safe for every command, under Python's default recursion limit."""
+    spec = tmp_path / "deep.yaml"
+    spec.write_text(_nested(MAX_NESTING))
+    for args in (
+        ["check", str(spec)],
+        ["summary", str(spec)],
+        ["summary", "--json", str(spec)],
+        ["summary", "--markdown", "--depth", "3", str(spec)],
+        ["lint", str(spec)],
+        ["report", "-o", str(tmp_path / "deep.html"), str(spec)],
+        ["compare", str(spec), str(spec)],
+    ):
+        result = run_cli(*args, timeout=60)
+        assert result.returncode in (0, 1), (args, result.stderr[-500:])
+        assert "Traceback" not in result.stderr
+    pytest.importorskip("torch")
+    torch_check = (
+        "import copy, io, pickle, sys, torch, archcalc\n"
+        "from archcalc.bridge.summarize import summarize\n"
+        f"spec = archcalc.load({str(spec)!r})\n"
+        "model = archcalc.build(spec)\n"
+        "model(torch.randn(2, *spec.input_shape)).sum().backward()\n"
+        "model.load_state_dict(model.state_dict())\n"
+        "copy.deepcopy(model); pickle.loads(pickle.dumps(model)); repr(model)\n"
+        "buf = io.BytesIO(); torch.save(model, buf); buf.seek(0)\n"
+        "torch.load(buf, weights_only=False)\n"
+        "summarize(model, spec.input_shape)\n"
+        "print(sys.getrecursionlimit())\n"
+    )
+    result = run_cli_python(torch_check)
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert result.stdout.strip() == "1000"
+
+
+def run_cli_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (default recursion limit, no pytest frames)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
