@@ -233,6 +233,12 @@ layers:
 
 
 def test_a_name_torch_reserves_is_an_error() -> None:
-    spec = archcalc.from_dict({"input": [4], "layers": [{"linear": {"name": "forward", "out": 2}}]})
-    with pytest.raises(archcalc.ArchcalcError, match="`forward` clashes with an attribute"):
-        archcalc.build(spec)
+    # Refused when the spec is read (so `archcalc check` catches it too), before any build.
+    with pytest.raises(
+        archcalc.ArchcalcError, match=r"the name `forward` is an attribute of torch\.nn\.Module"
+    ):
+        archcalc.build(
+            archcalc.from_dict(
+                {"input": [4], "layers": [{"linear": {"name": "forward", "out": 2}}]}
+            )
+        )
