@@ -11,19 +11,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from archcalc.cli.common import positive_int
+from archcalc import outfile
 from archcalc.errors import ArchcalcError
 
 PICTURES = ("curves.png", "filters.png", "feature_maps.png")
 _RUN_FILES = ("metrics.json", "checkpoint.pt")  # either one marks a folder as holding a run
 _REDRAW_S = 0.25  # progress bar redraws at most this often
+RUNS = Path("runs")  # the default output folder is RUNS/<the spec's name, made safe>
+# A spec's name becomes one folder name: letters, digits, _ . + - only (anything else is _),
+# no leading dot, so `name: ../../etc` or `/tmp/x` cannot leave RUNS.
+_UNSAFE = re.compile(r"[^\w.+-]+")
+_MAX_NAME = 100
+# Upper bounds of the integer options: beyond them a value is a typo (and overflows torch).
+MAX_EPOCHS = 100_000
+MAX_BATCH = 2**31 - 1
+MAX_IMAGES = 2**62
+MAX_SEED = 2**64 - 1  # torch.manual_seed's range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,11 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: download MNIST into $ARCHCALC_DATA or the user cache",
     )
     parser.add_argument(
-        "--epochs", type=positive_int, metavar="N", help=f"default {DEFAULT.epochs}"
+        "--epochs", type=_count(MAX_EPOCHS), metavar="N", help=f"default {DEFAULT.epochs}"
     )
     parser.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=_count(MAX_BATCH),
         metavar="N",
         help=f"global batch, shared by all processes (default {DEFAULT.batch_size})",
     )
@@ -59,15 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="default auto: CUDA when available",
     )
-    parser.add_argument("--out", metavar="DIR", help="output folder (default runs/<spec name>)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default runs/<spec name>, the name reduced to one safe folder name)",
+    )
     again = parser.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
     again.add_argument("--force", action="store_true", help="replace a run already in --out")
     # For quick tests on a slice of the data; not part of the user-facing recipe.
-    parser.add_argument("--limit-train", type=positive_int, help=argparse.SUPPRESS)
-    parser.add_argument("--limit-test", type=positive_int, help=argparse.SUPPRESS)
+    parser.add_argument("--limit-train", type=_count(MAX_IMAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--limit-test", type=_count(MAX_IMAGES), help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     import archcalc
     from archcalc.train import loop
 
+    for flag, value in (("SPEC", args.spec), ("--data-dir", args.data_dir), ("--out", args.out)):
+        if value is not None and "\0" in value:
+            raise ArchcalcError(f"{flag} holds a NUL character, which no path can: {value!r}")
     spec = archcalc.load(args.spec)
     analysis = archcalc.analyze(spec)
     dist = loop.setup(args.device)
@@ -114,7 +133,7 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
     from archcalc.train import data as data_mod
     from archcalc.train import loop
 
-    out = Path(args.out) if args.out else Path("runs") / spec.name
+    out = Path(args.out) if args.out else default_out(spec.name)
     _check_out(out, resume=args.resume, force=args.force)
     recipe, seed = _settings(args, out, spec.name)
 
@@ -133,9 +152,12 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
     data = data_mod.load(files, limit_train=args.limit_train, limit_test=args.limit_test)
     _check_spec_fits(spec, analysis, data)
 
+    if dist.is_main:
+        outfile.probe_folder(out)
     if args.force and dist.is_main:
+        # Only the files a run writes, each only if it is a regular file (checked again here).
         for name in (*_RUN_FILES, *PICTURES):
-            (out / name).unlink(missing_ok=True)
+            outfile.remove_own(out / name)
     loop.seed_everything(seed)
     model = archcalc.build(spec)
     params = sum(p.numel() for p in model.parameters())
@@ -220,9 +242,29 @@ def _same_data(args: argparse.Namespace) -> list[str]:
     return flags
 
 
+def run_folder_name(spec_name: str) -> str:
+    """The spec's name as one safe folder name: no separators, no leading dot, never empty."""
+    return _UNSAFE.sub("_", spec_name).lstrip(".")[:_MAX_NAME] or "run"
+
+
+def default_out(spec_name: str, runs: Path = RUNS) -> Path:
+    """``runs/<safe name>``; refused if a link there leads out of ``runs``."""
+    out = runs / run_folder_name(spec_name)
+    if not out.resolve().is_relative_to(runs.resolve()):
+        raise ArchcalcError(
+            f"the default output folder {out} leads out of {runs}/ (through a link)",
+            hint="pass --out DIR",
+        )
+    return out
+
+
 def _check_out(out: Path, *, resume: bool, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ArchcalcError(f"--out {out} is a file, not a folder")
+    # Every file a run writes must be a regular file or absent: never a link or a device.
+    if out.is_dir():
+        for name in (*_RUN_FILES, *PICTURES):
+            outfile.check_target(out / name)
     held = [name for name in _RUN_FILES if (out / name).exists()]
     if resume and not (out / "checkpoint.pt").exists():
         raise ArchcalcError(f"--resume: {out} holds no checkpoint.pt to continue from")
@@ -413,18 +455,44 @@ def _positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a positive number, but gets {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expects a positive number, but gets {text}")
+        raise argparse.ArgumentTypeError(f"expects a positive number, but gets {_shown(text)}")
     return value
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expects an integer seed, but gets {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expects a seed of 0 or more, but gets {value}")
+    value = _integer(text, "an integer seed")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expects a seed from 0 to 2**64 - 1, but gets {_shown(text)}"
+        )
     return value
+
+
+def _count(maximum: int) -> Callable[[str], int]:
+    """An argparse type: an integer from 1 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        value = _integer(text, "a positive integer")
+        if not 1 <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"expects a positive integer up to {maximum:,}, but gets {_shown(text)}"
+            )
+        return value
+
+    return parse
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        # Python refuses ints of over 4,300 digits with a ValueError too.
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects {what}, but gets {_shown(text)}") from None
+
+
+def _shown(text: str) -> str:
+    """``text`` as quoted in a message, shortened: a 400-digit number is not worth echoing."""
+    return repr(text) if len(text) <= 24 else repr(text[:20]) + f"… ({len(text)} characters)"
 
 
 if __name__ == "__main__":

@@ -15,31 +15,34 @@ the global batch, the schedule and the recipe stay those of one process.
 from __future__ import annotations
 
 import contextlib
+import copy
+import io
 import json
 import math
 import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as tdist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from archcalc import outfile
 from archcalc.errors import ArchcalcError
+from archcalc.train import checkpoint
 from archcalc.train.data import ImageData
 from archcalc.train.recipe import DEFAULT, Recipe
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
-_FORMAT = 1  # checkpoint layout version
+MAX_THREADS = 4096  # ARCHCALC_THREADS above this is a typo, not a machine
 
 
 # ---------------------------------------------------------------- processes and devices
@@ -145,8 +148,11 @@ def cpu_threads(local_processes: int = 1) -> int:
             value = int(env)
         except ValueError:
             value = 0
-        if value < 1:
-            raise ArchcalcError(f"ARCHCALC_THREADS expects a positive integer, but gets {env!r}")
+        if not 1 <= value <= MAX_THREADS:
+            raise ArchcalcError(
+                f"ARCHCALC_THREADS expects a positive integer up to {MAX_THREADS}, "
+                f"but gets {env[:40]!r}"
+            )
         return value
     try:
         cores = len(os.sched_getaffinity(0))
@@ -221,37 +227,17 @@ class Interrupted(KeyboardInterrupt):
 # ---------------------------------------------------------------- files
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    A crash or Ctrl-C mid-write leaves the previous file intact and no partial one.
-    """
-    # Not tempfile.mkstemp: its files are private (0600); a run's outputs should follow umask.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    text = json.dumps(obj, indent=2) + "\n"
-
-    def write(f: IO[bytes]) -> None:
-        f.write(text.encode())
-
-    atomic_write(path, write)
+    """Atomically write ``obj`` as indented JSON (see :mod:`archcalc.outfile`)."""
+    outfile.write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by this trainer (tensors only: no pickled code runs)."""
+    """Read a checkpoint written by this trainer, verifying its checksum and plain entries.
+
+    Tensors and plain values only (``weights_only=True``): no pickled code runs.
+    The network-dependent parts are checked by ``checkpoint.check_against`` on resume.
+    """
     if not path.is_file():
         raise ArchcalcError(f"no checkpoint to resume from: {path} does not exist")
     try:
@@ -259,9 +245,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     except Exception as err:  # any unreadable file is the same problem to the user
         reason = " ".join(str(err).split())[:200]
         raise ArchcalcError(f"{path}: not a readable archcalc checkpoint ({reason})") from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise ArchcalcError(f"{path}: not an archcalc train checkpoint (format {_FORMAT})")
-    return state
+    return checkpoint.check_file(state, path)
 
 
 # ---------------------------------------------------------------- the trainer
@@ -332,6 +316,8 @@ class Trainer:
     reporter: Reporter = field(default_factory=SilentReporter)
     on_step: Callable[[int, int], None] | None = None
     history: list[EpochMetrics] = field(default_factory=list, init=False)
+    # Where the last checkpoint written (or resumed from) stands, for error messages.
+    _saved_at: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.recipe.batch_size < self.dist.world_size:
@@ -359,13 +345,49 @@ class Trainer:
         self._test_x = self._to_device(self.data.test.images[share])
         self._test_y = self.data.test.labels[share].to(device)
         n, b, w = len(self.data.train), self.recipe.batch_size, self.dist.world_size
-        # A last batch too small to give every process a sample is dropped (DDP needs all).
-        self.steps_per_epoch = n // b + (1 if n % b >= w else 0)
+        # A last, incomplete batch is kept only if every process gets two images of it:
+        # DDP needs a sample on every process, and batch norm cannot train on one image
+        # (one value per channel), which used to crash the run at the end of an epoch.
+        self.steps_per_epoch = n // b + (1 if n % b >= 2 * w else 0)
         if self.steps_per_epoch == 0:
-            raise ArchcalcError(f"{n} training images are fewer than the {w} processes")
+            raise ArchcalcError(
+                f"{n} training images are too few for one batch: each of the {w} process(es) "
+                "needs at least 2"
+            )
+        if b // w < 2:
+            self._check_single_image_batches(b // w)
         self.optimizer = self.recipe.optimizer(self.module.parameters())
         self.scheduler = self.recipe.scheduler(self.optimizer, self.steps_per_epoch)
         self._stop = False
+
+    def _check_single_image_batches(self, share: int) -> None:
+        """Refuse up front a batch of one image per process that the network cannot train on.
+
+        Batch norm needs more than one value per channel in training mode: a
+        BatchNorm1d after a linear layer fails on one image, a BatchNorm2d on a
+        larger map does not. One training-mode pass on a copy (its own random
+        stream, so this run's numbers do not change) tells which.
+        """
+        norms = [
+            name
+            for name, m in self.module.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
+        if not norms:
+            return
+        probe = copy.deepcopy(self.module).train()
+        cuda = [self.dist.device.index or 0] if self._cuda else []
+        try:
+            with torch.random.fork_rng(devices=cuda), self._autocast():
+                probe(self._train_x[:share])
+        except (ValueError, RuntimeError):
+            b, w = self.recipe.batch_size, self.dist.world_size
+            each = "" if w == 1 else f" shared by {w} processes"
+            raise ArchcalcError(
+                f"--batch-size {b}{each} trains on one image at a time, but batch norm "
+                f"({norms[0]}) needs more than one value per channel to train",
+                hint=f"use --batch-size {2 * w} or more",
+            ) from None
 
     # -------------------------------------------------------------- public
 
@@ -384,6 +406,9 @@ class Trainer:
         (keeping the last good checkpoint) when the loss stops being finite.
         """
         start_epoch, start_step, partial = 0, 0, _Partial()
+        if self.out is not None and self.dist.is_main:
+            # Before any training: a read-only or missing folder is found now, not an epoch later.
+            outfile.probe_folder(self.out)
         if resume:
             start_epoch, start_step, partial = self._restore()
         with self._sigint_stops():
@@ -514,25 +539,43 @@ class Trainer:
         )
         if not self.dist.is_main or self.out is None:
             return
-        state = {
-            "format": _FORMAT,
-            "model": self.module.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "epoch": epoch,
-            "step": step,
-            "partial": asdict(partial) if partial is not None else None,
-            "history": [m.to_dict() for m in self.history],
-            "rng": rng,
-            "seed": self.seed,
-            "recipe": self.recipe.to_dict(),
-            "train_images": len(self.data.train),
-            "world_size": self.dist.world_size,
-            "meta": self.meta,
-        }
-        self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.out / CHECKPOINT, lambda f: torch.save(state, f))
-        write_json(self.out / METRICS, self.metrics())
+        state = checkpoint.seal(
+            {
+                "model": self.module.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "epoch": epoch,
+                "step": step,
+                "partial": asdict(partial) if partial is not None else None,
+                "history": [m.to_dict() for m in self.history],
+                "rng": rng,
+                "seed": self.seed,
+                "recipe": self.recipe.to_dict(),
+                "train_images": len(self.data.train),
+                "world_size": self.dist.world_size,
+                "meta": self.meta,
+            }
+        )
+        # Serialised in memory first, so a full disk or a read-only folder is an OSError of
+        # the write, which outfile turns into one line; the previous checkpoint stays whole.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            outfile.write_bytes(self.out / CHECKPOINT, buffer.getvalue())
+            self._saved_at = f"after epoch {epoch}" + (f", batch {step}" if step else "")
+            write_json(self.out / METRICS, self.metrics())
+        except (OSError, ArchcalcError) as err:
+            reason = err.message if isinstance(err, ArchcalcError) else f"{self.out}: {err}"
+            kept = (
+                f"the last good checkpoint ({self._saved_at}) is kept in {self.out / CHECKPOINT}"
+                if self._saved_at
+                else "no checkpoint was saved"
+            )
+            raise ArchcalcError(
+                f"{reason}; training stopped and {kept}",
+                hint="make room or fix the folder, then run again (--resume continues)",
+            ) from None
 
     def metrics(self) -> dict[str, Any]:
         """The metrics.json object."""
@@ -550,7 +593,7 @@ class Trainer:
         if path is None:
             raise ArchcalcError("--resume needs an output folder to resume from")
         state = load_checkpoint(path, self.dist.device)
-        state["spec"] = state.get("meta", {}).get("spec")
+        state["spec"] = state["meta"]["spec"]
         for key, mine in (
             ("spec", self.meta.get("spec")),
             ("recipe", self.recipe.to_dict()),
@@ -562,20 +605,30 @@ class Trainer:
                     f"{path} was trained with {key} {state.get(key)}, this run has {mine}",
                     hint="resume with the original settings, or pass --force to start over",
                 )
-        try:
-            self.module.load_state_dict(state["model"])
-        except RuntimeError as err:
-            first = str(err).strip().splitlines()[0]
-            raise ArchcalcError(f"{path} holds a different network: {first}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.history = [EpochMetrics(**m) for m in state["history"]]
         epoch, step = int(state["epoch"]), int(state["step"])
         if epoch >= self.recipe.epochs:
             raise ArchcalcError(
                 f"{path} is a finished run of {self.recipe.epochs} epochs; nothing to resume",
                 hint="pass --force to train again from scratch",
             )
+        checkpoint.check_against(
+            state,
+            path,
+            model=self.module,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            steps_per_epoch=self.steps_per_epoch,
+        )
+        try:
+            self.module.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            # check_against should have caught it; a torch release may check more.
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ArchcalcError(f"{path}: cannot resume from this checkpoint: {first}") from None
+        self.history = [EpochMetrics(**m) for m in state["history"]]
+        self._saved_at = f"after epoch {epoch}" + (f", batch {step}" if step else "")
         partial = _Partial(**state["partial"]) if state["partial"] else _Partial()
         rng = state["rng"]
         if step > 0 and len(rng) == self.dist.world_size:

@@ -2,16 +2,16 @@
 
 matplotlib is used through its object API on the Agg canvas (never pyplot), so
 drawing needs no display and changes no global backend; torchvision's
-``make_grid`` and ``save_image`` lay out the image grids. Every file is written
-through a temporary file, like the checkpoint.
+``make_grid`` and ``save_image`` lay out the image grids. Each picture is drawn
+in memory and written with :mod:`archcalc.outfile`, like the checkpoint.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,7 +20,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.utils import make_grid, save_image
 
-from archcalc.train.loop import EpochMetrics, atomic_write
+from archcalc import outfile
+from archcalc.train.loop import EpochMetrics
 
 MAX_TILES = 256  # more filters or channels than this make an unreadable grid
 # Small kernels and maps are enlarged (nearest neighbour, so pixels stay visible) to at least:
@@ -76,7 +77,9 @@ def filters(conv: nn.Module, path: Path) -> None:
         scale_each=True,
         pad_value=1.0,
     )
-    atomic_write(path, lambda f: save_image(grid, f, format="png"))
+    buffer = io.BytesIO()
+    save_image(grid, buffer, format="png")
+    outfile.write_bytes(path, buffer.getvalue())
 
 
 def first_image_of(labels: torch.Tensor, label: int) -> int:
@@ -173,10 +176,9 @@ def _enlarge(tiles: torch.Tensor, min_px: int) -> torch.Tensor:
 
 
 def _save_figure(fig: Figure, path: Path) -> None:
-    def write(f: IO[bytes]) -> None:
-        fig.savefig(f, format="png", dpi=100)
-
-    atomic_write(path, write)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    outfile.write_bytes(path, buffer.getvalue())
 
 
 def _dims(shape: tuple[int, ...]) -> str:

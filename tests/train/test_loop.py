@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import archcalc
+from archcalc import outfile
 from archcalc.errors import ArchcalcError
 from archcalc.train import data, loop
 from archcalc.train.recipe import Recipe
@@ -114,41 +116,31 @@ def test_resume_refuses_other_settings_and_finished_runs(
         trainer(images, out=tmp_path, epochs=1).fit(resume=True)
 
 
-def test_a_crash_while_saving_keeps_the_previous_checkpoint(
+def test_a_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(
     images: data.ImageData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_save = torch.save
-    saves = 0
+    real_write = outfile._write_all
+    writes = 0
 
-    def dies_halfway(obj: Any, f: Any) -> None:
-        nonlocal saves
-        saves += 1
-        if saves == 2:  # the end of epoch 2
-            f.write(b"\x80\x02half a checkpoint")
-            raise OSError("No space left on device")
-        real_save(obj, f)
+    def full_at_the_fourth_write(fd: int, payload: bytes) -> None:
+        nonlocal writes
+        writes += 1
+        # 1: the folder probe, 2 and 3: epoch 1's checkpoint and metrics; 4: epoch 2's checkpoint.
+        if writes == 4:
+            real_write(fd, payload[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(fd, payload)
 
-    monkeypatch.setattr(loop.torch, "save", dies_halfway)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(outfile, "_write_all", full_at_the_fourth_write)
+    with pytest.raises(
+        ArchcalcError,
+        match=r"^cannot write '.*checkpoint\.pt': No space left on device; training stopped and "
+        r"the last good checkpoint \(after epoch 1\) is kept in .*checkpoint\.pt",
+    ):
         trainer(images, out=tmp_path).fit()
+    monkeypatch.undo()
     assert loop.load_checkpoint(tmp_path / loop.CHECKPOINT)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.json"]
-
-
-def test_atomic_write_leaves_the_old_file_or_the_new_one(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"old")
-
-    def fails(f: Any) -> None:
-        f.write(b"new but incomplete")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        loop.atomic_write(path, fails)
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
-    loop.atomic_write(path, lambda f: f.write(b"new"))
-    assert path.read_bytes() == b"new"
 
 
 class TurnsNaN(nn.Module):
