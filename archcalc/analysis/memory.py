@@ -44,11 +44,14 @@ def estimate(analysis: Analysis, batch: int = 1) -> MemoryEstimate:
     return MemoryEstimate(batch, params, buffers, inp, acts, peak, training)
 
 
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
 def binary_size(n: int) -> str:
     """Bytes in binary units, as they really are: 1 KiB = 1024 B."""
     value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
             return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")

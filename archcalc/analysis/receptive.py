@@ -9,13 +9,23 @@ With effective kernel k' = d(k−1)+1::
 ``start`` is kept doubled (an integer) so the arithmetic stays exact however
 deep the network; it is the centre of the first output unit's field, in input
 pixel coordinates, and padding makes it negative.
+
+The numbers are bounded like the layer count: ``jump`` multiplies by every
+stride, so a few thousand strided layers on a 1×1 map (which torch runs
+happily) would make integers of thousands of digits. :func:`check` refuses a
+field whose size, jump or start passes :data:`RF_LIMIT`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archcalc.kinds.base import GlobalStep, Pair, RFStep, SpatialStep
+from archcalc.kinds.base import GlobalStep, Pair, RFStep, ShapeError, SpatialStep
+
+# 2**53: the largest integer a float, and so JSON readers and the HTML report's
+# JavaScript, hold exactly; over four million times the largest input side
+# archcalc accepts (2**31 − 1), so no field a real network has comes near it.
+RF_LIMIT = 2**53
 
 
 def _half(x2: int) -> float:
@@ -67,6 +77,35 @@ def step(rf: ReceptiveField, how: RFStep, input_hw: Pair) -> ReceptiveField:
     )
     jump = tuple(rf.jump[a] * how.stride[a] for a in (0, 1))
     return ReceptiveField(size=_pair(size), jump=_pair(jump), start_x2=_pair(start))
+
+
+def check(rf: ReceptiveField) -> ReceptiveField:
+    """``rf`` unchanged, or :class:`ShapeError` when a number passes :data:`RF_LIMIT`.
+
+    Called after every step, so a refused number has at most a few dozen digits.
+    """
+    for a, axis in enumerate("HW"):
+        if rf.jump[a] > RF_LIMIT:
+            raise ShapeError(
+                f"the receptive field's effective stride on {axis} (jump, the product of the "
+                f"strides so far) reaches {rf.jump[a]:,}, past archcalc's limit of 2^53",
+                hint="strides multiply along the path, here far past any input archcalc "
+                "accepts; remove strided layers or use stride 1",
+            )
+        if rf.size[a] > RF_LIMIT:
+            raise ShapeError(
+                f"the receptive field's size on {axis} reaches {rf.size[a]:,} input pixels, "
+                "past archcalc's limit of 2^53",
+                hint="a field this wide sees far past any input; lower the kernels, "
+                "dilations or strides",
+            )
+        if abs(rf.start_x2[a]) > 2 * RF_LIMIT:
+            raise ShapeError(
+                f"the receptive field's start on {axis} lies {abs(rf.start_x2[a]) // 2:,} "
+                "pixels from the input's corner, past archcalc's limit of 2^53",
+                hint="padding multiplies by the strides before it; lower the padding or strides",
+            )
+    return rf
 
 
 def merge(fields: list[ReceptiveField]) -> tuple[ReceptiveField, bool]:

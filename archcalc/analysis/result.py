@@ -43,11 +43,15 @@ class Row:
 
     def leaves(self) -> Iterator[Row]:
         """The leaf rows beneath this one, in execution order (itself, for a leaf)."""
-        if self.is_leaf:
-            yield self
-        else:
-            for child in self.children:
-                yield from child.leaves()
+        # An explicit stack: nested ``yield from`` would pass every leaf up
+        # through one generator per level, quadratic in a deeply nested spec.
+        stack = [self]
+        while stack:
+            row = stack.pop()
+            if row.is_leaf:
+                yield row
+            else:
+                stack.extend(reversed(row.children))
 
     @property
     def name(self) -> str:
@@ -107,7 +111,8 @@ def group_row(
     calls: int = 1,
 ) -> Row:
     """A composite row (block, repeat, residual, container module): its leaves' sums."""
-    t = totals_of([leaf for child in children for leaf in child.leaves()])
+    # Each child already holds the sums over its own leaves, so summing the
+    # children costs one step per child, not one per leaf at every level.
     return Row(
         path=path,
         kind=kind,
@@ -115,11 +120,11 @@ def group_row(
         depth=depth,
         input_shape=input_shape,
         output_shape=output_shape,
-        params=t.params,
-        trainable_params=t.trainable_params,
-        buffers=t.buffers,
-        macs=t.macs,
-        activation_bytes=t.activation_bytes,
+        params=sum(c.params for c in children),
+        trainable_params=sum(c.trainable_params for c in children),
+        buffers=sum(c.buffers for c in children),
+        macs=sum(c.macs for c in children if c.macs is not None),
+        activation_bytes=sum(c.activation_bytes for c in children),
         receptive_field=receptive_field,
         children=children,
         note=note,

@@ -15,6 +15,12 @@ from archcalc.gcpause import paused_gc
 from archcalc.kinds.base import MAX_INT, Pair, Shape, ShapeError, fmt_shape
 from archcalc.spec.model import Concat, Layer, Repeat, Residual, Sequence, Spec, SpecNode
 
+# Torch counts a tensor's elements in an int64. Refusing larger outputs keeps
+# every product built on a shape (MACs, parameters, bytes) a few dozen digits
+# long, however the spec is written: concat can double the channels at every
+# repeat, and flatten multiplies all three sides.
+MAX_ELEMENTS = 2**63 - 1
+
 
 # Private records are NamedTuples: a dataclass costs about a millisecond to
 # create at import, and `archcalc summary`'s start-up time is a feature.
@@ -45,6 +51,14 @@ def analyze(spec: Spec, input_shape: Seq[int] | None = None) -> Analysis:
 
 def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
     shape = spec.input_shape if input_shape is None else _check_input(input_shape, spec)
+    try:
+        _check_elements(shape)
+    except ShapeError as err:
+        if input_shape is None:
+            raise ArchcalcError.at(
+                spec.input_loc, err.message, where="input", hint=err.hint
+            ) from None
+        raise ArchcalcError(err.message, file=spec.file, where="--input", hint=err.hint) from None
     walk = _Walk(input_hw=(shape[1], shape[2]) if len(shape) == 3 else (1, 1), leaves=[], notes=[])
     state = _State(shape, receptive.initial() if len(shape) == 3 else None)
     tree: list[Row] = []
@@ -75,6 +89,16 @@ def _check_input(dims: Seq[int], spec: Spec) -> Shape:
     return shape
 
 
+def _check_elements(shape: Shape) -> None:
+    n = prod(shape)
+    if n > MAX_ELEMENTS:
+        raise ShapeError(
+            f"{fmt_shape(shape)} holds {n:,} elements, more than a torch tensor can count "
+            "(2^63 − 1)",
+            hint="lower the channels or the input size",
+        )
+
+
 def _node(node: SpecNode, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
     if isinstance(node, Layer):
         return _leaf(node, state, depth, walk)
@@ -103,12 +127,15 @@ def _sequence(
 
 def _leaf(layer: Layer, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
     kind = kinds.REGISTRY[layer.kind]
+    rf = state.rf
     try:
         effect = kind.apply(layer.args, state.shape)
+        out = effect.output_shape
+        _check_elements(out)
+        if rf is not None and effect.rf is not None:
+            rf = receptive.check(receptive.step(rf, effect.rf, walk.input_hw))
     except ShapeError as err:
         raise ArchcalcError.at(layer.loc, err.message, where=layer.label, hint=err.hint) from None
-    rf = receptive.step(state.rf, effect.rf, walk.input_hw) if state.rf else None
-    out = effect.output_shape
     row = Row(
         path=layer.path,
         kind=layer.kind,
@@ -169,7 +196,7 @@ def _residual(node: Residual, state: _State, depth: int, walk: _Walk) -> tuple[R
             where=node.label,
             hint=_projection_hint(state.shape, main.shape),
         )
-    rf, note = _merge([main.rf, short.rf], node.path, walk)
+    rf, note = _merge([main.rf, short.rf], node, walk)
     out = _State(main.shape, rf)
     op = "residual (+ projection)" if node.shortcut else "residual (+ identity)"
     return _group(node.path, "residual", op, depth, state, out, main_rows + short_rows, note), out
@@ -203,7 +230,13 @@ def _concat(node: Concat, state: _State, depth: int, walk: _Walk) -> tuple[Row, 
                 hint="concat joins on channels; give every branch the same H×W (padding, stride)",
             )
     joined = (sum(o.shape[0] for o in outs), *first[1:])
-    rf, note = _merge([o.rf for o in outs], node.path, walk)
+    try:
+        _check_elements(joined)
+    except ShapeError as err:
+        raise ArchcalcError.at(
+            node.loc, f"the joined output {err.message}", where=node.label, hint=err.hint
+        ) from None
+    rf, note = _merge([o.rf for o in outs], node, walk)
     out_state = _State(joined, rf)
     row = _group(
         node.path, "concat", f"concat of {len(outs)}", depth, state, out_state, tuple(rows), note
@@ -212,14 +245,18 @@ def _concat(node: Concat, state: _State, depth: int, walk: _Walk) -> tuple[Row, 
 
 
 def _merge(
-    fields: list[ReceptiveField | None], path: str, walk: _Walk
+    fields: list[ReceptiveField | None], node: Residual | Concat, walk: _Walk
 ) -> tuple[ReceptiveField | None, str | None]:
     known = [f for f in fields if f is not None]
     if not known:
         return None, None
     rf, misaligned = receptive.merge(known)
+    try:
+        receptive.check(rf)
+    except ShapeError as err:
+        raise ArchcalcError.at(node.loc, err.message, where=node.label, hint=err.hint) from None
     if not misaligned:
         return rf, None
     note = "paths meet with misaligned receptive-field centres"
-    walk.notes.append(f"{path}: {note}")
+    walk.notes.append(f"{node.path}: {note}")
     return rf, note

@@ -114,7 +114,8 @@ def lint(analysis: Analysis, ignore: Iterable[str] = (), file: str | None = None
     silenced_codes = check_codes(ignore, "lint.ignore", file)
     anat = anatomy(analysis)
     found = [f for check in _CHECKS for f in check(analysis, anat)]
-    found.sort(key=lambda f: (_position(analysis, f.path), f.code))
+    position = _positions(analysis)
+    found.sort(key=lambda f: (position(f.path), f.code))
     return LintReport(
         name=analysis.name,
         file=file,
@@ -133,12 +134,22 @@ def lint_spec(
     return lint(analyze(spec, input_shape), codes, spec.file)
 
 
-def _position(analysis: Analysis, path: str) -> int:
-    """Where ``path`` ends in execution order: a leaf's index, or a block's last leaf's."""
-    inside = [
-        i for i, r in enumerate(analysis.rows) if r.path == path or r.path.startswith(path + ".")
-    ]
-    return inside[-1] if inside else len(analysis.rows)
+def _positions(analysis: Analysis) -> Callable[[str], int]:
+    """Where a path ends in execution order: a leaf's index, or a block's last leaf's.
+
+    Leaves are looked up in a dict; only a composite's path (a rare finding,
+    e.g. AC103 at a residual) scans the rows, so sorting stays linear.
+    """
+    leaf_index = {r.path: i for i, r in enumerate(analysis.rows)}
+
+    def position(path: str) -> int:
+        found = leaf_index.get(path)
+        if found is not None:
+            return found
+        inside = [i for i, r in enumerate(analysis.rows) if r.path.startswith(path + ".")]
+        return inside[-1] if inside else len(analysis.rows)
+
+    return position
 
 
 def _finding(code: str, row: Row, message: str) -> Finding:
@@ -334,55 +345,90 @@ def _softmax_last(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
 # AC105 ---------------------------------------------------------------------
 
 
+class _Link(NamedTuple):
+    """A chain of saturating activations as a linked list, last row first.
+
+    Appending and branching (concat) share the chain before them instead of
+    copying it, so following every path costs one step per row however long
+    the chains grow; the counts a finding states are kept as it grows.
+    """
+
+    row: Row
+    prev: _Link | None
+    length: int
+    sigmoids: int
+    first: tuple[Row, ...]  # the first CHAIN_LISTED rows, for the message
+
+
+Chain = _Link | None
+CHAIN_LISTED = 8  # AC105 names up to this many rows, then the first few and the last
+
+
+def _extend(chain: Chain, row: Row) -> _Link:
+    if chain is None:
+        return _Link(row, None, 1, int(row.kind == "sigmoid"), (row,))
+    first = chain.first if len(chain.first) >= CHAIN_LISTED else (*chain.first, row)
+    return _Link(row, chain, chain.length + 1, chain.sigmoids + (row.kind == "sigmoid"), first)
+
+
+def _chain_names(chain: _Link) -> str:
+    if chain.length <= CHAIN_LISTED:
+        return ", ".join(r.path for r in chain.first)
+    shown = chain.first[:3]
+    hidden = chain.length - len(shown) - 1
+    return f"{', '.join(r.path for r in shown)}, … {hidden:,} more …, {chain.row.path}"
+
+
 def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
-    chains: list[list[Row]] = []
-    chains.append(_chains(a.tree, [], chains))
-    seen: set[tuple[str, ...]] = set()
+    chains: list[Chain] = []
+    chains.append(_chains(a.tree, None, chains))
+    seen: set[int] = set()
     for chain in chains:
-        key = tuple(r.path for r in chain)
-        if len(chain) < SATURATING_CHAIN or key in seen:
+        # A chain is its last link: the same one ends several branches at most.
+        if chain is None or chain.length < SATURATING_CHAIN or id(chain) in seen:
             continue
-        seen.add(key)
-        sigmoids = sum(r.kind == "sigmoid" for r in chain)
+        seen.add(id(chain))
+        first = chain.first[0]
+        sigmoids = chain.sigmoids
         bound = (
             f"at most 0.25^{sigmoids} = {MAX_DERIVATIVE['sigmoid'] ** sigmoids:g}"
             if sigmoids
             else "at most 1 (tanh′ = 1 only at 0)"
         )
-        names = ", ".join(r.path for r in chain)
         yield _finding(
             "AC105",
-            chain[0],
+            first,
             (
-                f"{len(chain)} saturating activations in a row ({names}) with no batch norm or "
-                f"residual between: backprop multiplies the gradient reaching {chain[0].path} by "
-                "each one's derivative (sigmoid′ ≤ 0.25, tanh′ ≤ 1, near 0 once saturated), a "
-                f"product of {bound} that only shrinks with depth — prefer ReLU, or add batch norm"
+                f"{chain.length:,} saturating activations in a row ({_chain_names(chain)}) with "
+                "no batch norm or residual between: backprop multiplies the gradient reaching "
+                f"{first.path} by each one's derivative (sigmoid′ ≤ 0.25, tanh′ ≤ 1, near 0 once "
+                f"saturated), a product of {bound} that only shrinks with depth — prefer ReLU, "
+                "or add batch norm"
             ),
         )
 
 
-def _chains(rows: tuple[Row, ...], chain: list[Row], done: list[list[Row]]) -> list[Row]:
+def _chains(rows: tuple[Row, ...], chain: Chain, done: list[Chain]) -> Chain:
     """Follow one path of saturating activations; finished chains go to ``done``."""
     for row in rows:
         if row.is_leaf:
             if row.kind in MAX_DERIVATIVE:
-                chain = [*chain, row]
+                chain = _extend(chain, row)
             elif row.kind in NORMALISERS:
                 done.append(chain)
-                chain = []
+                chain = None
         elif row.kind == "residual":
             # The identity path carries the gradient around the block, so the
             # chain before it does not continue inside, and none survives it.
             main = tuple(c for c in row.children if c.kind != "shortcut")
-            done.append(_chains(main, [], done))
+            done.append(_chains(main, None, done))
             for shortcut in (c for c in row.children if c.kind == "shortcut"):
-                done.append(_chains(shortcut.children, [], done))
+                done.append(_chains(shortcut.children, None, done))
             done.append(chain)
-            chain = []
+            chain = None
         elif row.kind == "concat":
-            ends = [_chains(branch.children, list(chain), done) for branch in row.children]
-            chain = max(ends, key=len)
+            ends = [_chains(branch.children, chain, done) for branch in row.children]
+            chain = max(ends, key=lambda c: c.length if c else 0)
         else:
             chain = _chains(row.children, chain, done)
     return chain
@@ -392,22 +438,27 @@ def _chains(rows: tuple[Row, ...], chain: list[Row], done: list[list[Row]]) -> l
 
 
 def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
-    rows = a.rows
-    for i, row in enumerate(rows):
+    # One backward pass finds the next normaliser after every row, so a spec of
+    # thousands of dropouts costs no more than one of a few.
+    next_norm: list[Row | None] = [None] * len(a.rows)
+    norm: Row | None = None
+    for i in range(len(a.rows) - 1, -1, -1):
+        next_norm[i] = norm
+        if a.rows[i].kind in NORMALISERS:
+            norm = a.rows[i]
+    for row, norm in zip(a.rows, next_norm, strict=True):
         p = getattr(row.layer.args, "p", 0.0) if row.layer else 0.0
-        if row.kind != "dropout" or not p:
+        if row.kind != "dropout" or not p or norm is None:
             continue
-        norm = next((r for r in rows[i + 1 :] if r.kind in NORMALISERS), None)
-        if norm is not None:
-            yield _finding(
-                "AC107",
-                row,
-                (
-                    f"dropout comes before the batch norm {norm.path}, whose running variance is "
-                    "learnt with dropout on but used with it off (the variance shift of Li et al. "
-                    "2019) — move dropout after the last batch norm"
-                ),
-            )
+        yield _finding(
+            "AC107",
+            row,
+            (
+                f"dropout comes before the batch norm {norm.path}, whose running variance is "
+                "learnt with dropout on but used with it off (the variance shift of Li et al. "
+                "2019) — move dropout after the last batch norm"
+            ),
+        )
 
 
 _CHECKS: tuple[Callable[[Analysis, Anatomy], Iterator[Finding]], ...] = (

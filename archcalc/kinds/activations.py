@@ -11,13 +11,18 @@ if TYPE_CHECKING:
     import torch.nn
 
 
+# A slope this steep makes the negative half dominate the positive; beyond it a
+# value is a typo (1e2 for 1e-2), and at 1e300 torch's float32 multiply is inf.
+MAX_SLOPE = 100.0
+
+
 @dataclass(frozen=True)
 class LeakyReluArgs:
     negative_slope: float
 
 
 def _leaky_parse(r: ArgReader) -> LeakyReluArgs:
-    args = LeakyReluArgs(r.float_("negative_slope", 0.01))
+    args = LeakyReluArgs(r.float_("negative_slope", 0.01, lo=-MAX_SLOPE, hi=MAX_SLOPE))
     r.done()
     return args
 

@@ -8,6 +8,7 @@ beside it and imports torch only when called.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -23,6 +24,9 @@ Pair = tuple[int, int]
 # Torch's own limit for a tensor dimension is far above this; a spec with
 # larger numbers is a typo or an attack, and refusing it keeps arithmetic small.
 MAX_INT = 2**31 - 1
+# Torch runs these arguments through float32 kernels and buffers; a larger
+# magnitude there is infinity, so a float argument must be finite and within it.
+MAX_FLOAT = 3.4028234663852886e38
 
 A = TypeVar("A")
 
@@ -168,21 +172,23 @@ class ArgReader:
     def error(self, node: Node, message: str, hint: str | None = None) -> ArchcalcError:
         return ArchcalcError.at(node.loc or self.loc, message, hint=hint)
 
-    def int_(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
+    def int_(
+        self, name: str, default: Any = _REQUIRED, minimum: int = 1, maximum: int = MAX_INT
+    ) -> int:
         node = self._take(name, default)
         if node is None:
             return int(default)
-        return self._check_int(name, node, minimum)
+        return self._check_int(name, node, minimum, maximum)
 
-    def _check_int(self, name: str, node: Node, minimum: int) -> int:
+    def _check_int(self, name: str, node: Node, minimum: int, maximum: int = MAX_INT) -> int:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.error(node, f"`{name}` expects an integer, but gets {describe(node)}")
         if v < minimum:
             bound = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
             raise self.error(node, f"`{name}` expects {bound}, but gets {v}")
-        if v > MAX_INT:
-            raise self.error(node, f"`{name}` expects at most {MAX_INT}, but gets {v}")
+        if v > maximum:
+            raise self.error(node, f"`{name}` expects at most {maximum}, but gets {v}")
         return v
 
     def pair(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> Pair:
@@ -242,14 +248,23 @@ class ArgReader:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             raise self.error(node, f"`{name}` expects a number, but gets {describe(node)}")
-        too_low = lo is not None and (v <= lo if lo_open else v < lo)
-        too_high = hi is not None and (v >= hi if hi_open else v > hi)
+        x = _as_float(v)
+        if abs(x) > MAX_FLOAT:
+            raise self.error(
+                node,
+                f"`{name}` expects a finite number (within ±3.4e38, torch's float32 range), "
+                f"but gets {_float_text(v, x)}",
+            )
+        too_low = lo is not None and (x <= lo if lo_open else x < lo)
+        too_high = hi is not None and (x >= hi if hi_open else x > hi)
         if too_low or too_high:
             left = "(" if lo_open else "["
             right = ")" if hi_open else "]"
-            rng = f"{left}{'-∞' if lo is None else lo}, {'∞' if hi is None else hi}{right}"
-            raise self.error(node, f"`{name}` expects a number in {rng}, but gets {v}")
-        return float(v)
+            rng = f"{left}{'-∞' if lo is None else f'{lo:g}'}, {'∞' if hi is None else f'{hi:g}'}"
+            raise self.error(
+                node, f"`{name}` expects a number in {rng}{right}, but gets {_float_text(v, x)}"
+            )
+        return x
 
     def done(self) -> None:
         for key in self.values:
@@ -259,6 +274,22 @@ class ArgReader:
                 valid = ", ".join(f"`{k}`" for k in self.known) or "none"
                 hint = f"{self.kind} takes {valid}"
             raise ArchcalcError.at(loc, f"{self.kind} has no argument `{key}`", hint=hint)
+
+
+def _as_float(v: int | float) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # an integer literal of hundreds of digits
+        return math.inf if v > 0 else -math.inf
+
+
+def _float_text(v: int | float, x: float) -> str:
+    """A number as a message shows it: ``0.5``, ``1e+300``, ``.inf`` (as YAML writes it)."""
+    if isinstance(v, int) and math.isinf(x):
+        return f"an integer of {len(str(abs(v)))} digits"
+    if math.isinf(x):
+        return ".inf" if x > 0 else "-.inf"
+    return f"{x:g}"
 
 
 def no_args(reader: ArgReader) -> None:

@@ -11,6 +11,13 @@ if TYPE_CHECKING:
     import torch.nn
 
 
+# Torch pads the squared input with size − 1 channels and averages windows of
+# `size` channels, so its memory and time grow with `size` whatever the input:
+# size 2**31 − 1 on a 3×8×8 map asks for tens of gigabytes. Real networks use 5
+# (AlexNet, GoogLeNet); a window wider than this is a typo.
+MAX_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class LRNArgs:
     size: int
@@ -21,10 +28,12 @@ class LRNArgs:
 
 def parse(r: ArgReader) -> LRNArgs:
     args = LRNArgs(
-        size=r.int_("size"),
-        alpha=r.float_("alpha", 1e-4),
-        beta=r.float_("beta", 0.75),
-        k=r.float_("k", 1.0),
+        size=r.int_("size", maximum=MAX_SIZE),
+        # alpha ≥ 0 and k > 0 keep the base k + α·mean(x²) positive, so its
+        # power β is never the NaN of a negative number's fractional power.
+        alpha=r.float_("alpha", 1e-4, lo=0.0),
+        beta=r.float_("beta", 0.75, lo=0.0),
+        k=r.float_("k", 1.0, lo=0.0, lo_open=True),
     )
     r.done()
     return args
