@@ -37,6 +37,12 @@ MAX_LAYERS = 20_000
 # test_bad_input.py runs them all at this depth). Literal YAML nesting alone stops
 # near 66 composites (MAX_DEPTH); block calls are what could nest without end.
 MAX_NESTING = 64
+# A layer's dotted path (its torch module name) and its position in the YAML, as
+# error messages name it. Real paths are under 60 characters, and MAX_NESTING
+# default-named block calls (`stage_0.`) fit; each layer keeps both strings, so the
+# caps bound memory (20,000 layers × 2.5 KB) at any nesting.
+MAX_PATH_CHARS = 512
+MAX_WHERE_CHARS = 2048
 # The values one layer's arguments may expand to once block parameters are put in:
 # a real layer has under twenty, and `$p` chains must not copy without end.
 MAX_ARG_VALUES = 1_000
@@ -81,7 +87,7 @@ class _Context:
         # The composites and block calls enclosing the node being read, outermost first.
         self.chain: list[str] = []
 
-    def enter(self, label: str, loc: Loc | None, where: str) -> None:
+    def enter(self, label: str, loc: Loc | None, where: str, path: str) -> None:
         """Go one level deeper, refusing the level past MAX_NESTING."""
         self.chain.append(label)
         if len(self.chain) > MAX_NESTING:
@@ -94,6 +100,7 @@ class _Context:
                 hint="does a chain of blocks call itself through many names? "
                 "archcalc reads networks nested up to that depth",
             )
+        _check_names(path, where, loc)
 
     def leave(self) -> None:
         self.chain.pop()
@@ -247,6 +254,21 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
                 )
         out[name] = BlockDef(name, params, body.value["layers"], loc)
     return out
+
+
+def _check_names(path: str, where: str, loc: Loc | None) -> None:
+    """Refuse a node whose path or YAML position is too long to keep for each layer."""
+    for what, text, cap in (
+        ("layer path", path, MAX_PATH_CHARS),
+        ("position in the spec", where, MAX_WHERE_CHARS),
+    ):
+        if len(text) > cap:
+            raise ArchcalcError.at(
+                loc,
+                f"the {what} `{text[:60]}…` is {len(text):,} characters long; "
+                f"archcalc names layers with up to {cap:,}",
+                hint="nest fewer blocks and composites, or give them shorter names",
+            )
 
 
 def resolve(node: Node, scope: Scope | None) -> Bound:
@@ -405,6 +427,7 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
         )
     name, args = _take_name(args, f"{kind}_{index}", where)
     path = _join(prefix, name)
+    _check_names(path, where, loc)
     label = f"{where} ({kind} {path})"
     ctx.spend(1, loc, label)
     try:
@@ -441,7 +464,7 @@ def _parse_composite(
         args = Bound(Node({"branches": node}, node.loc, {"branches": node.loc}), args.scope)
     name, args = _take_name(args, f"{kind}_{index}", where)
     path = _join(prefix, name)
-    ctx.enter(kind if name.startswith(f"{kind}_") else f"{kind} {name}", loc, where)
+    ctx.enter(kind if name.startswith(f"{kind}_") else f"{kind} {name}", loc, where, path)
     try:
         return _composite(kind, args, name, path, where, loc, ctx)
     finally:
@@ -607,7 +630,7 @@ def _parse_block_call(
                 )
             values[key] = Bound(default, None)
     body = Bound(block.layers, Scope(block.name, values, where))
-    ctx.enter(block.name, loc, where)
+    ctx.enter(block.name, loc, where, _join(prefix, name))
     try:
         return _sequence(
             block.name, name, _join(prefix, name), body, f"{where}.{block.name}", loc, ctx

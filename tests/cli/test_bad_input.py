@@ -34,17 +34,19 @@ def _nested(levels: int) -> str:
     Each block wraps the one before in a repeat, a residual or a concat (two levels:
     the call and the composite), so every kind of nesting reaches every consumer.
     """
+    inner = "{{{block}: {{name: c}}}}"  # short names: the path stays under MAX_PATH_CHARS
     wraps = [
-        "[{{repeat: {{times: 1, layers: [{inner}]}}}}]",
-        "[{{residual: {{layers: [{inner}]}}}}]",
-        "[{{concat: [[{inner}], [identity]]}}, {{conv2d: {{out: 1, kernel: 1}}}}]",
+        f"[{{{{repeat: {{{{name: r, times: 1, layers: [{inner}]}}}}}}}}]",
+        f"[{{{{residual: {{{{name: s, layers: [{inner}]}}}}}}}}]",
+        f"[{{{{concat: {{{{name: k, branches: [[{inner}], [identity]]}}}}}}}}, "
+        "{{conv2d: {{out: 1, kernel: 1}}}}]",
     ]
     text = "input: [1, 4, 4]\nblocks:\n  b0:\n    layers: [{conv2d: {out: 1, kernel: 1}}, relu]\n"
     depth, i = 1, 0
     while depth < levels:
         i += 1
         two = depth + 2 <= levels
-        body = wraps[i % 3].format(inner=f"b{i - 1}") if two else f"[b{i - 1}]"
+        body = (wraps[i % 3] if two else f"[{inner}]").format(block=f"b{i - 1}")
         depth += 2 if two else 1
         text += f"  b{i}:\n    layers: {body}\n"
     return text + f"layers: [b{i}, flatten, {{linear: 2}}]\n"

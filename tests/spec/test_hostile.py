@@ -17,7 +17,7 @@ import yaml
 import archcalc
 from archcalc.errors import SUGGEST_MAX_CHARS, ArchcalcError, printable, suggest
 from archcalc.spec import tree
-from archcalc.spec.parse import MAX_ARG_VALUES, MAX_NESTING
+from archcalc.spec.parse import MAX_ARG_VALUES, MAX_NESTING, MAX_PATH_CHARS
 from archcalc.spec.reserved import TORCH_RESERVED_NAMES, is_reserved
 
 # --- messages are one line of inert text
@@ -153,12 +153,38 @@ def test_composites_count_against_the_budget() -> None:
     # Literal YAML stops near 66 composites; a block per level goes past it.
     text += "  b0:\n    layers: [" + tail + "]\n"
     text += "".join(
-        f"  b{i}:\n    layers: [{{residual: {{layers: [b{i - 1}]}}}}]\n" for i in range(1, 40)
+        f"  b{i}:\n    layers: [{{residual: {{name: r, layers: [b{i - 1}]}}}}]\n"
+        for i in range(1, 40)
     )
     with pytest.raises(
-        ArchcalcError, match=rf"nest deeper than {MAX_NESTING} levels \(b39 → residual"
+        ArchcalcError, match=rf"nest deeper than {MAX_NESTING} levels \(b39 → residual r"
     ):
         archcalc.loads(text + "layers: [b39]\n")
+
+
+def test_paths_and_positions_are_bounded() -> None:
+    """Each layer keeps its path and position: their caps bound memory at any nesting."""
+    long_name = "n" * 64
+    text = "input: [1, 8, 8]\nblocks:\n  b0:\n    layers: [relu]\n"
+    text += "".join(
+        f"  b{i}:\n    layers: [{{b{i - 1}: {{name: {long_name}}}}}]\n" for i in range(1, 8)
+    )
+    with pytest.raises(
+        ArchcalcError,
+        match=rf"the layer path `n{{60}}…` is 5\d\d characters "
+        rf"long; archcalc names layers with up to {MAX_PATH_CHARS}",
+    ):
+        archcalc.loads(text + f"layers: [{{b7: {{name: {long_name}}}}}]\n")
+    block = "b" * 60
+    text = f"input: [1, 8, 8]\nblocks:\n  {block}00:\n    layers: [relu]\n"
+    text += "".join(
+        f"  {block}{i:02d}:\n    layers: [{{{block}{i - 1:02d}: {{name: a}}}}]\n"
+        for i in range(1, 40)
+    )
+    with pytest.raises(
+        ArchcalcError, match=r"the position in the spec `layers\[0\]\.b{50}…` is 2,"
+    ):
+        archcalc.loads(text + f"layers: [{block}39]\n")
 
 
 def test_parameters_are_resolved_where_they_are_read() -> None:
