@@ -24,6 +24,9 @@ from archcalc.spec.model import Spec
 _LABEL = re.compile(r"\(\S+ (?P<path>[^\s()]+)\)$")
 # Conv and pooling say "... (output would be 0×0)" when the map shrinks to nothing.
 _COLLAPSE = "output would be"
+# Each size is a whole analysis and a column of the table; more than this is
+# a typo or a loop, and would cost minutes on a 20,000-layer spec.
+MAX_SIZES = 64
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,13 @@ def scale(specs: Sequence[tuple[str, Spec]], sizes: Sequence[int]) -> ScaleResul
     """
     ordered = tuple(sorted(set(sizes)))
     if not ordered or ordered[0] < 1:
-        raise ArchcalcError(f"sizes expects positive integers, but gets {list(sizes)}")
+        found = ordered[0] if ordered else "none"
+        raise ArchcalcError(f"sizes expects positive integers, but gets {found}")
+    if len(ordered) > MAX_SIZES:
+        raise ArchcalcError(
+            f"sizes expects at most {MAX_SIZES} different sizes, but gets {len(ordered):,}",
+            hint="each size is one column; pick a few, e.g. 28,56,112,224",
+        )
     series = []
     for source, spec in specs:
         if len(spec.input_shape) != 3:

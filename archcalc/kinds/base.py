@@ -173,14 +173,21 @@ class ArgReader:
         return ArchcalcError.at(node.loc or self.loc, message, hint=hint)
 
     def int_(
-        self, name: str, default: Any = _REQUIRED, minimum: int = 1, maximum: int = MAX_INT
+        self,
+        name: str,
+        default: Any = _REQUIRED,
+        minimum: int = 1,
+        maximum: int = MAX_INT,
+        hint: str | None = None,
     ) -> int:
         node = self._take(name, default)
         if node is None:
             return int(default)
-        return self._check_int(name, node, minimum, maximum)
+        return self._check_int(name, node, minimum, maximum, hint)
 
-    def _check_int(self, name: str, node: Node, minimum: int, maximum: int = MAX_INT) -> int:
+    def _check_int(
+        self, name: str, node: Node, minimum: int, maximum: int = MAX_INT, hint: str | None = None
+    ) -> int:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.error(node, f"`{name}` expects an integer, but gets {describe(node)}")
@@ -188,7 +195,7 @@ class ArgReader:
             bound = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
             raise self.error(node, f"`{name}` expects {bound}, but gets {v}")
         if v > maximum:
-            raise self.error(node, f"`{name}` expects at most {maximum}, but gets {v}")
+            raise self.error(node, f"`{name}` expects at most {maximum}, but gets {v}", hint=hint)
         return v
 
     def pair(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> Pair:
@@ -241,28 +248,36 @@ class ArgReader:
         hi: float | None = None,
         lo_open: bool = False,
         hi_open: bool = False,
+        hint: str | None = None,
     ) -> float:
         node = self._take(name, default)
         if node is None:
             return float(default)
         v = node.value
+        if hint is None and default is not _REQUIRED:
+            hint = f"e.g. `{name}: {default:g}`, the default"
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
-            raise self.error(node, f"`{name}` expects a number, but gets {describe(node)}")
+            raise self.error(
+                node, f"`{name}` expects a number, but gets {describe(node)}", hint=hint
+            )
         x = _as_float(v)
         if abs(x) > MAX_FLOAT:
             raise self.error(
                 node,
                 f"`{name}` expects a finite number (within ±3.4e38, torch's float32 range), "
                 f"but gets {_float_text(v, x)}",
+                hint=hint,
             )
         too_low = lo is not None and (x <= lo if lo_open else x < lo)
         too_high = hi is not None and (x >= hi if hi_open else x > hi)
         if too_low or too_high:
             left = "(" if lo_open else "["
-            right = ")" if hi_open else "]"
+            right = ")" if hi_open or hi is None else "]"
             rng = f"{left}{'-∞' if lo is None else f'{lo:g}'}, {'∞' if hi is None else f'{hi:g}'}"
             raise self.error(
-                node, f"`{name}` expects a number in {rng}{right}, but gets {_float_text(v, x)}"
+                node,
+                f"`{name}` expects a number in {rng}{right}, but gets {_float_text(v, x)}",
+                hint=hint,
             )
         return x
 

@@ -28,7 +28,11 @@ class LRNArgs:
 
 def parse(r: ArgReader) -> LRNArgs:
     args = LRNArgs(
-        size=r.int_("size", maximum=MAX_SIZE),
+        size=r.int_(
+            "size",
+            maximum=MAX_SIZE,
+            hint="AlexNet and GoogLeNet use 5; torch's memory and time grow with the size",
+        ),
         # alpha ≥ 0 and k > 0 keep the base k + α·mean(x²) positive, so its
         # power β is never the NaN of a negative number's fractional power.
         alpha=r.float_("alpha", 1e-4, lo=0.0),
