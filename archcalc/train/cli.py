@@ -15,7 +15,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -152,14 +152,18 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
     data = data_mod.load(files, limit_train=args.limit_train, limit_test=args.limit_test)
     _check_spec_fits(spec, analysis, data)
 
+    loop.seed_everything(seed)
+    with _memory_errors(
+        f"build the network ({analysis.totals.params:,} parameters)",
+        "make the spec's largest layer smaller",
+    ):
+        model = archcalc.build(spec)
     if dist.is_main:
         outfile.probe_folder(out)
     if args.force and dist.is_main:
         # Only the files a run writes, each only if it is a regular file (checked again here).
         for name in (*_RUN_FILES, *PICTURES):
             outfile.remove_own(out / name)
-    loop.seed_everything(seed)
-    model = archcalc.build(spec)
     params = sum(p.numel() for p in model.parameters())
     meta = {
         "spec": spec.name,
@@ -177,16 +181,17 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
     }
     console = _console()
     reporter: Any = _RichReporter(console) if dist.is_main else loop.SilentReporter()
-    trainer = loop.Trainer(
-        model=model,
-        data=data,
-        dist=dist,
-        recipe=recipe,
-        seed=seed,
-        out=out,
-        meta=meta,
-        reporter=reporter,
-    )
+    with _memory_errors(f"train on {dist.device}", "try a smaller --batch-size"):
+        trainer = loop.Trainer(
+            model=model,
+            data=data,
+            dist=dist,
+            recipe=recipe,
+            seed=seed,
+            out=out,
+            meta=meta,
+            reporter=reporter,
+        )
     if dist.is_main:
         procs = f" × {dist.world_size} processes" if dist.distributed else ""
         console.print(
@@ -198,7 +203,10 @@ def _train(args: argparse.Namespace, spec: Any, analysis: Any, dist: Any) -> int
             highlight=False,
         )
     try:
-        with reporter if dist.is_main else contextlib.nullcontext():
+        with (
+            reporter if dist.is_main else contextlib.nullcontext(),
+            _memory_errors(f"train on {dist.device}", "try a smaller --batch-size"),
+        ):
             history = trainer.fit(resume=args.resume)
     except loop.Interrupted as stop:
         if dist.is_main:
@@ -443,6 +451,27 @@ def _print_table(console: Any, history: list[Any]) -> None:
             f"{m.seconds:.1f}",
         )
     console.print(table)
+
+
+@contextlib.contextmanager
+def _memory_errors(what: str, hint: str) -> Iterator[None]:
+    """A failed allocation (a huge layer, too big a batch for the GPU) as one line."""
+    import torch
+
+    try:
+        yield
+    except (MemoryError, torch.OutOfMemoryError) as err:
+        raise ArchcalcError(f"not enough memory to {what}: {_first_line(err)}", hint=hint) from None
+    except RuntimeError as err:
+        # torch reports a refused CPU allocation as a plain RuntimeError.
+        if "alloc" not in str(err).lower():
+            raise
+        raise ArchcalcError(f"not enough memory to {what}: {_first_line(err)}", hint=hint) from None
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
 
 
 def _dims(shape: tuple[int, ...]) -> str:

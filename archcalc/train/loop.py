@@ -85,8 +85,8 @@ def pick_device(choice: str, local_rank: int = 0) -> torch.device:
 
 def setup(device_choice: str) -> Dist:
     """Join the process group when started by torchrun (gloo on CPU, nccl on CUDA)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    world_size = _env_int("WORLD_SIZE", 1, low=1)
+    local_rank = _env_int("LOCAL_RANK", 0, low=0)
     device = pick_device(device_choice, local_rank)
     if device.type == "cuda":
         # Same seed, same numbers: no autotuned (run-dependent) convolution algorithms.
@@ -102,12 +102,26 @@ def setup(device_choice: str) -> Dist:
             rank=tdist.get_rank(),
             world_size=tdist.get_world_size(),
             local_rank=local_rank,
-            local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size))),
+            local_world_size=_env_int("LOCAL_WORLD_SIZE", world_size, low=1),
         )
     else:
         dist = Dist(device=device)
     _configure_threads(dist)
     return dist
+
+
+def _env_int(name: str, default: int, *, low: int) -> int:
+    """An integer that torchrun sets in the environment; a wrong one is a user error."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= 1 << 20:
+        raise ArchcalcError(f"{name} expects an integer of {low} or more, but gets {text[:40]!r}")
+    return value
 
 
 def describe(dist: Dist) -> dict[str, Any]:

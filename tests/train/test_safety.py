@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+import archcalc
 from archcalc import outfile
 from archcalc.cli.main import main
 from archcalc.errors import ArchcalcError
@@ -426,3 +427,32 @@ def test_archcalc_threads_out_of_range(monkeypatch: pytest.MonkeyPatch, value: s
     monkeypatch.setenv("ARCHCALC_THREADS", value)
     with pytest.raises(ArchcalcError, match=r"ARCHCALC_THREADS expects a positive integer up to"):
         loop.cpu_threads()
+
+
+def test_a_network_too_big_to_allocate_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    synthetic_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What torch raises for `linear: {out: 100000000}` on a CPU, without allocating anything.
+    def refused(spec: Any) -> nn.Module:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: 313600000000 bytes")
+
+    monkeypatch.setattr(archcalc, "build", refused)
+    out = tmp_path / "run"
+    assert_one_line(
+        *train(capsys, *small_run(synthetic_dir, out)),
+        r"^error: not enough memory to build the network \(206,922 parameters\): .* — make the "
+        r"spec's largest layer smaller$",
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "value"), [("WORLD_SIZE", "two"), ("LOCAL_RANK", "-1")])
+def test_a_wrong_torchrun_variable_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ArchcalcError, match=rf"^{name} expects an integer of \d or more"):
+        loop.setup("cpu")
