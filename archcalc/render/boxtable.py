@@ -5,7 +5,8 @@ renderables: for VGG-16's 40 rows that was a quarter of `archcalc summary`'s
 whole run, and a start-up time users feel is part of the job. Once the widths
 are known (every cell is one line of plain text), drawing the box is simple
 string work. Cells are plain text, never console markup: spec names are
-untrusted and `[red]` in one must print as written. A column narrower than
+untrusted and `[red]` in one must print as written, and a terminal escape
+sequence in one is shown escaped (``\\x1b``), never acted on. A column narrower than
 its cells wraps them (``fit.wrap``: numbers are never split), so a narrow
 terminal gets taller rows, never a cut number.
 """
@@ -21,6 +22,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from archcalc.errors import printable
 from archcalc.render.fit import wrap
 
 Cell = tuple[str, Style | None]
@@ -38,11 +40,11 @@ class BoxTable:
         footer: list[str] | None = None,
         fold: list[bool] | None = None,
     ) -> None:
-        self.title = title
-        self.headers = headers
+        self.title = printable(title)
+        self.headers = [printable(h) for h in headers]
         self.widths = widths
         self.justify = justify
-        self.footer = footer
+        self.footer = None if footer is None else [printable(f) for f in footer]
         # Per column: may a word be folded (text), or only wrapped at spaces (numbers)?
         self.fold = fold or [False] * len(widths)
         self.rows: list[tuple[list[Cell], Style | None]] = []
@@ -53,9 +55,12 @@ class BoxTable:
 
     def add_row(self, *cells: str | Text, style: str | None = None) -> None:
         parsed = [
-            (c.plain, Style.parse(c.style) if isinstance(c.style, str) and c.style else None)
+            (
+                printable(c.plain),
+                Style.parse(c.style) if isinstance(c.style, str) and c.style else None,
+            )
             if isinstance(c, Text)
-            else (c, None)
+            else (printable(c), None)
             for c in cells
         ]
         self.rows.append((parsed, Style.parse(style) if style else None))
@@ -91,16 +96,25 @@ class BoxTable:
             for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
         ]
         height = max(len(lines) for lines in wrapped)
+        # Most rows carry no style at all: one segment a line, not two a cell, is what keeps
+        # a 20,000-layer summary's drawing linear and cheap.
+        plain = row_style is None and all(style is None for _, style in cells)
         for n in range(height):
-            yield Segment(edge)
-            columns = zip(cells, wrapped, self.widths, self.justify, strict=True)
-            for (_, cell_style), lines, width, justify in columns:
+            bodies = []
+            for lines, width, justify in zip(wrapped, self.widths, self.justify, strict=True):
                 text = lines[n] if n < len(lines) else ""
                 gap = " " * max(0, width - cell_len(text))
-                body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
-                style = (
-                    row_style + cell_style if row_style and cell_style else row_style or cell_style
-                )
-                yield Segment(body, style)
+                bodies.append(f" {gap}{text} " if justify == "right" else f" {text}{gap} ")
+            if plain:
+                yield Segment(edge + edge.join(bodies) + edge)
+            else:
                 yield Segment(edge)
+                for (_, cell_style), body in zip(cells, bodies, strict=True):
+                    style = (
+                        row_style + cell_style
+                        if row_style and cell_style
+                        else row_style or cell_style
+                    )
+                    yield Segment(body, style)
+                    yield Segment(edge)
             yield Segment.line()

@@ -21,7 +21,7 @@ from archcalc.design.figures import FIGURE_KEYS, Figures
 from archcalc.kinds.base import fmt_shape
 from archcalc.render.boxtable import BoxTable
 from archcalc.render.columns import count, rf_text, share_text
-from archcalc.render.fit import available_width, chunks, print_wrapped
+from archcalc.render.fit import available_width, chunks, inert, print_wrapped
 from archcalc.render.markdown import table as markdown_table
 from archcalc.render.table import fit_table, print_table
 
@@ -189,7 +189,7 @@ def markdown(c: Comparison) -> str:
     body = markdown_table(rows, ["", *_headers(c)], [False] + [True] * len(c.designs))
     lines = [f"### {_title(c)}", "", body, "", f"{LEGEND}.", "", f"_{DEFINITIONS}._"]
     lines += [f"\n> note: {n}" for n in c.notes]
-    return "\n".join(lines) + "\n"
+    return inert("\n".join(lines) + "\n")
 
 
 def to_dict(c: Comparison) -> dict[str, Any]:

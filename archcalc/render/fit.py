@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
+
+from archcalc.errors import printable
 
 # A number with thousands separators or decimals, a shape (3×224×224), a percentage.
 _ATOM = re.compile(r"\d+(?:[,.×]\d+)*%?")
@@ -71,27 +72,45 @@ def min_width(text: str, fold: bool) -> int:
 
 
 def _fold(word: str, width: int) -> list[str]:
-    """Split one word into pieces of at most ``width``, never inside an atom."""
-    inside: set[int] = set()
+    """Split one word into pieces of at most ``width``, never inside an atom.
+
+    Each piece scans at most ``width`` characters past its start (plus an atom
+    too wide to fit), so folding is linear in the word's length: a hostile
+    10,000-character spec name costs milliseconds, not seconds.
+    """
+    inside: set[int] = set()  # cut positions that would split an atom
     for a, b in _atoms(word):
         inside.update(range(a + 1, b))
     pieces = []
-    while cell_len(word) > width:
-        allowed = [
-            i for i in range(1, len(word)) if i not in inside and cell_len(word[:i]) <= width
-        ]
+    start, n = 0, len(word)
+    while True:
+        used, i, allowed = 0, start, []
+        while i < n:
+            used += cell_len(word[i])
+            if used > width:
+                break
+            i += 1
+            if i < n and i not in inside:
+                allowed.append(i)
+        if i >= n:  # the rest fits
+            break
         if not allowed:  # an atom wider than the column: keep it whole, let the line run over
-            end = next((i for i in range(1, len(word)) if i not in inside), len(word))
+            end = next((j for j in range(start + 1, n) if j not in inside), n)
         else:
             end = allowed[-1]
             for breaks in _BREAKS:
-                soft = [i for i in allowed if word[i - 1] in breaks and 2 * i >= allowed[-1]]
+                soft = [
+                    j for j in allowed if word[j - 1] in breaks and 2 * (j - start) >= end - start
+                ]
                 if soft:
                     end = soft[-1]
                     break
-        pieces.append(word[:end])
-        word, inside = word[end:], {i - end for i in inside if i > end}
-    return [*pieces, word] if word else pieces
+        pieces.append(word[start:end])
+        start = end
+        if start >= n:
+            break
+    rest = word[start:]
+    return [*pieces, rest] if rest else pieces
 
 
 def wrap(text: str, width: int, fold: bool = True, indent: str = "") -> list[str]:
@@ -127,11 +146,22 @@ def wrap(text: str, width: int, fold: bool = True, indent: str = "") -> list[str
     return [lead + lines[0], *(indent + rest for rest in lines[1:])]
 
 
-class Fit(NamedTuple):
-    """Column widths that fit, or None; ``minimum`` is the narrowest total width possible."""
+def _floors(
+    columns: Sequence[Sequence[str]], fold: Sequence[bool], floors: Sequence[int]
+) -> list[int]:
+    """Per column, the narrowest width that keeps its widest word or atom whole."""
+    out = []
+    for col, f, floor in zip(columns, fold, floors, strict=True):
+        natural = max((cell_len(c) for c in col), default=0)
+        out.append(min(natural, max(floor, max((min_width(c, f) for c in col), default=0))))
+    return out
 
-    widths: list[int] | None
-    minimum: int
+
+def minimum_width(
+    columns: Sequence[Sequence[str]], fold: Sequence[bool], floors: Sequence[int]
+) -> int:
+    """The narrowest total width (box rules included) at which these columns fit."""
+    return sum(_floors(columns, fold, floors)) + 3 * len(columns) + 1
 
 
 def fit_widths(
@@ -139,33 +169,30 @@ def fit_widths(
     fold: Sequence[bool],
     floors: Sequence[int],
     width: int | None,
-) -> Fit:
+) -> list[int] | None:
     """Widths for columns of cells (header first) within ``width`` (box rules included).
 
     Each column starts at its natural width; while the table is too wide the
     widest column that can still give way loses one character, so text
     columns share the cut. A column never goes below the widest word or atom
     it must keep whole, nor below its floor (a readable minimum for wrapped
-    text); when even that is too wide the answer is None.
+    text); when even that is too wide the answer is None. With no limit, or
+    when the natural widths fit, no cell is measured twice.
     """
     natural = [max((cell_len(c) for c in col), default=0) for col in columns]
-    mins = [
-        min(n, max(floor, max((min_width(c, f) for c in col), default=0)))
-        for col, f, floor, n in zip(columns, fold, floors, natural, strict=True)
-    ]
     rules = 3 * len(columns) + 1
-    minimum = sum(mins) + rules
     if width is None or sum(natural) + rules <= width:
-        return Fit(natural, minimum)
-    if minimum > width:
-        return Fit(None, minimum)
+        return natural
+    mins = _floors(columns, fold, floors)
+    if sum(mins) + rules > width:
+        return None
     widths = list(natural)
     excess = sum(widths) + rules - width
     while excess > 0:
         i = max((i for i in range(len(widths)) if widths[i] > mins[i]), key=lambda i: widths[i])
         widths[i] -= 1
         excess -= 1
-    return Fit(widths, minimum)
+    return widths
 
 
 def print_wrapped(
@@ -179,8 +206,10 @@ def print_wrapped(
 ) -> None:
     """One line of prose: whole when there is no limit, else word-wrapped with a hanging indent.
 
-    ``prefix`` (the start of ``text``) is drawn in ``prefix_style``.
+    ``prefix`` (the start of ``text``) is drawn in ``prefix_style``. Control
+    characters (a spec's name may hold terminal escapes) are shown escaped.
     """
+    text = printable(text)
     lines = [text] if width is None else wrap(text, width, indent=indent)
     for i, line in enumerate(lines):
         if i == 0 and prefix and line.startswith(prefix):
@@ -200,3 +229,12 @@ def chunks(n: int, size: int) -> list[range]:
         out.append(range(start, stop))
         start = stop
     return out
+
+
+def inert(text: str) -> str:
+    """Multi-line output (Markdown) with every control character escaped but its line breaks.
+
+    >>> inert("### a\\x1bb\\n| x |")
+    '### a\\\\x1bb\\n| x |'
+    """
+    return "\n".join(printable(line) for line in text.split("\n"))

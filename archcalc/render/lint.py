@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.text import Text
 
 from archcalc.design.lint import Finding, LintReport
-from archcalc.render.fit import available_width, wrap
+from archcalc.errors import printable
+from archcalc.render.fit import available_width, inert, wrap
 from archcalc.render.markdown import table as markdown_table
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -25,14 +26,15 @@ def where(f: Finding, report: LintReport) -> str:
 
 
 def line(f: Finding, report: LintReport) -> Text:
+    """One finding as a styled line; a spec's own text in it is shown escaped, never acted on."""
     return Text.assemble(
-        (f"{where(f, report)}: ", "bold"),
+        (printable(f"{where(f, report)}: "), "bold"),
         (f.code, "bold"),
         " ",
         (f.severity, SEVERITY_STYLE.get(f.severity, "")),
         " ",
-        (f.path, "bold"),
-        f": {f.message}",
+        (printable(f.path), "bold"),
+        printable(f": {f.message}"),
     )
 
 
@@ -64,7 +66,7 @@ def print_findings(report: LintReport, console: Console, heading: str | None = N
     """
     width = available_width(console)
     if heading:
-        console.print(f"{heading}: {tally(report)}", style="bold", highlight=False)
+        console.print(printable(f"{heading}: {tally(report)}"), style="bold", highlight=False)
     for f in report.findings:
         text = line(f, report)
         if width is None or cell_len(text.plain) <= width:
@@ -80,12 +82,12 @@ def print_findings(report: LintReport, console: Console, heading: str | None = N
             console.print(Text("    ") + shown if start else shown, soft_wrap=True, highlight=False)
             start = at + len(body) if at >= 0 else start
     if not heading:
-        console.print(f"{report.file or report.name}: {tally(report)}", highlight=False)
+        console.print(printable(f"{report.file or report.name}: {tally(report)}"), highlight=False)
 
 
 def markdown(report: LintReport, heading: str = "Lint") -> str:
     """A Markdown section: a table of findings, or one line saying there are none."""
-    title = f"### {heading}: {report.name} — {tally(report)}\n"
+    title = inert(f"### {heading}: {report.name} — {tally(report)}\n")
     if not report.findings:
         return title
     rows = [

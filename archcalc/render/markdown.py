@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archcalc.analysis.memory import MemoryEstimate, binary_size
 from archcalc.analysis.result import Analysis
+from archcalc.errors import printable
 from archcalc.render.columns import COLUMNS, cells, total_cells
 
 
@@ -11,7 +12,7 @@ def table(rows: list[list[str]], headers: list[str], right: list[bool]) -> str:
     """A GitHub-flavoured Markdown table."""
 
     def esc(s: str) -> str:
-        return s.replace("|", "\\|")
+        return printable(s).replace("|", "\\|")
 
     lines = [
         "| " + " | ".join(esc(h) for h in headers) + " |",
@@ -24,7 +25,7 @@ def table(rows: list[list[str]], headers: list[str], right: list[bool]) -> str:
 def summary(analysis: Analysis, rows_depth: int | None, memory: MemoryEstimate) -> str:
     rows = [cells(r, analysis) for r in analysis.rows_at_depth(rows_depth)]
     rows.append([f"**{c}**" if c else "" for c in total_cells(analysis)])
-    title = f"### {analysis.name} — input {'×'.join(map(str, analysis.input_shape))}\n\n"
+    title = f"### {printable(analysis.name)} — input {'×'.join(map(str, analysis.input_shape))}\n\n"
     body = table(rows, [c.header for c in COLUMNS], [c.justify == "right" for c in COLUMNS])
     return title + body + "\n\n" + "\n".join(f"- {line}" for line in memory_lines(memory)) + "\n"
 

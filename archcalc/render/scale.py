@@ -13,7 +13,7 @@ from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries
 from archcalc.errors import ArchcalcError
 from archcalc.render.boxtable import BoxTable
 from archcalc.render.compare import metric_text
-from archcalc.render.fit import available_width, chunks, print_wrapped
+from archcalc.render.fit import available_width, chunks, inert, print_wrapped
 from archcalc.render.markdown import table as markdown_table
 from archcalc.render.table import fit_table, print_table
 
@@ -117,7 +117,7 @@ def markdown(result: ScaleResult) -> str:
             f"### {_title(s)}\n\n"
             + markdown_table(rows, headers, [False] + [True] * (len(headers) - 1))
         )
-    return "\n\n".join(parts) + f"\n\n_{NOTE}._\n"
+    return inert("\n\n".join(parts) + f"\n\n_{NOTE}._\n")
 
 
 def to_dict(result: ScaleResult) -> dict[str, Any]:

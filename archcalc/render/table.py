@@ -10,7 +10,7 @@ from archcalc.analysis.memory import MemoryEstimate
 from archcalc.analysis.result import Analysis, Row
 from archcalc.render.boxtable import BoxTable
 from archcalc.render.columns import COLUMNS, Column, cells, total_cells
-from archcalc.render.fit import available_width, fit_widths, print_wrapped
+from archcalc.render.fit import available_width, fit_widths, minimum_width, print_wrapped
 from archcalc.render.markdown import memory_lines
 
 # A layer holding at least this share of all parameters is called out.
@@ -38,10 +38,10 @@ def fit_table(
     columns = [
         [h, *(r[i] for r in rows), *([footer[i]] if footer else [])] for i, h in enumerate(headers)
     ]
-    fit = fit_widths(columns, fold, floors or [0] * len(headers), width)
-    if fit.widths is None:
+    widths = fit_widths(columns, fold, floors or [0] * len(headers), width)
+    if widths is None:
         return None
-    return BoxTable(title, headers, fit.widths, justify, footer, fold)
+    return BoxTable(title, headers, widths, justify, footer, fold)
 
 
 def min_table_width(
@@ -49,7 +49,7 @@ def min_table_width(
 ) -> int:
     """The narrowest width at which these columns fit, wrapped as far as they may be."""
     columns = [[h, *(r[i] for r in rows)] for i, h in enumerate(headers)]
-    return fit_widths(columns, fold, floors, None).minimum
+    return minimum_width(columns, fold, floors)
 
 
 def print_table(console: Console, table: BoxTable) -> None:
@@ -68,7 +68,7 @@ class SummaryLayout(NamedTuple):
 
     table: BoxTable | None
     dropped: tuple[Column, ...]
-    needed: int
+    needed: int  # the narrowest width that shows every column
 
 
 def _marked_rows(
@@ -100,7 +100,6 @@ def summary_layout(analysis: Analysis, depth: int | None, width: int | None) -> 
     fold = [c.key in FOLD_FLOORS for c in COLUMNS]
     floors = [FOLD_FLOORS.get(c.key, 0) for c in COLUMNS]
     headers = [c.header for c in COLUMNS]
-    needed = min_table_width(headers, [*texts, footer], fold, floors)
     title = f"{analysis.name} — input {'×'.join(map(str, analysis.input_shape))}"
     keep = list(range(len(COLUMNS)))
     for drop in (None, *DROP_ORDER):
@@ -122,8 +121,12 @@ def summary_layout(analysis: Analysis, depth: int | None, width: int | None) -> 
                     *(values[i] for i in keep), style=_row_style(analysis, row, n == marked)
                 )
             dropped = tuple(c for i, c in enumerate(COLUMNS) if i not in keep)
-            return SummaryLayout(table, dropped, needed)
-    return SummaryLayout(None, tuple(COLUMNS), needed)
+            # Measured only when something is left out: the note says what it would take.
+            needed = min_table_width(headers, [*texts, footer], fold, floors) if dropped else 0
+            return SummaryLayout(table, dropped, needed or table.width)
+    return SummaryLayout(
+        None, tuple(COLUMNS), min_table_width(headers, [*texts, footer], fold, floors)
+    )
 
 
 def summary_table(analysis: Analysis, depth: int | None, console: Console) -> BoxTable | None:
