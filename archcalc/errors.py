@@ -69,7 +69,7 @@ class Loc(NamedTuple):
 class ArchcalcError(Exception):
     """A user's mistake, with where it is and what would fix it.
 
-    ``str(err)`` is the one-line form of DESIGN.md::
+    ``str(err)`` is the one-line form documented in docs/spec.md ("Errors")::
 
         examples/bad.yaml:7:5: layers[4] (linear fc1): expects a flat input,
         but gets 32×7×7 — add `flatten` before it

@@ -188,7 +188,7 @@ class Analysis:
         return row.params / self.totals.params if self.totals.params else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of DESIGN.md."""
+        """The JSON object of ``archcalc summary --json`` (docs/json.md)."""
         d: dict[str, Any] = {
             "name": self.name,
             "input_shape": list(self.input_shape),

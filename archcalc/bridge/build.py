@@ -25,6 +25,7 @@ from archcalc.spec.model import (
 from archcalc.spec.model import (
     Residual as ResidualSpec,
 )
+from archcalc.spec.reserved import is_reserved
 
 
 def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
@@ -50,7 +51,7 @@ def _sequential(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> nn.Sequential
 def _named(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> OrderedDict[str, nn.Module]:
     out: OrderedDict[str, nn.Module] = OrderedDict()
     for node in nodes:
-        if node.name in _RESERVED:
+        if is_reserved(node.name):  # refused when the spec is read; a dict spec built by hand too
             raise ArchcalcError.at(
                 node.loc,
                 f"the name `{node.name}` clashes with an attribute of torch.nn.Module",
@@ -75,9 +76,3 @@ def _module(node: SpecNode, shapes: dict[str, Shape]) -> nn.Module:
         return Residual(_named(node.layers.children, shapes), shortcut)
     assert isinstance(node, ConcatSpec)
     return Concat(OrderedDict((b.name, _sequential(b.children, shapes)) for b in node.branches))
-
-
-# Names torch refuses for a submodule of a Sequential or our containers.
-_RESERVED = frozenset(
-    name for name in dir(nn.Sequential) + dir(Residual) + dir(Concat) if not name.startswith("__")
-) | {"main_names", "shortcut"}

@@ -472,7 +472,7 @@ def test_target_that_is_a_class_and_a_leaf() -> None:
         ("torchvision.models", "--module expects PKG.MOD:NAME, but gets 'torchvision.models'"),
         ("torchvision.models:resnet81", "has no attribute `resnet81` — did you mean `resnet18`?"),
         ("math:pi", "expects an nn.Module, a class or a factory, but gets float"),
-        ("torch.nn:Conv2d", "calling `Conv2d` fails: TypeError"),
+        ("torch.nn:Conv2d", "calling `torch.nn:Conv2d` fails: TypeError"),
         ("torchvision.models:resnet18(weights='DEFAULT')", "archcalc never downloads weights"),
         ("torchvision.models:resnet18(n=__import__('os'))", "values must be literals"),
         ("torchvision.models:resnet18(3)", "values must be literals"),

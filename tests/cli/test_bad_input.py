@@ -1,7 +1,7 @@
 """Every mistake a spec can hold ends as one located line and exit status 2.
 
 Each case is a file a careless or hostile user could write; the CLI must
-answer with DESIGN.md's one-line format (file:line:col: layer path: expected
+answer with the one-line format of docs/spec.md (file:line:col: layer path: expected
 vs found — hint), print nothing on stdout, show no traceback, and never hang
 (the timeout below catches a hang; speed is measured in benchmarks/).
 """
@@ -309,7 +309,9 @@ def test_bad_spec_is_one_located_line(
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert not _CONTROL.search(result.stderr.rstrip("\n")), ascii(result.stderr)
-    assert elapsed < 5, f"{elapsed:.1f} s (DESIGN.md: under 1 s; generous for a loaded CI machine)"
+    assert elapsed < 5, (
+        f"{elapsed:.1f} s (docs/limits.md: under 1 s; generous for a loaded CI machine)"
+    )
     line = lines[0]
     prefix = f"{spec}:{position}: " if position else f"{spec}:"
     assert line.startswith(prefix), line

@@ -55,7 +55,7 @@ def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
     """MACs per sample, counted from the real tensors of the forward pass.
 
     A conv does in_channels/groups·kh·kw multiply-adds per output element and a
-    linear in·out per sample: the fvcore convention DESIGN.md uses. Hooks
+    linear in·out per sample: the fvcore convention docs/spec.md uses. Hooks
     rather than FlopCounterMode, because these read the real shapes directly and
     cost nothing per op over hundreds of examples; the zoo test in
     tests/bridge/test_equivalence.py measures with FlopCounterMode instead.

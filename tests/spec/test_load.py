@@ -1,4 +1,4 @@
-"""Reading specs: every form DESIGN.md allows, names and paths, locations."""
+"""Reading specs: every form docs/spec.md allows, names and paths, locations."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.summarize.ops import bind, first_tensor, is_free, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
-from archcalc.kinds.base import GLOBAL, Pair, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import GLOBAL, Pair, RFStep, Shape, ShapeError, fmt_shape
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ class Tracer:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
             )
-        return Field(receptive.step(in_field.rf, step, self.input_hw))
+        return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
     def on_op(self, func: Any, args: Any, kwargs: Any, out: Any, flops: int) -> None:
@@ -291,7 +291,7 @@ class Tracer:
         if len(data) == 1 and data[0][0] is x and x.dim() == 4:
             window = window_step(name, arg)
             if window is not None:  # functional conv / pooling: the step its layer makes
-                return Field(receptive.step(fields[0], window, self.input_hw))
+                return self._step(fields[0], window)
         if torch.Tag.pointwise in func.tags:
             if all(
                 t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
@@ -303,7 +303,7 @@ class Tracer:
             if tuple(y.shape) == tuple(x.shape):
                 return Field(fields[0])
             if x.dim() == 4 and y.dim() == 2 and y.shape[0] == x.shape[0]:
-                return Field(receptive.step(fields[0], GLOBAL, self.input_hw))
+                return self._step(fields[0], GLOBAL)
         elif name == "cat":
             if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()):
                 return self._merge(fields, where)
@@ -311,8 +311,15 @@ class Tracer:
             dim = arg.get("dim")
             dims = {d % 4 for d in dim} if isinstance(dim, (list, tuple)) else set()
             if dims >= {2, 3}:
-                return Field(receptive.step(fields[0], GLOBAL, self.input_hw))
+                return self._step(fields[0], GLOBAL)
         return Field(None, f"aten.{name} in {where} is not followed")
+
+    def _step(self, rf: ReceptiveField, how: RFStep) -> Field:
+        """The field after one window, or unknown once its numbers pass the analysis' bound."""
+        try:
+            return Field(receptive.check(receptive.step(rf, how, self.input_hw)))
+        except ShapeError:
+            return Field(None, "the receptive field grows past 2^53")
 
     def _merge(self, fields: list[ReceptiveField], where: str) -> Field:
         if len(fields) == 1:
