@@ -58,24 +58,9 @@ def test_error_examples_are_current(tmp_path: Path, name: str, text: str) -> Non
 
 
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
-# docs/train.md's examples still use this project's own data folder; its owner moves them to a
-# placeholder path (as README's train example does), then this mark goes.
-_OUTSIDE_REFS_LEFT = {"train.md"}
 
 
-@pytest.mark.parametrize(
-    "doc",
-    [
-        pytest.param(
-            doc,
-            marks=pytest.mark.xfail(strict=True, reason="still names ../shared")
-            if doc.name in _OUTSIDE_REFS_LEFT
-            else (),
-        )
-        for doc in DOCS
-    ],
-    ids=lambda doc: doc.name,
-)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
 def test_docs_explain_themselves_without_files_outside_the_repository(doc: Path) -> None:
     text = doc.read_text()
     assert "DESIGN.md" not in text

@@ -13,6 +13,7 @@ import sys
 from archcalc.cli.common import add_format_options, dumps, shown
 from archcalc.design.scale import scale
 from archcalc.kinds.base import MAX_INT
+from archcalc.outfile import check_target
 from archcalc.spec.load import load
 
 
@@ -49,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:  # refused before any work, as `report -o` is
+        check_target(args.plot, inputs=args.specs)
     specs = [(path, load(path)) for path in args.specs]
     chosen = args.sizes
     if chosen is None:
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from archcalc.render.scale import plot
 
-        plot(result, args.plot)
+        plot(result, args.plot, inputs=args.specs)
     if args.json:
         from archcalc.render.scale import to_dict
 

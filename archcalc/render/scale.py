@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from rich.text import Text
 from archcalc.design.figures import FIGURE_KEYS
 from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries
 from archcalc.errors import ArchcalcError
+from archcalc.outfile import write_bytes
 from archcalc.render.boxtable import BoxTable
 from archcalc.render.compare import metric_text
 from archcalc.render.fit import available_width, chunks, inert, print_wrapped
@@ -143,12 +146,14 @@ def to_dict(result: ScaleResult) -> dict[str, Any]:
     return {"sizes": list(result.sizes), "specs": specs}
 
 
-def plot(result: ScaleResult, path: str | Path) -> None:
+def plot(result: ScaleResult, path: str | Path, inputs: Iterable[str | Path] = ()) -> None:
     """Parameters against input size, one line per spec (dashed: its largest layer), log scale.
 
     matplotlib is optional (``pip install 'archcalc[plot]'``) and imported
     here only. A bare Figure renders with the Agg canvas, so no GUI backend
-    and no pyplot global state is involved.
+    and no pyplot global state is involved. The picture is drawn in memory and
+    written by :mod:`archcalc.outfile`: never through a link, onto a device or
+    FIFO, or over one of ``inputs`` (the specs).
     """
     try:
         from matplotlib.figure import Figure
@@ -185,7 +190,9 @@ def plot(result: ScaleResult, path: str | Path) -> None:
     ax.set_title("Parameters as the input grows")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    buffer = io.BytesIO()
     try:
-        fig.savefig(path, dpi=120)
-    except (OSError, ValueError) as err:
+        fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=120)
+    except ValueError as err:  # an extension matplotlib cannot draw
         raise ArchcalcError(f"cannot write the plot: {err}", file=str(path)) from None
+    write_bytes(path, buffer.getvalue(), inputs=inputs)

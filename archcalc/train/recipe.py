@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+# torch is imported where it is used: `archcalc train --help` reads this recipe's defaults
+# and must print its help (and a missing torch its one line) without importing torch.
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,16 @@ class Recipe:
 
     def optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
         """AdamW at this recipe's weight decay (its lr is driven by the scheduler)."""
+        import torch
+
         return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
 
     def scheduler(
         self, optimizer: torch.optim.Optimizer, steps_per_epoch: int
     ) -> torch.optim.lr_scheduler.OneCycleLR:
         """One cycle over all ``epochs × steps_per_epoch`` steps, peaking at ``lr``."""
+        import torch
+
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=self.lr, epochs=self.epochs, steps_per_epoch=steps_per_epoch
         )

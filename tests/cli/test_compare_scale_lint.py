@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -268,3 +270,31 @@ def test_compare_scale_and_lint_never_import_torch_or_matplotlib() -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("target", ["link", "fifo", "spec"])
+def test_scale_plot_never_writes_through_a_link_onto_a_fifo_or_over_the_spec(
+    tmp_path: Path, target: str
+) -> None:
+    spec = tmp_path / "net.yaml"
+    spec.write_text((ROOT / "examples" / "mnist_cnn.yaml").read_text())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out.png"
+    if target == "link":
+        out.symlink_to(victim)
+    elif target == "fifo":
+        os.mkfifo(out)
+    else:
+        out = spec
+    before = spec.read_text()
+    result = run_cli("scale", str(spec), "--plot", str(out), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert victim.read_text() == "keep me"
+    assert spec.read_text() == before
+    if target == "fifo":
+        assert stat.S_ISFIFO(os.lstat(out).st_mode)
+    if target == "link":
+        assert out.is_symlink()

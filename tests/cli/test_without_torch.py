@@ -56,12 +56,6 @@ def test_analysis_commands_work_without_torch(no_torch: Path) -> None:
     assert '"params": 206922' in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="archcalc/train/recipe.py imports torch at module level and train's add_arguments "
-    "reads its defaults; until that import moves into the methods, `train --help` gives the "
-    "one-line 'needs torch' answer instead of the help",
-)
 def test_train_help_works_without_torch(no_torch: Path) -> None:
     result = run_without(no_torch, "train", "--help")
     assert result.returncode == 0, result.stderr
