@@ -48,6 +48,14 @@ def test_printable_escapes_each_control_character(char: str) -> None:
     assert printable("plain ×, é, 中 and — stay") == "plain ×, é, 中 and — stay"
 
 
+def test_printable_fast_path_never_skips_a_character_it_escapes() -> None:
+    # printable() returns a string unchanged when str.isprintable() holds; that is only
+    # right while every escaped character is one isprintable() rejects.
+    from archcalc.errors import _ESCAPES
+
+    assert [hex(c) for c in _ESCAPES if chr(c).isprintable()] == []
+
+
 # --- suggestions: good for typos, linear for hostile words
 
 
