@@ -15,7 +15,8 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(k) for k in kinds.REGISTRY)
     for name, kind in sorted(kinds.REGISTRY.items()):
         short = f" (shorthand: `{name}: <{kind.main_arg}>`)" if kind.main_arg else ""
-        print(f"{name:<{width}}  {kind.summary}{short}")
+        module = f"; torch: {kind.torch_type}" if kind.torch_type else ""
+        print(f"{name:<{width}}  {kind.summary}{short}{module}")
     print(f"{'repeat':<{width}}  {{times: N, layers: [...]}}")
     print(
         f"{'residual':<{width}}  {{layers: [...], shortcut: [...]}}"

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import Analysis, Row
+from archcalc.kinds import REGISTRY
 from archcalc.kinds.base import Pair, Shape
 
-# Layers that carry the weights a network's depth is counted in.
-WEIGHT_KINDS = frozenset({"conv2d", "linear"})
+# Layers that carry the weights a network's depth is counted in (conv2d, linear),
+# as each kind declares it in its traits.
+WEIGHT_KINDS = frozenset(k.name for k in REGISTRY.values() if k.traits and k.traits.weighted)
 
 
 def is_spatial(shape: Shape) -> bool:

@@ -18,6 +18,7 @@ from archcalc.analysis.result import Analysis, Row
 from archcalc.analysis.walk import analyze
 from archcalc.design.anatomy import Anatomy, anatomy
 from archcalc.errors import ArchcalcError, Loc, suggest
+from archcalc.kinds import REGISTRY
 from archcalc.kinds.base import Pair, Shape, fmt_shape
 from archcalc.kinds.conv2d import Conv2dArgs
 from archcalc.kinds.linear import LinearArgs
@@ -47,11 +48,16 @@ CODES: dict[str, Rule] = {r.code: r for r in RULES}
 DOMINANT_SHARE = 0.5  # AC101: a share of all parameters at least this large
 MIN_COVERAGE = 0.5  # AC103: per axis, below this the field "covers little"
 SATURATING_CHAIN = 4  # AC105: this many sigmoid/tanh in a row
-# AC105: the largest derivative of each saturating activation.
-MAX_DERIVATIVE = {"sigmoid": 0.25, "tanh": 1.0}
-NORMALISERS = frozenset({"batchnorm2d", "batchnorm1d"})
+# AC105: the largest derivative of each saturating activation (sigmoid 0.25, tanh 1,
+# hardsigmoid 1/6), as each kind declares it in its traits.
+MAX_DERIVATIVE: dict[str, float] = {
+    k.name: k.traits.max_derivative
+    for k in REGISTRY.values()
+    if k.traits and k.traits.activation == "saturating" and k.traits.max_derivative is not None
+}
+NORMALISERS = frozenset(k.name for k in REGISTRY.values() if k.traits and k.traits.normaliser)
 # AC104: layers that leave the output's meaning unchanged after the last real layer.
-PASS_THROUGH = frozenset({"dropout", "identity"})
+PASS_THROUGH = frozenset(k.name for k in REGISTRY.values() if k.traits and k.traits.pass_through)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,18 @@
 """The registry of layer kinds, keyed by the name a spec writes.
 
 Every module in this package that defines ``KINDS`` contributes its kinds;
-adding a kind is adding one module (and its tests).
+adding a kind is adding one module (and its tests). The registry fills in each
+kind's ``traits.family``: the name of the module that defines it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from typing import Any
 
-from archcalc.kinds.base import LayerKind
+from archcalc.kinds.base import LayerKind, Traits
 
 
 def _discover() -> dict[str, LayerKind[Any]]:
@@ -27,6 +29,9 @@ def _discover() -> dict[str, LayerKind[Any]]:
         for kind in getattr(module, "KINDS", ()):
             if kind.name in found:  # pragma: no cover - a programming error
                 raise RuntimeError(f"layer kind {kind.name!r} is defined twice")
+            if kind.traits is not None:
+                traits: Traits = dataclasses.replace(kind.traits, family=name)
+                kind = dataclasses.replace(kind, traits=traits)
             found[kind.name] = kind
     return found
 

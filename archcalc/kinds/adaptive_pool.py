@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
     GLOBAL,
     ArgReader,
     Effect,
+    FromTorch,
     LayerKind,
     Pair,
+    RFStep,
     Shape,
-    SpatialStep,
+    Traits,
+    Window,
+    global_step,
+    no_window,
     pair_text,
     require_image,
+    torch_pair,
 )
 
 if TYPE_CHECKING:
@@ -54,20 +60,39 @@ def _adaptive_parse(r: ArgReader) -> AdaptiveArgs:
     return args
 
 
-def _adaptive_apply(a: AdaptiveArgs, shape: Shape) -> Effect:
-    c, h, w = require_image(shape, "adaptive_avg_pool2d")
+def _adaptive_window(a: AdaptiveArgs, shape: Shape) -> Window | None:
+    """The nearest regular window to torch's, for a C×H×W input (None for another).
+
+    Torch's window for output i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉). When o divides n
+    that is a plain pool with kernel = stride = n/o; otherwise windows differ
+    in size and this one (first window, mean stride) is the nearest regular one.
+    """
+    if len(shape) != 3:
+        return None
+    _, h, w = shape
     oh, ow = a.output
-    # Torch's window for output i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉). When o divides n
-    # that is a plain pool with kernel = stride = n/o; otherwise windows differ
-    # in size and this step (first window, mean stride) is the nearest regular one.
     kernel = (-(-h // oh), -(-w // ow))
     stride = (max(1, h // oh), max(1, w // ow))
-    rf = (
-        GLOBAL
-        if (oh, ow) == (1, 1)
-        else SpatialStep(kernel=kernel, stride=stride, pad_before=(0, 0))
-    )
-    return Effect(output_shape=(c, oh, ow), rf=rf)
+    return Window(kernel=kernel, stride=stride, dilation=(1, 1), pads=((0, 0), (0, 0)))
+
+
+def _adaptive_step(a: AdaptiveArgs, shape: Shape) -> RFStep:
+    if a.output == (1, 1):
+        return GLOBAL  # one window over everything, whatever the input
+    window = _adaptive_window(a, shape)
+    return None if window is None else window.step()
+
+
+def _adaptive_apply(a: AdaptiveArgs, shape: Shape) -> Effect:
+    c, _, _ = require_image(shape, "adaptive_avg_pool2d")
+    return Effect(output_shape=(c, *a.output), rf=_adaptive_step(a, shape))
+
+
+def _adaptive_from(m: Any, s: Shape) -> FromTorch | None:
+    out = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * 2
+    # torch: None keeps that axis's input size
+    size = tuple(s[-2 + a] if o is None and len(s) >= 2 else (o or 1) for a, o in enumerate(out))
+    return FromTorch(AdaptiveArgs(torch_pair(size)))
 
 
 def _adaptive_torch(a: AdaptiveArgs, shape: Shape) -> torch.nn.Module:
@@ -84,6 +109,11 @@ KINDS = [
         operation=lambda a, s: "AdaptiveAvgPool2d(1)" + (" + Flatten()" if a.flatten else ""),
         to_torch=_global_torch,
         summary="average over H×W to 1×1, flattened to C unless `flatten: false`",
+        torch_type="GlobalAvgPool",  # archcalc.bridge.modules: AdaptiveAvgPool2d(1) + Flatten
+        from_torch=lambda m, s: FromTorch(GlobalPoolArgs(bool(m.flatten))),
+        traits=Traits(),
+        window=no_window,
+        rf_step=global_step,
     ),
     LayerKind(
         name="adaptive_avg_pool2d",
@@ -93,5 +123,10 @@ KINDS = [
         to_torch=_adaptive_torch,
         main_arg="output",
         summary="average pooling to a fixed output size (output)",
+        torch_type="AdaptiveAvgPool2d",
+        from_torch=_adaptive_from,
+        traits=Traits(),
+        window=_adaptive_window,
+        rf_step=_adaptive_step,
     ),
 ]

@@ -1,9 +1,13 @@
 """What every layer kind is made of, and the helpers kinds share.
 
-A kind is one :class:`LayerKind`: how to read its arguments, and one pure
-``apply`` that turns an input shape into an :class:`Effect` (output shape,
-parameters, buffers, MACs, receptive-field step). Its torch constructor lives
-beside it and imports torch only when called.
+A kind is one :class:`LayerKind`, the single unit that knows everything about
+it: how to read its arguments, one pure ``apply`` that turns an input shape
+into an :class:`Effect` (output shape, parameters, buffers, MACs,
+receptive-field step), its operation text, its torch module both ways (the
+constructor and the ``from_torch`` reader, which import torch only when
+called), its :class:`Traits` (what lint, anatomy and the report ask of it) and
+its :class:`Window`. ``LayerKind.missing`` names what a kind still lacks;
+tests/kinds/test_completeness.py holds every registered kind to it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from archcalc.errors import ArchcalcError, suggest
 from archcalc.spec.tree import Node, describe
@@ -73,8 +77,81 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A sliding window on H and W, complete: what torch's kernel reads per output unit.
+
+    ``pads`` is ((before, after) on H, (before, after) on W) as torch applies
+    them: ``same`` puts an odd pixel after, and pooling's ``ceil_mode`` adds the
+    implicit padding its last, partial window reads after the input.
+    """
+
+    kernel: Pair
+    stride: Pair
+    dilation: Pair
+    pads: tuple[Pair, Pair]
+
+    @property
+    def effective_kernel(self) -> Pair:
+        """d·(k−1)+1 per axis: the span one window covers."""
+        return (
+            self.dilation[0] * (self.kernel[0] - 1) + 1,
+            self.dilation[1] * (self.kernel[1] - 1) + 1,
+        )
+
+    def step(self) -> SpatialStep:
+        """The receptive-field step this window takes (only the padding before moves it)."""
+        return SpatialStep(
+            kernel=self.effective_kernel,
+            stride=self.stride,
+            pad_before=(self.pads[0][0], self.pads[1][0]),
+        )
+
+
+# How an activation behaves, for lint and the report: piecewise-linear rectifiers,
+# functions that flatten at both ends (vanishing gradients), smooth rectifier-likes,
+# and softmax (a normalisation over the channel axis).
+Activation = Literal["relu", "saturating", "smooth", "softmax"]
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What other parts of archcalc ask of a kind, kept with the kind itself.
+
+    ``weighted``: carries convolution / dense weights, which a network's depth
+    counts (design/anatomy.py). ``normaliser``: re-centres activations per
+    channel, which ends a saturating chain (lint AC105) and which dropout must
+    not precede (AC107). ``activation``: the family of an elementwise
+    non-linearity. ``max_derivative``: sup |f′| when it is a constant of the
+    kind, None when it depends on arguments or learnt weights. ``pass_through``:
+    leaves the output's meaning unchanged at inference (AC104 looks past it).
+    ``family``: the kinds module that defines the kind (conv2d, pooling,
+    activations, …), filled in by the registry; the report colours by it.
+    """
+
+    weighted: bool = False
+    normaliser: bool = False
+    activation: Activation | None = None
+    max_derivative: float | None = None
+    pass_through: bool = False
+    family: str = ""
+
+
+class FromTorch(NamedTuple):
+    """A torch module read back as a kind: its parsed arguments, and the shape
+    its operation text reads (in channels / features, which only the module knows)."""
+
+    args: Any
+    op_shape: Shape = ()
+
+
+@dataclass(frozen=True)
 class LayerKind(Generic[A]):
-    """One layer kind: the single place its rules live."""
+    """One layer kind: the single place its rules live.
+
+    The fields after ``summary`` default to "not declared" so that a kind in
+    progress still imports; :meth:`missing` lists them, and the completeness
+    test refuses any registered kind for which it is not empty.
+    """
 
     name: str
     parse: Callable[[ArgReader], A]
@@ -83,6 +160,61 @@ class LayerKind(Generic[A]):
     to_torch: Callable[[A, Shape], torch.nn.Module]
     main_arg: str | None = None
     summary: str = ""
+    # The torch.nn class name ``to_torch`` builds ("Conv2d"), or archcalc's own
+    # module's (GlobalAvgPool, in archcalc.bridge.modules).
+    torch_type: str = ""
+    # A module of exactly ``torch_type`` → its arguments, or None when this
+    # module's settings cannot be written in a spec. Takes the input shape when
+    # known, () otherwise.
+    from_torch: Callable[[Any, Shape], FromTorch | None] | None = None
+    traits: Traits | None = None
+    # The window on H and W for an input shape; a kind without one declares
+    # ``no_window``.
+    window: Callable[[A, Shape], Window | None] | None = None
+    # The receptive-field step for an input shape: a SpatialStep, GLOBAL, or
+    # None (elementwise). ``apply`` reports the same step in its Effect.
+    rf_step: Callable[[A, Shape], RFStep] | None = None
+
+    def missing(self) -> list[str]:
+        """What this kind does not declare yet, by field name (empty when complete)."""
+        lacks = [
+            f
+            for f, v in (
+                ("torch_type", self.torch_type),
+                ("from_torch", self.from_torch),
+                ("traits", self.traits),
+                ("window", self.window),
+                ("rf_step", self.rf_step),
+                ("summary", self.summary),
+            )
+            if not v
+        ]
+        return lacks
+
+
+def no_window(args: object, shape: Shape) -> None:
+    """``window`` for kinds that read no spatial window (elementwise, dense, global)."""
+    return None
+
+
+def elementwise_step(args: object, shape: Shape) -> RFStep:
+    """``rf_step`` for kinds that leave every unit's field as it was."""
+    return None
+
+
+def global_step(args: object, shape: Shape) -> RFStep:
+    """``rf_step`` for kinds whose every output unit sees the whole input."""
+    return GLOBAL
+
+
+def window_step(window: Callable[[A, Shape], Window | None]) -> Callable[[A, Shape], RFStep]:
+    """``rf_step`` read off a kind's window (None where it has none)."""
+
+    def step(args: A, shape: Shape) -> RFStep:
+        w = window(args, shape)
+        return None if w is None else w.step()
+
+    return step
 
 
 def fmt_shape(shape: Shape) -> str:
@@ -98,6 +230,13 @@ def require_image(shape: Shape, what: str) -> tuple[int, int, int]:
             hint=f"{what} works on feature maps; put it before `flatten`",
         )
     return shape[0], shape[1], shape[2]
+
+
+def torch_pair(v: Any) -> Pair:
+    """A torch module's int, 1-list (aten writes ``[3]`` for 3) or pair, as (h, w)."""
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]), int(v[-1]))
+    return (int(v), int(v))
 
 
 def pair_text(p: Pair) -> str:
@@ -125,6 +264,65 @@ def pool_out(n: int, k_eff: int, stride: int, pad: int, ceil_mode: bool) -> int:
 
 
 _REQUIRED: Any = object()
+
+# Torch's argument names where a spec writes archcalc's own word: a user copying
+# from torch code gets that word, not a guess. None: archcalc infers the value
+# from the input shape, so the spec never writes it.
+TORCH_ARGUMENT_NAMES: dict[str, str | None] = {
+    "out_channels": "out",
+    "out_features": "out",
+    "kernel_size": "kernel",
+    "output_size": "output",
+    "num_parameters": "per_channel",
+    "in_channels": None,
+    "in_features": None,
+    "num_features": None,
+}
+# Torch arguments archcalc never writes for a reason of its own.
+_NEVER_WRITTEN = {
+    "inplace": "archcalc builds every module out of place; in-place changes neither "
+    "shapes nor parameters",
+    "dim": "softmax always runs over channels / features (dim=1 with the batch)",
+}
+
+
+def torch_name_hint(kind: str, key: str, known: list[str]) -> str | None:
+    """A hint for ``key`` when it is torch's name for an argument, or None.
+
+    ``known``: the arguments ``kind`` takes, so that a word is only offered
+    where it applies (``out`` for conv2d and linear, not for maxpool2d).
+    """
+    if key in _NEVER_WRITTEN and (key != "dim" or kind == "softmax"):
+        return f"`{key}` is torch's; {_NEVER_WRITTEN[key]}"
+    if key not in TORCH_ARGUMENT_NAMES:
+        return None
+    word = TORCH_ARGUMENT_NAMES[key]
+    if word is None:
+        return f"`{key}` is inferred from the input shape, never written"
+    if word not in known:
+        return None
+    if key == "num_parameters":
+        return "archcalc writes `per_channel: true` for torch's num_parameters=C (false: 1)"
+    return f"`{key}` is torch's name; archcalc writes `{word}`"
+
+
+def input_order_error(node: Node, dims: Shape) -> ArchcalcError | None:
+    """The error for an ``input`` written as H, W, C (``[28, 28, 1]``), or None.
+
+    archcalc reads [C, H, W], as torch does. A square H×W of at least 8 with 1
+    or 3 last is an image in H, W, C order (TensorFlow's, PIL's) far more often
+    than 28 channels of 28×1; a 1-D signal [C, L, 1] with C ≠ L is left alone.
+    ``parse_input`` raises it once the sizes are read.
+    """
+    if len(dims) != 3 or dims[2] not in (1, 3) or dims[0] != dims[1] or dims[0] < 8:
+        return None
+    h, w, c = dims
+    return ArchcalcError.at(
+        node.loc,
+        f"`input` expects [C, H, W], but gets [{h}, {w}, {c}], which reads as "
+        f"{h} channels of {w}×{c} and looks like H, W, C",
+        hint=f"write `input: [{c}, {h}, {w}]`; the batch dimension is never written",
+    )
 
 
 class ArgReader:
@@ -154,8 +352,15 @@ class ArgReader:
         self.known.append(name)
         node = self.values.pop(name, None)
         if node is None and default is _REQUIRED:
-            # A misspelt key is the likelier mistake: name it rather than the absence.
+            # A misspelt key, or torch's name for it, is the likelier mistake:
+            # name it rather than the absence.
             for key in self.values:
+                if TORCH_ARGUMENT_NAMES.get(key) == name:
+                    raise ArchcalcError.at(
+                        self.node.key_loc(key),
+                        f"{self.kind} has no argument `{key}`",
+                        hint=torch_name_hint(self.kind, key, [name]),
+                    )
                 if suggest(key, [name]):
                     raise ArchcalcError.at(
                         self.node.key_loc(key),
@@ -284,11 +489,18 @@ class ArgReader:
     def done(self) -> None:
         for key in self.values:
             loc = self.node.key_loc(key) if self.node.is_map else self.loc
-            hint = suggest(key, self.known)
+            hint = torch_name_hint(self.kind, key, self.known) or suggest(key, self.known)
             if hint is None:
                 valid = ", ".join(f"`{k}`" for k in self.known) or "none"
                 hint = f"{self.kind} takes {valid}"
             raise ArchcalcError.at(loc, f"{self.kind} has no argument `{key}`", hint=hint)
+
+
+def check_input_order(node: Node, dims: Shape) -> None:
+    """Raise :func:`input_order_error`'s error when ``dims`` read as H, W, C."""
+    error = input_order_error(node, dims)
+    if error is not None:
+        raise error
 
 
 def _as_float(v: int | float) -> float:
@@ -313,11 +525,22 @@ def no_args(reader: ArgReader) -> None:
 
 
 def simple_kind(
-    name: str, torch_class: str, summary: str, *, operation: str | None = None
+    name: str,
+    torch_class: str,
+    summary: str,
+    *,
+    traits: Traits,
+    operation: str | None = None,
+    to_torch: Callable[[None, Shape], torch.nn.Module] | None = None,
+    from_torch: Callable[[Any, Shape], FromTorch | None] | None = None,
 ) -> LayerKind[None]:
-    """An elementwise kind without arguments (relu, tanh, …)."""
+    """An elementwise kind without arguments (relu, tanh, …).
 
-    def to_torch(args: None, shape: Shape) -> torch.nn.Module:
+    By default it builds ``torch.nn.<torch_class>()`` and reads any module of
+    that class back with no arguments.
+    """
+
+    def build(args: None, shape: Shape) -> torch.nn.Module:
         import torch.nn as nn
 
         module: torch.nn.Module = getattr(nn, torch_class)()
@@ -328,6 +551,11 @@ def simple_kind(
         parse=no_args,
         apply=lambda args, shape: Effect(shape),
         operation=lambda args, shape: operation or f"{torch_class}()",
-        to_torch=to_torch,
+        to_torch=to_torch or build,
         summary=summary,
+        torch_type=torch_class,
+        from_torch=from_torch or (lambda module, shape: FromTorch(None)),
+        traits=traits,
+        window=no_window,
+        rf_step=elementwise_step,
     )

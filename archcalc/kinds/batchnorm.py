@@ -7,15 +7,19 @@ buffers, counted apart (torchinfo and Keras mix the two).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
     ArgReader,
     Effect,
+    FromTorch,
     LayerKind,
     Shape,
     ShapeError,
+    Traits,
+    elementwise_step,
     fmt_shape,
+    no_window,
     require_image,
 )
 
@@ -91,6 +95,15 @@ def _torch(a: BatchNormArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
     )
 
 
+def from_torch(m: Any, shape: Shape) -> FromTorch:
+    """An nn.BatchNorm1d/2d's arguments; torch's momentum None (a running average) reads as 0.1."""
+    momentum = 0.1 if m.momentum is None else float(m.momentum)
+    args = BatchNormArgs(float(m.eps), momentum, bool(m.affine), bool(m.track_running_stats))
+    return FromTorch(args, (m.num_features,))
+
+
+_TRAITS = Traits(normaliser=True)
+
 KINDS = [
     LayerKind(
         name="batchnorm2d",
@@ -98,6 +111,11 @@ KINDS = [
         apply=apply_2d,
         operation=lambda a, s: operation(a, s, "BatchNorm2d"),
         to_torch=lambda a, s: _torch(a, s, "BatchNorm2d"),
+        torch_type="BatchNorm2d",
+        from_torch=from_torch,
+        traits=_TRAITS,
+        window=no_window,
+        rf_step=elementwise_step,
         summary="batch normalisation over channels (eps, momentum, affine, track_running_stats)",
     ),
     LayerKind(
@@ -106,6 +124,11 @@ KINDS = [
         apply=apply_1d,
         operation=lambda a, s: operation(a, s, "BatchNorm1d"),
         to_torch=lambda a, s: _torch(a, s, "BatchNorm1d"),
+        torch_type="BatchNorm1d",
+        from_torch=from_torch,
+        traits=_TRAITS,
+        window=no_window,
+        rf_step=elementwise_step,
         summary="batch normalisation over features (eps, momentum, affine, track_running_stats)",
     ),
 ]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
     ArgReader,
     Effect,
+    FromTorch,
     LayerKind,
     Pair,
     Shape,
     ShapeError,
-    SpatialStep,
+    Traits,
+    Window,
     fmt_shape,
     pair_text,
     require_image,
+    torch_pair,
     window_out,
+    window_step,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +86,11 @@ def parse(r: ArgReader) -> Conv2dArgs:
     return args
 
 
+def window(a: Conv2dArgs, shape: Shape) -> Window:
+    """The convolution's window; the same for every input shape."""
+    return Window(kernel=a.kernel, stride=a.stride, dilation=a.dilation, pads=a.pads())
+
+
 def apply(a: Conv2dArgs, shape: Shape) -> Effect:
     c, h, w = require_image(shape, "conv2d")
     if c % a.groups:
@@ -105,7 +114,7 @@ def apply(a: Conv2dArgs, shape: Shape) -> Effect:
         output_shape=(a.out, oh, ow),
         params=params,
         macs=a.out * oh * ow * per_output,
-        rf=SpatialStep(kernel=(kh, kw), stride=a.stride, pad_before=(pt, pl)),
+        rf=window(a, shape).step(),
     )
 
 
@@ -141,6 +150,23 @@ def to_torch(a: Conv2dArgs, shape: Shape) -> torch.nn.Module:
     )
 
 
+def from_torch(m: Any, shape: Shape) -> FromTorch | None:
+    """An nn.Conv2d as conv2d; None for a padding mode other than zeros (a spec has none)."""
+    if m.padding_mode != "zeros":
+        return None
+    pad = m.padding if isinstance(m.padding, str) else torch_pair(m.padding)
+    args = Conv2dArgs(
+        m.out_channels,
+        torch_pair(m.kernel_size),
+        torch_pair(m.stride),
+        pad,
+        torch_pair(m.dilation),
+        m.groups,
+        m.bias is not None,
+    )
+    return FromTorch(args, (m.in_channels,))
+
+
 KINDS = [
     LayerKind(
         name="conv2d",
@@ -149,5 +175,10 @@ KINDS = [
         operation=operation,
         to_torch=to_torch,
         summary="2-D convolution (out, kernel, stride, padding|same, dilation, groups, bias)",
+        torch_type="Conv2d",
+        from_torch=from_torch,
+        traits=Traits(weighted=True),
+        window=window,
+        rf_step=window_step(window),
     )
 ]

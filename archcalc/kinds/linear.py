@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from archcalc.kinds.base import ArgReader, Effect, LayerKind, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import (
+    ArgReader,
+    Effect,
+    FromTorch,
+    LayerKind,
+    Shape,
+    ShapeError,
+    Traits,
+    elementwise_step,
+    fmt_shape,
+    no_window,
+)
 
 if TYPE_CHECKING:
     import torch.nn
@@ -48,6 +59,11 @@ def to_torch(a: LinearArgs, shape: Shape) -> torch.nn.Module:
     return nn.Linear(shape[0], a.out, bias=a.bias)
 
 
+def from_torch(m: Any, shape: Shape) -> FromTorch:
+    """An nn.Linear's arguments; in_features is what its operation text reads."""
+    return FromTorch(LinearArgs(m.out_features, m.bias is not None), (m.in_features,))
+
+
 KINDS = [
     LayerKind(
         name="linear",
@@ -57,5 +73,11 @@ KINDS = [
         to_torch=to_torch,
         main_arg="out",
         summary="fully connected layer (out, bias)",
+        torch_type="Linear",
+        from_torch=from_torch,
+        traits=Traits(weighted=True),
+        # A flat input has no H and W: every unit already sees all of it.
+        window=no_window,
+        rf_step=elementwise_step,
     )
 ]

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from archcalc.kinds.base import ArgReader, Effect, LayerKind, Shape, require_image
+from archcalc.kinds.base import (
+    ArgReader,
+    Effect,
+    FromTorch,
+    LayerKind,
+    Shape,
+    Traits,
+    elementwise_step,
+    no_window,
+    require_image,
+)
 
 if TYPE_CHECKING:
     import torch.nn
@@ -58,6 +68,13 @@ def to_torch(a: LRNArgs, shape: Shape) -> torch.nn.Module:
     return nn.LocalResponseNorm(a.size, alpha=a.alpha, beta=a.beta, k=a.k)
 
 
+def from_torch(m: Any, shape: Shape) -> FromTorch | None:
+    """An nn.LocalResponseNorm's arguments, or None outside the bounds a spec may write."""
+    if not 1 <= m.size <= MAX_SIZE or m.alpha < 0 or m.beta < 0 or m.k <= 0:
+        return None
+    return FromTorch(LRNArgs(m.size, float(m.alpha), float(m.beta), float(m.k)))
+
+
 KINDS = [
     LayerKind(
         name="local_response_norm",
@@ -67,5 +84,12 @@ KINDS = [
         to_torch=to_torch,
         main_arg="size",
         summary="normalise across `size` neighbouring channels (size, alpha, beta, k)",
+        torch_type="LocalResponseNorm",
+        from_torch=from_torch,
+        # Across channels only, per position: no window on H and W. Not a
+        # normaliser in lint's sense: it rescales, it does not re-centre.
+        traits=Traits(),
+        window=no_window,
+        rf_step=elementwise_step,
     )
 ]

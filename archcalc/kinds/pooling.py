@@ -7,20 +7,24 @@ padding is at most half the kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
     ArgReader,
     Effect,
+    FromTorch,
     LayerKind,
     Pair,
     Shape,
     ShapeError,
-    SpatialStep,
+    Traits,
+    Window,
     fmt_shape,
     pair_text,
     pool_out,
     require_image,
+    torch_pair,
+    window_step,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +68,22 @@ def _parse(r: ArgReader, with_dilation: bool) -> PoolArgs:
     return PoolArgs(kernel, stride, padding, dilation, ceil_mode, count_include_pad)
 
 
+def window(a: PoolArgs, shape: Shape) -> Window:
+    """The pooling window, with ceil_mode's implicit padding after the input.
+
+    With ceil_mode the last window may run past the padded input; torch reads
+    that part as padding (−inf for max, nothing for the average), so it is
+    padding after. On an input too small for any window, the declared padding.
+    """
+    pads = []
+    for axis, n in ((0, shape[-2] if len(shape) >= 2 else 0), (1, shape[-1] if shape else 0)):
+        k_eff, s, p = a.effective_kernel[axis], a.stride[axis], a.padding[axis]
+        out = pool_out(n, k_eff, s, p, a.ceil_mode)
+        extra = max(0, (out - 1) * s + k_eff - (n + 2 * p)) if out >= 1 else 0
+        pads.append((p, p + extra))
+    return Window(a.kernel, a.stride, a.dilation, (pads[0], pads[1]))
+
+
 def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
     c, h, w = require_image(shape, what)
     kh, kw = a.effective_kernel
@@ -78,7 +98,7 @@ def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
         )
     return Effect(
         output_shape=(c, oh, ow),
-        rf=SpatialStep(kernel=(kh, kw), stride=a.stride, pad_before=a.padding),
+        rf=window(a, shape).step(),
     )
 
 
@@ -117,6 +137,25 @@ def _avg_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
     )
 
 
+def _from_torch(m: Any, kind: str) -> FromTorch | None:
+    # return_indices makes forward return a tuple, which no spec layer does.
+    if getattr(m, "return_indices", False):
+        return None
+    kernel = torch_pair(m.kernel_size)
+    stride = kernel if m.stride is None else torch_pair(m.stride)
+    if kind == "maxpool2d":
+        dilation, count_include_pad = torch_pair(m.dilation), True
+    else:
+        # divisor_override replaces the window's size as divisor: not in a spec.
+        if m.divisor_override is not None:
+            return None
+        dilation, count_include_pad = (1, 1), bool(m.count_include_pad)
+    args = PoolArgs(
+        kernel, stride, torch_pair(m.padding), dilation, bool(m.ceil_mode), count_include_pad
+    )
+    return FromTorch(args)
+
+
 KINDS = [
     LayerKind(
         name="maxpool2d",
@@ -125,6 +164,11 @@ KINDS = [
         operation=lambda a, s: _operation(a, "MaxPool2d"),
         to_torch=_max_torch,
         main_arg="kernel",
+        torch_type="MaxPool2d",
+        from_torch=lambda m, s: _from_torch(m, "maxpool2d"),
+        traits=Traits(),
+        window=window,
+        rf_step=window_step(window),
         summary="max pooling (kernel, stride=kernel, padding, dilation, ceil_mode)",
     ),
     LayerKind(
@@ -134,6 +178,11 @@ KINDS = [
         operation=lambda a, s: _operation(a, "AvgPool2d"),
         to_torch=_avg_torch,
         main_arg="kernel",
+        torch_type="AvgPool2d",
+        from_torch=lambda m, s: _from_torch(m, "avgpool2d"),
+        traits=Traits(),
+        window=window,
+        rf_step=window_step(window),
         summary="average pooling (kernel, stride=kernel, padding, ceil_mode, count_include_pad)",
     ),
 ]

@@ -22,7 +22,9 @@ a torch forward pass takes milliseconds. Needs ``hypothesis``; never imports tor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from math import prod
 from typing import Any
 
@@ -31,7 +33,27 @@ from hypothesis import strategies as st
 Shape = tuple[int, ...]
 Entry = Any  # one layer as a spec writes it: "relu", {"linear": 10}, {"conv2d": {...}}
 
-ELEMENTWISE = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "softmax", "dropout")
+# Kinds that keep any input's shape; the image-only ones keep a C×H×W shape.
+ELEMENTWISE = (
+    "identity",
+    "relu",
+    "leaky_relu",
+    "tanh",
+    "sigmoid",
+    "gelu",
+    "softmax",
+    "dropout",
+    "relu6",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "mish",
+    "elu",
+    "selu",
+    "softplus",
+    "prelu",
+)
+IMAGE_ELEMENTWISE = ("dropout2d",)
 # A drawn kind's name in this list only sets how often it is drawn; the first
 # entries are the simplest, which is where hypothesis shrinks to.
 _IMAGE_KINDS = (
@@ -73,8 +95,9 @@ def specs(
 ) -> dict[str, Any]:
     """A valid spec dict with 1 to ``max_layers`` leaf layers.
 
-    Every kind appears, with int and pair kernels, strides, dilation, ``same``
-    padding (even kernels included), pooling padding and ``ceil_mode``,
+    Every kind in :data:`DRAWN_KINDS` appears, with int and pair kernels,
+    strides, dilation, ``same`` padding (even kernels included), pooling
+    padding and ``ceil_mode``,
     groups, scalar shorthands, residuals (identity or projection shortcut)
     and concats, on non-square inputs; some specs start from a flat input.
     """
@@ -208,14 +231,27 @@ def _fmt(draw: st.DrawFn, a: int, b: int) -> int | list[int]:
     return [a, b] if a != b or draw(st.booleans()) else a
 
 
-def _elementwise(draw: st.DrawFn, shape: Shape, lim: _Limits) -> Entry:
-    kind = draw(st.sampled_from(ELEMENTWISE))
-    if kind == "leaky_relu" and draw(st.booleans()):
-        slope = draw(st.sampled_from((0.2, 0.01, 0.5)))
-        return {kind: slope} if draw(st.booleans()) else {kind: {"negative_slope": slope}}
-    if kind == "dropout" and draw(st.booleans()):
-        p = draw(st.sampled_from((0.25, 0.0, 0.5, 1.0)))
-        return {kind: p} if draw(st.booleans()) else {kind: {"p": p}}
+def _elementwise(draw: st.DrawFn, shape: Shape, lim: _Limits, kind: str | None = None) -> Entry:
+    if kind is None:
+        kinds = ELEMENTWISE + IMAGE_ELEMENTWISE if len(shape) == 3 else ELEMENTWISE
+        kind = draw(st.sampled_from(kinds))
+    main = {
+        "leaky_relu": ("negative_slope", (0.2, 0.01, 0.5)),
+        "dropout": ("p", (0.25, 0.0, 0.5, 1.0)),
+        "dropout2d": ("p", (0.25, 0.0, 0.5, 1.0)),
+        "elu": ("alpha", (1.0, 0.5, 2.0, 0.0)),
+    }
+    if kind in main and draw(st.booleans()):
+        name, values = main[kind]
+        v = draw(st.sampled_from(values))
+        return {kind: v} if draw(st.booleans()) else {kind: {name: v}}
+    if kind == "softplus" and draw(st.booleans()):
+        args = {"beta": draw(st.sampled_from((1.0, 0.5, 2.0)))}
+        if draw(st.booleans()):
+            args["threshold"] = draw(st.sampled_from((20.0, 1.0, -1.0)))
+        return {kind: args}
+    if kind == "prelu" and draw(st.booleans()):
+        return {kind: {"per_channel": draw(st.booleans())}}
     return kind
 
 
@@ -318,8 +354,9 @@ def _linear(draw: st.DrawFn, shape: Shape, lim: _Limits) -> Entry:
     return {"linear": {"out": out, "bias": False}} if draw(st.booleans()) else {"linear": out}
 
 
-_LEAVES = {
+_LEAVES: dict[str, Callable[[st.DrawFn, Shape, _Limits], Entry]] = {
     "elementwise": _elementwise,
+    **{k: partial(_elementwise, kind=k) for k in ELEMENTWISE + IMAGE_ELEMENTWISE},
     "batchnorm": _batchnorm,
     "batchnorm2d": _batchnorm,
     "batchnorm1d": _batchnorm,
@@ -332,6 +369,26 @@ _LEAVES = {
     "flatten": lambda draw, shape, lim: "flatten",
     "linear": _linear,
 }
+
+# Every layer kind these strategies draw: what tests/kinds/test_completeness.py
+# holds against the registry. A kind is in it only through the drawers above.
+DRAWN_KINDS = frozenset(
+    {k for k in _LEAVES if k not in ("elementwise", "batchnorm")}
+    | set(ELEMENTWISE)
+    | set(IMAGE_ELEMENTWISE)
+)
+
+
+@st.composite
+def layer(draw: st.DrawFn, kind: str, shape: Shape, max_channels: int = 8) -> Entry:
+    """One layer of ``kind`` that fits ``shape``, drawn as :func:`specs` draws it.
+
+    Raises KeyError for a kind no drawer knows; the layer may not fit a shape
+    of the wrong rank (conv2d on a flat input): check with :func:`output_shape`.
+    """
+    size = max([24, *shape[1:]])
+    entry: Entry = _LEAVES[kind](draw, shape, _Limits(max_channels, size))
+    return entry
 
 
 # ---------------------------------------------------------------- composites
@@ -503,6 +560,9 @@ def _split(entry: Entry) -> tuple[str, Any]:
 
 
 _MAIN_ARG = {
+    "dropout2d": "p",
+    "elu": "alpha",
+    "softplus": "beta",
     "maxpool2d": "kernel",
     "avgpool2d": "kernel",
     "adaptive_avg_pool2d": "output",
@@ -544,7 +604,7 @@ def _entry_shape(entry: Entry, shape: Shape) -> Shape | None:
         return (shape[0], *_pair(args["output"], 0)) if image else None
     if kind == "global_avg_pool":
         return None if not image else (shape[0],) if args.get("flatten", True) else (shape[0], 1, 1)
-    if kind in ("batchnorm2d", "local_response_norm"):
+    if kind in ("batchnorm2d", "local_response_norm", *IMAGE_ELEMENTWISE):
         return shape if image else None
     if kind in ("batchnorm1d", "linear"):
         return None if image else (args["out"],) if kind == "linear" else shape

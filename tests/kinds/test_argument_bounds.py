@@ -34,13 +34,22 @@ def _load(layer: str, input_: str = "[8, 4, 4]") -> archcalc.Spec:
         ("dropout: .nan", r"`p` expects a number, but gets `nan`"),
         ("dropout: 3.0e+38", r"`p` expects a number in \[0, 1\]"),
         ("dropout: 4.0e+38", r"`p` expects a finite number \(within ±3\.4e38"),
+        ("dropout2d: 1.5", r"`p` expects a number in \[0, 1\], but gets 1\.5"),
+        ("elu: -0.5", r"`alpha` expects a number in \[0, 100\], but gets -0\.5"),
+        ("elu: {alpha: .inf}", r"`alpha` expects a finite number"),
+        ("softplus: 0", r"`beta` expects a number in \(0, ∞\), but gets 0"),
+        ("softplus: {beta: -1.0}", r"`beta` expects a number in \(0, ∞\), but gets -1 "),
+        ("softplus: {threshold: .inf}", r"`threshold` expects a finite number"),
+        ("softplus: {threshold: .nan}", r"`threshold` expects a number, but gets `nan`"),
+        ("prelu: {per_channel: 8}", r"`per_channel` expects true or false, but gets"),
     ],
 )
 def test_out_of_range_arguments_are_located_errors(layer: str, message: str) -> None:
     with pytest.raises(archcalc.ArchcalcError, match=message) as err:
         _load(layer)
     assert str(err.value).startswith("k.yaml:3:")
-    assert " — " in str(err.value)  # every refusal carries a hint
+    if "per_channel" not in layer:  # a boolean's type is its own hint
+        assert " — " in str(err.value)  # every refusal carries a hint
 
 
 @pytest.mark.parametrize(
@@ -53,6 +62,13 @@ def test_out_of_range_arguments_are_located_errors(layer: str, message: str) -> 
         "local_response_norm: {size: 5, alpha: 0, beta: 0, k: 1.0e-9}",
         "batchnorm2d: {eps: 1.0e+30, momentum: 0}",
         "dropout: 1",
+        "dropout2d: 0",
+        "elu: 100",
+        "elu: {alpha: 0}",
+        "softplus: {beta: 1.0e-30, threshold: -3.0e+38}",
+        "prelu: {per_channel: true}",
+        "relu6",
+        "selu",
     ],
 )
 def test_arguments_at_the_bounds_are_accepted(layer: str) -> None:

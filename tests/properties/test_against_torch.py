@@ -157,8 +157,23 @@ _DROPPED = (
     nn.GELU,
     nn.Softmax,
     nn.Identity,
+    nn.ReLU6,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.Hardswish,
+    nn.Mish,
+    nn.Softplus,
+    nn.Dropout2d,
 )
 _KEPT = (nn.AdaptiveAvgPool2d, GlobalAvgPool, nn.Flatten, nn.Sequential, Residual, Concat)
+_WEIGHTED = (nn.Conv2d, nn.Linear)
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+# Every module class whose receptive field the copy below knows how to measure:
+# tests/kinds/test_completeness.py requires each kind's torch class to be here.
+RF_PROBED: frozenset[type[nn.Module]] = frozenset((*_DROPPED, *_KEPT, *_WEIGHTED, *_POOLS))
 
 
 def _positive_linear_copy(model: nn.Module) -> nn.Module:
@@ -173,13 +188,13 @@ def _positive_linear_copy(model: nn.Module) -> nn.Module:
     """
     positive = copy.deepcopy(model)
     for name, module in list(positive.named_modules()):
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if isinstance(module, _WEIGHTED):
             with torch.no_grad():
                 module.weight.fill_(1.0 / module.weight[0].numel())
                 if module.bias is not None:
                     module.bias.zero_()
             continue
-        if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        if isinstance(module, _POOLS):
             new: nn.Module = _WindowMean(module)
         elif isinstance(module, _DROPPED):
             new = nn.Identity()
