@@ -59,3 +59,21 @@ def test_a_subclass_is_opaque() -> None:
         pass
 
     assert known_kind(Swish(), (4,)) is None
+
+
+def test_a_built_spec_of_the_new_kinds_summarises_as_it_analyses() -> None:
+    import archcalc
+    from archcalc.bridge.summarize import summarize
+
+    spec = archcalc.loads(
+        "input: [3, 16, 16]\nlayers: [{conv2d: {out: 4, kernel: 3}}, {prelu: {per_channel: true}},"
+        " silu, dropout2d, mish, {maxpool2d: 2}, {elu: 0.5}, hardswish, flatten, {linear: 5},"
+        " {softplus: {beta: 2}}, prelu, hardsigmoid, selu, relu6]\n"
+    )
+    analysed = archcalc.analyze(spec)
+    summarised = summarize(archcalc.build(spec), (3, 16, 16))
+    fields = ("kind", "operation", "params", "output_shape", "receptive_field")
+    assert [[getattr(r, f) for f in fields] for r in summarised.rows] == [
+        [getattr(r, f) for f in fields] for r in analysed.rows
+    ]
+    assert analysed.totals.params == 112 + 4 + 196 * 5 + 5 + 1
