@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from archcalc import kinds
 from archcalc.errors import ArchcalcError, Loc, suggest
-from archcalc.kinds.base import MAX_INT, ArgReader
+from archcalc.kinds.base import MAX_INT, ArgReader, check_input_order
 from archcalc.spec.model import (
     Concat,
     Layer,
@@ -184,6 +184,7 @@ def parse_input(node: Node) -> tuple[int, ...]:
                 f"`input` expects positive integer sizes, but gets {describe(item)}",
             )
         dims.append(v)
+    check_input_order(node, tuple(dims))
     return tuple(dims)
 
 

@@ -86,6 +86,17 @@ KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
         nn.LocalResponseNorm(5, alpha=1e-3, beta=0.5, k=2.0),
     ),
     ("identity", None, [3], nn.Identity()),
+    ("relu6", None, [3], nn.ReLU6()),
+    ("prelu", None, [3], nn.PReLU()),
+    ("prelu", {"per_channel": True}, [4, 2, 2], nn.PReLU(4)),
+    ("elu", {"alpha": 0.5}, [3], nn.ELU(alpha=0.5)),
+    ("selu", None, [3], nn.SELU()),
+    ("hardsigmoid", None, [3], nn.Hardsigmoid()),
+    ("silu", None, [3], nn.SiLU()),
+    ("hardswish", None, [3], nn.Hardswish()),
+    ("mish", None, [3], nn.Mish()),
+    ("softplus", {"beta": 2.0, "threshold": 10.0}, [3], nn.Softplus(beta=2.0, threshold=10.0)),
+    ("dropout2d", 0.25, [3, 4, 4], nn.Dropout2d(0.25)),
 ]
 
 

@@ -68,6 +68,19 @@ CASES = [
     ("yaml-syntax", "input: [1, 28, 28]\nlayers: [relu\n", "3:1", r"YAML syntax error"),
     ("empty-file", "", "1:1", r"the spec is empty"),
     (
+        "input-in-hwc-order",
+        "input: [28, 28, 1]\nlayers: [flatten, {linear: 10}]\n",
+        "1:8",
+        r"`input` expects \[C, H, W\], but gets \[28, 28, 1\].* — write `input: \[1, 28, 28\]`",
+    ),
+    (
+        "torch-argument-name",
+        "input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 16, kernel_size: 3}\n",
+        "3:23",
+        r"conv2d has no argument `kernel_size` — `kernel_size` is torch's name; "
+        r"archcalc writes `kernel`",
+    ),
+    (
         "list-at-top",
         "- conv2d: {out: 3, kernel: 3}\n",
         "1:1",
