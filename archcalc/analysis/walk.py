@@ -238,7 +238,7 @@ def _projection_hint(before: Shape, after: Shape) -> str | None:
 def _concat_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
     """The shape of a ``concat`` shorthand's cat: branches joined on channels."""
     scope = walk.graph.scopes[node.path]
-    names = [walk.graph.scopes[b].name for b in scope.items]
+    names = [str(b).rsplit(".", 1)[-1] for b in scope.items]
     first = shapes[0]
     for name, shape in zip(names[1:], shapes[1:], strict=True):
         same_rank = len(shape) == len(first)
@@ -290,7 +290,8 @@ def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
                 "agree in every size but channels",
                 "cat joins on channels; give every input the same H×W (padding, stride)",
             )
-        if node.op == "mul" and any(a != b and 1 not in (a, b) for a, b in zip(first, shape)):
+        pairs = zip(first, shape, strict=True)
+        if node.op == "mul" and any(a != b and 1 not in (a, b) for a, b in pairs):
             raise fail(
                 i,
                 "broadcast (each size equal, or 1 in one of them)",
@@ -298,7 +299,7 @@ def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
             )
     if node.op == "cat":
         return _joined(node, shapes, node.loc, node.label)
-    out = tuple(max(sizes) for sizes in zip(*shapes))
+    out = tuple(max(sizes) for sizes in zip(*shapes, strict=True))
     try:
         _check_elements(out)
     except ShapeError as err:

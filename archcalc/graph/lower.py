@@ -93,7 +93,9 @@ class _Lowering:
         items: list[int | str] = []
         for child in children:
             if isinstance(child, Layer):
-                src = x if child.source is None else env.lookup(child.source, child.loc, child.label)
+                src = x
+                if child.source is not None:
+                    src = env.lookup(child.source, child.loc, child.label)
                 x = self.add(
                     op=child.kind,
                     inputs=(src,),
@@ -225,7 +227,7 @@ def lower(spec: Spec) -> Graph:
     )
     env = _Env(None, x)
     out, items = low.seq(spec.layers, x, env, ())
-    outputs = (out,)
+    outputs: tuple[int, ...] = (out,)
     if spec.outputs:
         outputs = tuple(env.lookup(n, spec.outputs_loc, "outputs") for n in spec.outputs)
     return Graph(nodes=tuple(low.nodes), outputs=outputs, items=items, scopes=low.scopes)
