@@ -191,11 +191,10 @@ def _merge_node(node: Node, walk: _Walk) -> None:
     walk.fields[node.id] = rf
     if not node.written:
         return
-    names = ", ".join(walk.graph.nodes[i].name for i in node.inputs)
     walk.rows[node.id] = Row(
         path=node.path,
         kind=node.op,
-        operation=f"{node.op} of {names}",
+        operation=f"{node.op} of {', '.join(node.args)}",
         depth=len(node.scope) + 1,
         input_shape=shapes[0],
         output_shape=out,
@@ -267,7 +266,7 @@ def _joined(node: Node, shapes: list[Shape], loc: Loc | None, where: str) -> Sha
 
 def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
     """The shape of an explicit ``add`` / ``mul`` / ``cat`` (docs/spec.md, "Graphs")."""
-    names = [walk.graph.nodes[i].name for i in node.inputs]
+    names = node.args  # the input names as written
     first = shapes[0]
 
     def fail(i: int, what: str, hint: str) -> ArchcalcError:

@@ -113,7 +113,7 @@ class _Lowering:
                 x = self.add(
                     op=child.kind,
                     inputs=ins,
-                    args=None,
+                    args=child.inputs,  # the names as written
                     name=child.name,
                     path=child.path,
                     scope=scope,
