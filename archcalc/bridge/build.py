@@ -9,8 +9,10 @@ from torch import nn
 
 from archcalc import kinds
 from archcalc.analysis import analyze
-from archcalc.bridge.modules import Concat, Residual
+from archcalc.analysis.result import Analysis
+from archcalc.bridge.modules import Concat, GraphNet, Residual
 from archcalc.errors import ArchcalcError
+from archcalc.graph import Graph
 from archcalc.kinds.base import Shape
 from archcalc.spec.model import (
     Concat as ConcatSpec,
@@ -40,8 +42,50 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
     Linear(in_features=1568, out_features=128, bias=True)
     """
     analysis = analyze(spec, input_shape)
+    graph = analysis.graph
+    assert graph is not None
+    if names_tensors(graph):
+        return _graph_net(graph, analysis)
     shapes = {row.path: row.input_shape for row in analysis.rows}
     return _sequential(spec.layers, shapes)
+
+
+def names_tensors(graph: Graph) -> bool:
+    """Whether a spec's graph is more than nested sequences: an explicit merge, a ``from:``,
+    or ``outputs:`` (those build as one :class:`GraphNet`; the rest as nested Sequentials,
+    whose state_dict keys are the same paths)."""
+    if graph.outputs != (len(graph.nodes) - 1,):
+        return True
+    for node in graph.nodes:
+        if node.written and node.is_merge:
+            return True
+        if node.layer is not None and node.layer.source is not None:
+            return True
+    return False
+
+
+def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:
+    rows = {row.node: row for row in analysis.rows}
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    steps: list[tuple[str, tuple[int, ...], str | None]] = []
+    for node in graph.nodes[1:]:
+        if node.layer is None:
+            steps.append((node.op, node.inputs, None))
+            continue
+        for part in node.path.split("."):
+            if is_reserved(part):  # refused when the spec is read; a dict spec built by hand too
+                raise ArchcalcError.at(
+                    node.loc,
+                    f"the name `{part}` clashes with an attribute of torch.nn.Module",
+                    where=node.label,
+                    hint="choose another `name`",
+                )
+        layer = node.layer
+        modules[node.path] = kinds.REGISTRY[layer.kind].to_torch(
+            layer.args, rows[node.id].input_shape
+        )
+        steps.append((node.op, node.inputs, node.path))
+    return GraphNet(modules, tuple(steps), graph.outputs)
 
 
 def _sequential(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> nn.Sequential:

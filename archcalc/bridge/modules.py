@@ -50,3 +50,47 @@ class GlobalAvgPool(nn.Module):
 
     def extra_repr(self) -> str:
         return f"flatten={self.flatten}"
+
+
+class GraphNet(nn.Module):
+    """A spec that names tensors: runs its graph's nodes in order (archcalc.graph).
+
+    Each layer is a submodule under its spec path (``se1.gate``), nested in
+    plain containers, so state_dict keys read as the spec's paths. ``steps``
+    lists, for every node after the input, its op, its input node ids and the
+    path of its module (None for a merge). One output is returned as a tensor,
+    several (``outputs:``) as a tuple.
+    """
+
+    def __init__(
+        self,
+        modules: OrderedDict[str, nn.Module],
+        steps: tuple[tuple[str, tuple[int, ...], str | None], ...],
+        outputs: tuple[int, ...],
+    ) -> None:
+        super().__init__()
+        for path, module in modules.items():
+            parent: nn.Module = self
+            *outer, name = path.split(".")
+            for part in outer:
+                if part not in parent._modules:
+                    parent.add_module(part, nn.Module())
+                parent = parent._modules[part]  # type: ignore[assignment]
+            parent.add_module(name, module)
+        self.steps = steps
+        self.outputs = outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        values: list[torch.Tensor] = [x]
+        for op, inputs, path in self.steps:
+            if path is not None:
+                values.append(self.get_submodule(path)(values[inputs[0]]))
+            elif op == "cat":
+                values.append(torch.cat([values[i] for i in inputs], dim=1))
+            else:
+                y = values[inputs[0]]
+                for i in inputs[1:]:
+                    y = y + values[i] if op == "add" else y * values[i]
+                values.append(y)
+        outs = tuple(values[i] for i in self.outputs)
+        return outs[0] if len(outs) == 1 else outs
