@@ -10,8 +10,8 @@ from torch import nn
 from archcalc import kinds
 from archcalc.analysis import analyze
 from archcalc.analysis.result import Analysis
-from archcalc.bridge.modules import Concat, GraphNet, Residual
-from archcalc.errors import ArchcalcError
+from archcalc.bridge.modules import GRAPH_ATTRIBUTES, Concat, GraphNet, Residual
+from archcalc.errors import ArchcalcError, Loc
 from archcalc.graph import Graph
 from archcalc.kinds.base import Shape
 from archcalc.spec.model import (
@@ -66,26 +66,33 @@ def names_tensors(graph: Graph) -> bool:
 
 def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:
     rows = {row.node: row for row in analysis.rows}
+    for scope in graph.scopes.values():
+        if scope.role != "shortcut":  # `shortcut` is the residual's own name for it
+            _refuse_reserved(scope.name, scope.loc, scope.label)
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     steps: list[tuple[str, tuple[int, ...], str | None]] = []
     for node in graph.nodes[1:]:
         if node.layer is None:
             steps.append((node.op, node.inputs, None))
             continue
-        for part in node.path.split("."):
-            if is_reserved(part):  # refused when the spec is read; a dict spec built by hand too
-                raise ArchcalcError.at(
-                    node.loc,
-                    f"the name `{part}` clashes with an attribute of torch.nn.Module",
-                    where=node.label,
-                    hint="choose another `name`",
-                )
+        _refuse_reserved(node.name, node.loc, node.label)
         layer = node.layer
         modules[node.path] = kinds.REGISTRY[layer.kind].to_torch(
             layer.args, rows[node.id].input_shape
         )
         steps.append((node.op, node.inputs, node.path))
     return GraphNet(modules, tuple(steps), graph.outputs)
+
+
+def _refuse_reserved(name: str, loc: Loc | None, label: str) -> None:
+    # Reserved names are refused when the spec is read; a dict spec built by hand too.
+    if is_reserved(name) or name in GRAPH_ATTRIBUTES:
+        raise ArchcalcError.at(
+            loc,
+            f"the name `{name}` clashes with an attribute of torch.nn.Module",
+            where=label,
+            hint="choose another `name`",
+        )
 
 
 def _sequential(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> nn.Sequential:

@@ -52,6 +52,9 @@ class GlobalAvgPool(nn.Module):
         return f"flatten={self.flatten}"
 
 
+GRAPH_ATTRIBUTES = frozenset({"_graph_steps", "_graph_outputs"})
+
+
 class GraphNet(nn.Module):
     """A spec that names tensors: runs its graph's nodes in order (archcalc.graph).
 
@@ -69,6 +72,9 @@ class GraphNet(nn.Module):
         outputs: tuple[int, ...],
     ) -> None:
         super().__init__()
+        # Attributes first: build refuses a layer or scope with either name (GRAPH_ATTRIBUTES).
+        self._graph_steps = steps
+        self._graph_outputs = outputs
         for path, module in modules.items():
             parent: nn.Module = self
             *outer, name = path.split(".")
@@ -77,12 +83,10 @@ class GraphNet(nn.Module):
                     parent.add_module(part, nn.Module())
                 parent = parent._modules[part]  # type: ignore[assignment]
             parent.add_module(name, module)
-        self.steps = steps
-        self.outputs = outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         values: list[torch.Tensor] = [x]
-        for op, inputs, path in self.steps:
+        for op, inputs, path in self._graph_steps:
             if path is not None:
                 values.append(self.get_submodule(path)(values[inputs[0]]))
             elif op == "cat":
@@ -92,5 +96,5 @@ class GraphNet(nn.Module):
                 for i in inputs[1:]:
                     y = y + values[i] if op == "add" else y * values[i]
                 values.append(y)
-        outs = tuple(values[i] for i in self.outputs)
+        outs = tuple(values[i] for i in self._graph_outputs)
         return outs[0] if len(outs) == 1 else outs

@@ -509,9 +509,7 @@ def _parse_merge(
             where=where,
             hint=f"e.g. `{kind}: [input, conv2]` or `{kind}: {{name: x, from: [a, b]}}`",
         )
-    inputs = tuple(
-        _tensor_name(resolve(n, names.scope).node, where) for n in names.node.value
-    )
+    inputs = tuple(_tensor_name(resolve(n, names.scope).node, where) for n in names.node.value)
     path = _join(prefix, name)
     _check_names(path, where, loc)
     ctx.spend(1, loc, f"{where} ({kind} {path})")
