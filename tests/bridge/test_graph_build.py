@@ -10,6 +10,7 @@ import torch
 import archcalc
 from archcalc.bridge.modules import GraphNet
 from tests.graph.test_graph import SE, UNET
+from tests.helpers import ROOT
 
 
 def check_against_analysis(text: str) -> tuple[torch.nn.Module, archcalc.Analysis]:
@@ -95,3 +96,13 @@ def test_from_and_outputs_errors_are_located_before_anything_is_built() -> None:
     with pytest.raises(archcalc.ArchcalcError, match="no tensor named `logits`") as info:
         archcalc.loads(UNET + "outputs: [logits]\n", filename="u.yaml")
     assert info.value.line == 10
+
+
+def test_the_graphs_example_in_the_spec_docs_builds_as_analysed() -> None:
+    text = (ROOT / "docs" / "spec.md").read_text()
+    start = text.index("name: se-skip")
+    example = text[start : text.index("```", start)]
+    model, a = check_against_analysis(example)
+    logits, enc1 = model(torch.randn(1, *a.input_shape))
+    assert tuple(logits.shape[1:]) == a.output_shape == (2, 16, 16)
+    assert tuple(enc1.shape[1:]) == (16, 32, 32)
