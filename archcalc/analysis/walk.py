@@ -194,7 +194,7 @@ def _merge_node(node: Node, walk: _Walk) -> None:
     walk.rows[node.id] = Row(
         path=node.path,
         kind=node.op,
-        operation=f"{node.op} of {', '.join(node.args)}",
+        operation=_merge_operation(node),
         depth=len(node.scope) + 1,
         input_shape=shapes[0],
         output_shape=out,
@@ -207,6 +207,18 @@ def _merge_node(node: Node, walk: _Walk) -> None:
         note=note,
         node=node.id,
     )
+
+
+# A written merge's operation names its inputs, up to this many (then how many more).
+MERGE_NAMES_SHOWN = 6
+
+
+def _merge_operation(node: Node) -> str:
+    names: tuple[str, ...] = node.args
+    if len(names) <= MERGE_NAMES_SHOWN:
+        return f"{node.op} of {', '.join(names)}"
+    shown = ", ".join(names[: MERGE_NAMES_SHOWN - 1])
+    return f"{node.op} of {shown}, … {len(names) - MERGE_NAMES_SHOWN:,} more …, {names[-1]}"
 
 
 def _residual_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:

@@ -309,3 +309,11 @@ def test_merge_shape_mistakes_are_located(layers: str, message: str) -> None:
 def test_malformed_graph_syntax_is_refused(text: str, message: str) -> None:
     with pytest.raises(ArchcalcError, match=message):
         loads(text)
+
+
+def test_a_merge_of_many_inputs_names_a_few_and_stays_linear() -> None:
+    names = ", ".join(["input"] * 50_000)
+    a = analyze(loads(f"input: [4, 2, 2]\nlayers: [{{add: [{names}]}}, {{cat: [{names}]}}]\n"))
+    add, cat = a.rows
+    assert add.operation == "add of input, input, input, input, input, … 49,994 more …, input"
+    assert cat.output_shape == (200_000, 2, 2)
