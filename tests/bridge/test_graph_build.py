@@ -6,6 +6,8 @@ import pickle
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archcalc
 from archcalc.bridge.modules import GraphNet
@@ -106,3 +108,61 @@ def test_the_graphs_example_in_the_spec_docs_builds_as_analysed() -> None:
     logits, enc1 = model(torch.randn(1, *a.input_shape))
     assert tuple(logits.shape[1:]) == a.output_shape == (2, 16, 16)
     assert tuple(enc1.shape[1:]) == (16, 32, 32)
+
+
+@st.composite
+def graph_specs(draw: st.DrawFn) -> str:
+    """Random DAGs at one scale: convs reading any earlier tensor, add, mul by a gate, cat."""
+    channels = {"input": draw(st.integers(1, 4))}
+    lines = []
+    for i in range(draw(st.integers(1, 8))):
+        name = f"t{i}"
+        op = draw(st.sampled_from(["conv", "add", "mul", "cat", "relu"]))
+        src = draw(st.sampled_from(sorted(channels)))
+        if op == "conv":
+            out, k = draw(st.integers(1, 6)), draw(st.sampled_from([1, 3]))
+            lines.append(
+                f"  - conv2d: {{name: {name}, from: {src}, out: {out}, kernel: {k}, "
+                f"padding: {k // 2}}}"
+            )
+            channels[name] = out
+        elif op == "relu":
+            lines.append(f"  - relu: {{name: {name}, from: {src}}}")
+            channels[name] = channels[src]
+        elif op == "cat":
+            srcs = draw(st.lists(st.sampled_from(sorted(channels)), min_size=2, max_size=3))
+            lines.append(f"  - cat: {{name: {name}, from: [{', '.join(srcs)}]}}")
+            channels[name] = sum(channels[s] for s in srcs)
+        else:
+            same = sorted(n for n, c in channels.items() if c == channels[src])
+            if op == "mul":  # a C×1×1 gate of src's channels
+                lines.append(
+                    f"  - global_avg_pool: {{name: g{i}, from: {src}, flatten: false}}\n"
+                    f"  - sigmoid: {{name: s{i}}}"
+                )
+                other = f"s{i}"
+            else:
+                other = draw(st.sampled_from(same))
+            lines.append(f"  - {op}: {{name: {name}, from: [{src}, {other}]}}")
+            channels[name] = channels[src]
+    names = [n for n in channels if n != "input"]
+    return (
+        f"input: [{channels['input']}, 5, 5]\nlayers:\n"
+        + "\n".join(lines)
+        + f"\noutputs: [{', '.join(names)}]\n"
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(graph_specs())
+def test_random_graphs_build_to_what_the_analysis_says(text: str) -> None:
+    spec = archcalc.loads(text)
+    a = archcalc.analyze(spec)
+    model = archcalc.build(spec)
+    assert sum(p.numel() for p in model.parameters()) == a.totals.params
+    outs = model(torch.randn(2, *a.input_shape))
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    shapes = {r.path: r.output_shape for r in a.rows}
+    assert a.graph is not None
+    wanted = [a.graph.nodes[i].path for i in a.graph.outputs]
+    assert [tuple(o.shape[1:]) for o in outs] == [shapes[p] for p in wanted]
