@@ -317,3 +317,25 @@ def test_a_merge_of_many_inputs_names_a_few_and_stays_linear() -> None:
     add, cat = a.rows
     assert add.operation == "add of input, input, input, input, input, … 49,994 more …, input"
     assert cat.output_shape == (200_000, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("layers", "flagged"),
+    [
+        # a written add ends the chains reaching it, and the branch beside its skip starts afresh
+        ("[tanh, tanh, {tanh: {name: a}}, tanh, tanh, {add: [a, tanh_4]}, tanh]", False),
+        ("[tanh, tanh, {tanh: {name: a}}, tanh, {add: [a, tanh_3]}, tanh, tanh]", False),
+        # cat and mul continue the longest chain
+        (
+            "[tanh, tanh, {tanh: {name: a}}, {identity: {from: input}}, "
+            "{cat: [a, identity_3]}, tanh]",
+            True,
+        ),
+        ("[tanh, tanh, {tanh: {name: a}}, {sigmoid: {from: a}}, {mul: [a, sigmoid_3]}]", True),
+        # a branch that starts afresh from a tensor read by no add continues the chain
+        ("[tanh, tanh, {tanh: {name: a}}, {linear: {from: a, out: 4}}, tanh]", True),
+    ],
+)
+def test_saturating_chains_follow_the_graph(layers: str, flagged: bool) -> None:
+    report = lint_spec(loads(f"input: [4]\nlayers: {layers}\n"))
+    assert ("AC105" in {f.code for f in report.findings}) == flagged
