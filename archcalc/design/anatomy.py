@@ -11,7 +11,8 @@ Definitions (docs/json-compare.md repeats them for users):
   no body.
 - The **final receptive field** is the field of the last spatial point of the
   network, composites included: where a residual or concat closes last, its
-  merged field counts, not the field of whichever branch was listed last.
+  merged field counts, not the field of whichever branch was listed last. A map
+  multiplied by a global gate (squeeze-and-excitation) sees the whole input.
 - **Depth** counts weight layers (conv2d and linear) on the longest path
   through the network: parallel branches count the deepest one, so ResNet-18
   is 18 deep (its 1×1 projection shortcuts run beside two 3×3 convolutions)
@@ -103,11 +104,9 @@ def _last_spatial(rows: tuple[Row, ...]) -> Row | None:
         inner = _last_spatial(row.children)
         if inner is not None:
             found = inner
-        if (
-            is_spatial(row.output_shape)
-            and row.receptive_field is not None
-            and not row.receptive_field.whole
-        ):
+        # A spatial map can see the whole input: a `mul` by a global gate (squeeze-and-
+        # excitation) merges the gate's whole field in, and then the network sees it all.
+        if is_spatial(row.output_shape) and row.receptive_field is not None:
             found = row
     return found
 

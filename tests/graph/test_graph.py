@@ -339,3 +339,13 @@ def test_a_merge_of_many_inputs_names_a_few_and_stays_linear() -> None:
 def test_saturating_chains_follow_the_graph(layers: str, flagged: bool) -> None:
     report = lint_spec(loads(f"input: [4]\nlayers: {layers}\n"))
     assert ("AC105" in {f.code for f in report.findings}) == flagged
+
+
+def test_a_global_gate_lets_the_network_see_the_whole_input() -> None:
+    a = analyze(loads(SE))
+    gated = a.rows[-1]
+    assert gated.receptive_field is not None and gated.receptive_field.whole
+    anat = anatomy(a)
+    assert anat.last_spatial is not None and anat.last_spatial.path == "se1"
+    assert anat.coverage is not None and anat.coverage.axes == (1.0, 1.0)
+    assert "AC103" not in {f.code for f in lint_spec(loads(SE)).findings}
