@@ -95,7 +95,7 @@ class _Lowering:
             if isinstance(child, Layer):
                 src = x
                 if child.source is not None:
-                    src = env.lookup(child.source, child.loc, child.label)
+                    src = env.lookup(child.source, child.source_loc or child.loc, child.label)
                 x = self.add(
                     op=child.kind,
                     inputs=(src,),
@@ -109,7 +109,11 @@ class _Lowering:
                 )
                 items.append(x)
             elif isinstance(child, Merge):
-                ins = tuple(env.lookup(n, child.loc, child.label) for n in child.inputs)
+                locs = child.input_locs or (child.loc,) * len(child.inputs)
+                ins = tuple(
+                    env.lookup(n, at or child.loc, child.label)
+                    for n, at in zip(child.inputs, locs, strict=True)
+                )
                 x = self.add(
                     op=child.kind,
                     inputs=ins,
@@ -229,5 +233,9 @@ def lower(spec: Spec) -> Graph:
     out, items = low.seq(spec.layers, x, env, ())
     outputs: tuple[int, ...] = (out,)
     if spec.outputs:
-        outputs = tuple(env.lookup(n, spec.outputs_loc, "outputs") for n in spec.outputs)
+        locs = spec.output_locs or (spec.outputs_loc,) * len(spec.outputs)
+        outputs = tuple(
+            env.lookup(n, at or spec.outputs_loc, "outputs")
+            for n, at in zip(spec.outputs, locs, strict=True)
+        )
     return Graph(nodes=tuple(low.nodes), outputs=outputs, items=items, scopes=low.scopes)

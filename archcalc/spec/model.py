@@ -41,6 +41,7 @@ class Layer(_Labelled):
     loc: Loc | None
     where: str
     source: str | None = None  # `from: NAME`: the tensor it reads (None: the previous output)
+    source_loc: Loc | None = None  # where `from`'s value is written
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Merge(_Labelled):
     inputs: tuple[str, ...]
     loc: Loc | None
     where: str
+    input_locs: tuple[Loc | None, ...] = ()  # where each name is written
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Spec:
     lint_ignore: frozenset[str] = frozenset()
     outputs: tuple[str, ...] = ()  # `outputs:` names; empty: the last layer's output
     outputs_loc: Loc | None = None
+    output_locs: tuple[Loc | None, ...] = ()  # where each of `outputs` is written
 
     def leaves(self) -> list[Layer]:
         """Every leaf layer in execution order."""

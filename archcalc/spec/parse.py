@@ -168,6 +168,7 @@ def parse_spec(root: Node, default_name: str, file: str | None) -> Spec:
         lint_ignore=_parse_lint(top["lint"]) if "lint" in top else frozenset(),
         outputs=outputs,
         outputs_loc=top["outputs"].loc if "outputs" in top else None,
+        output_locs=tuple(n.loc for n in top["outputs"].value) if outputs else (),
     )
     if ctx.names_tensors or outputs:
         from archcalc.graph import lower
@@ -467,7 +468,7 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
             hint=suggest(kind.lower(), choices) or "run `archcalc kinds` to list them",
         )
     name, args = _take_name(args, f"{kind}_{index}", where)
-    source, args = _take_from(args, where)
+    source, source_loc, args = _take_from(args, where)
     if source is not None:
         ctx.names_tensors = True
     path = _join(prefix, name)
@@ -478,18 +479,27 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
         parsed = spec_kind.parse(ArgReader(kind, concrete(args), spec_kind.main_arg))
     except ArchcalcError as err:
         raise err.located(loc, label) from None
-    return Layer(kind=kind, name=name, path=path, args=parsed, loc=loc, where=where, source=source)
+    return Layer(
+        kind=kind,
+        name=name,
+        path=path,
+        args=parsed,
+        loc=loc,
+        where=where,
+        source=source,
+        source_loc=source_loc,
+    )
 
 
-def _take_from(args: Bound, where: str) -> tuple[str | None, Bound]:
+def _take_from(args: Bound, where: str) -> tuple[str | None, Loc | None, Bound]:
     """Pop the optional ``from`` argument: the named tensor a one-input layer reads."""
     node, scope = args
     if not node.is_map or "from" not in node.value:
-        return None, args
-    source = _tensor_name(resolve(node.value["from"], scope).node, where)
+        return None, None, args
+    value = resolve(node.value["from"], scope).node
     rest = {k: v for k, v in node.value.items() if k != "from"}
     key_locs = {k: v for k, v in (node.key_locs or {}).items() if k != "from"}
-    return source, Bound(Node(rest, node.loc, key_locs), scope)
+    return _tensor_name(value, where), value.loc, Bound(Node(rest, node.loc, key_locs), scope)
 
 
 def _parse_merge(
@@ -509,12 +519,21 @@ def _parse_merge(
             where=where,
             hint=f"e.g. `{kind}: [input, conv2]` or `{kind}: {{name: x, from: [a, b]}}`",
         )
-    inputs = tuple(_tensor_name(resolve(n, names.scope).node, where) for n in names.node.value)
+    values = [resolve(n, names.scope).node for n in names.node.value]
+    inputs = tuple(_tensor_name(v, where) for v in values)
     path = _join(prefix, name)
     _check_names(path, where, loc)
     ctx.spend(1, loc, f"{where} ({kind} {path})")
     ctx.names_tensors = True
-    return Merge(kind=kind, name=name, path=path, inputs=inputs, loc=loc, where=where)
+    return Merge(
+        kind=kind,
+        name=name,
+        path=path,
+        inputs=inputs,
+        loc=loc,
+        where=where,
+        input_locs=tuple(v.loc for v in values),
+    )
 
 
 def _mapping_args(args: Bound, kind: str, allowed: tuple[str, ...], where: str) -> dict[str, Bound]:

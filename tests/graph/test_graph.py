@@ -349,3 +349,19 @@ def test_a_global_gate_lets_the_network_see_the_whole_input() -> None:
     assert anat.last_spatial is not None and anat.last_spatial.path == "se1"
     assert anat.coverage is not None and anat.coverage.axes == (1.0, 1.0)
     assert "AC103" not in {f.code for f in lint_spec(loads(SE)).findings}
+
+
+def test_a_bad_name_is_located_where_it_is_written() -> None:
+    text = (
+        "input: [4]\nlayers:\n  - linear: {name: enc, out: 4}\n  - relu: {from: ecn}\n"
+        "  - add: [enc, nope]\noutputs: [enc, gone]\n"
+    )
+    for bad, (line, col) in (("ecn", (4, 18)), ("nope", (5, 16)), ("gone", (6, 16))):
+        fixed = {"ecn": "enc", "nope": "enc", "gone": "enc"}
+        others = text
+        for other in fixed:
+            if other != bad:
+                others = others.replace(other, fixed[other])
+        with pytest.raises(ArchcalcError, match=f"no tensor named `{bad}`") as info:
+            loads(others)
+        assert (info.value.line, info.value.col) == (line, col)
