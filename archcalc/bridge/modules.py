@@ -52,7 +52,7 @@ class GlobalAvgPool(nn.Module):
         return f"flatten={self.flatten}"
 
 
-GRAPH_ATTRIBUTES = frozenset({"_graph_steps", "_graph_outputs"})
+GRAPH_ATTRIBUTES = frozenset({"_graph_steps", "_graph_outputs", "_graph_free"})
 
 
 class GraphNet(nn.Module):
@@ -75,6 +75,16 @@ class GraphNet(nn.Module):
         # Attributes first: build refuses a layer or scope with either name (GRAPH_ATTRIBUTES).
         self._graph_steps = steps
         self._graph_outputs = outputs
+        # After each step, the values no later step reads: dropped, so a forward pass
+        # without autograd holds only the tensors still needed (as a Sequential does).
+        last = {i: 0 for i in outputs} | {
+            i: n for n, (_, inputs, _) in enumerate(steps, 1) for i in inputs
+        }
+        done: list[list[int]] = [[] for _ in range(len(steps) + 1)]
+        for i, n in last.items():
+            if i not in outputs:
+                done[n].append(i)
+        self._graph_free = tuple(tuple(d) for d in done)
         for path, module in modules.items():
             parent: nn.Module = self
             *outer, name = path.split(".")
@@ -85,16 +95,19 @@ class GraphNet(nn.Module):
             parent.add_module(name, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        values: list[torch.Tensor] = [x]
-        for op, inputs, path in self._graph_steps:
+        values: list[torch.Tensor | None] = [x]
+        for n, (op, inputs, path) in enumerate(self._graph_steps, 1):
+            args = [values[i] for i in inputs]
             if path is not None:
-                values.append(self.get_submodule(path)(values[inputs[0]]))
+                y = self.get_submodule(path)(args[0])
             elif op == "cat":
-                values.append(torch.cat([values[i] for i in inputs], dim=1))
+                y = torch.cat(args, dim=1)  # type: ignore[arg-type]
             else:
-                y = values[inputs[0]]
-                for i in inputs[1:]:
-                    y = y + values[i] if op == "add" else y * values[i]
-                values.append(y)
-        outs = tuple(values[i] for i in self._graph_outputs)
+                y = args[0]
+                for a in args[1:]:
+                    y = y + a if op == "add" else y * a  # type: ignore[operator]
+            values.append(y)
+            for i in self._graph_free[n]:
+                values[i] = None
+        outs = tuple(v for v in (values[i] for i in self._graph_outputs) if v is not None)
         return outs[0] if len(outs) == 1 else outs
