@@ -60,3 +60,29 @@ def test_running_the_graph_equals_the_nested_modules(d: dict[str, Any]) -> None:
     x = torch.randn(2, *a.input_shape)
     with torch.no_grad():
         torch.testing.assert_close(graph_net(x), nested(x))
+
+
+@given(specs())
+def test_scopes_place_every_written_node_once_in_execution_order(d: dict[str, Any]) -> None:
+    a = archcalc.analyze(archcalc.from_dict(d))
+    g = a.graph
+    assert g is not None
+    placed: list[int] = []
+
+    def walk(items: tuple[int | str, ...], scope: tuple[str, ...]) -> None:
+        for item in items:
+            if isinstance(item, int):
+                assert g.nodes[item].scope == scope
+                placed.append(item)
+            else:
+                s = g.scopes[item]
+                assert s.parent == scope
+                walk(s.items, (*scope, s.path))
+                assert s.input < s.output  # a scope's output comes after its input
+
+    walk(g.items, ())
+    written = [n.id for n in g.nodes[1:] if n.written]
+    assert placed == written  # execution order is the tree's order
+    assert [r.node for r in a.rows] == written
+    for node in g.nodes:
+        assert all(i < node.id for i in node.inputs)
