@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.spec.model import Layer, Shape
+
+if TYPE_CHECKING:
+    from archcalc.graph import Graph
 
 FLOAT32_BYTES = 4
 
@@ -36,6 +39,7 @@ class Row:
     layer: Layer | None = None  # the spec leaf this row came from, for lint and build
     note: str | None = None  # e.g. "misaligned merge", "opaque module"
     calls: int = 1  # summarize(): how many times a module ran (shared weights count once)
+    node: int | None = None  # the graph node a spec's leaf row shows (Analysis.graph)
 
     @property
     def is_leaf(self) -> bool:
@@ -160,6 +164,9 @@ class Analysis:
     totals: Totals
     notes: tuple[str, ...] = field(default=())
     source: str = "spec"  # "spec" or "module"
+    # The spec's dataflow graph (None for a torch module's summary): structure
+    # is read from it, never from row kinds or block names.
+    graph: Graph | None = field(default=None, compare=False, repr=False)
 
     def rows_at_depth(self, depth: int | None) -> list[Row]:
         """Rows with every composite at ``depth`` folded into one row (None: all leaves)."""

@@ -1,4 +1,10 @@
-"""Walk a spec, layer by layer, into an :class:`Analysis`. Pure Python; no torch."""
+"""Analyse a spec: one pass over its graph's nodes into an :class:`Analysis`. Pure Python.
+
+The spec is lowered to a graph (archcalc.graph); each node's shape, receptive
+field, parameters and MACs follow from its inputs'. Leaf rows are the written
+nodes; the folded tree is rebuilt from the graph's scopes, a scope's row
+summing its leaves and showing its output node's shape and field.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ from archcalc import kinds
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, Loc
 from archcalc.gcpause import paused_gc
+from archcalc.graph import MERGES, Graph, Node, lower
 from archcalc.kinds.base import MAX_INT, Pair, Shape, ShapeError, fmt_shape
-from archcalc.spec.model import Concat, Layer, Repeat, Residual, Sequence, Spec, SpecNode
+from archcalc.spec.model import Spec
 
 # Torch counts a tensor's elements in an int64. Refusing larger outputs keeps
 # every product built on a shape (MACs, parameters, bytes) a few dozen digits
@@ -24,17 +31,16 @@ MAX_ELEMENTS = 2**63 - 1
 
 # Private records are NamedTuples: a dataclass costs about a millisecond to
 # create at import, and `archcalc summary`'s start-up time is a feature.
-class _State(NamedTuple):
-    """What flows from one layer to the next: the shape and the receptive field."""
-
-    shape: Shape
-    rf: ReceptiveField | None
-
-
 class _Walk(NamedTuple):
+    """What the pass fills in, indexed by node id."""
+
+    graph: Graph
     input_hw: Pair
-    leaves: list[Row]
-    notes: list[str]
+    shapes: list[Shape]
+    fields: list[ReceptiveField | None]
+    rows: list[Row | None]
+    notes: dict[int, str]
+    order: list[str]  # the notes in the order merges ran
 
 
 def analyze(spec: Spec, input_shape: Seq[int] | None = None) -> Analysis:
@@ -59,21 +65,32 @@ def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
                 spec.input_loc, err.message, where="input", hint=err.hint
             ) from None
         raise ArchcalcError(err.message, file=spec.file, where="--input", hint=err.hint) from None
-    walk = _Walk(input_hw=(shape[1], shape[2]) if len(shape) == 3 else (1, 1), leaves=[], notes=[])
-    state = _State(shape, receptive.initial() if len(shape) == 3 else None)
-    tree: list[Row] = []
-    for node in spec.layers:
-        row, state = _node(node, state, 1, walk)
-        tree.append(row)
-    rows = tuple(walk.leaves)
+    graph = lower(spec)
+    n = len(graph.nodes)
+    walk = _Walk(
+        graph=graph,
+        input_hw=(shape[1], shape[2]) if len(shape) == 3 else (1, 1),
+        shapes=[shape] * n,
+        fields=[receptive.initial() if len(shape) == 3 else None] * n,
+        rows=[None] * n,
+        notes={},
+        order=[],
+    )
+    for node in graph.nodes[1:]:
+        if node.op in MERGES:
+            _merge_node(node, walk)
+        else:
+            _leaf(node, walk)
+    rows = tuple(r for r in walk.rows if r is not None)
     return Analysis(
         name=spec.name,
         input_shape=shape,
-        output_shape=state.shape,
+        output_shape=walk.shapes[graph.outputs[0]],
         rows=rows,
-        tree=tuple(tree),
+        tree=_tree(graph.items, 1, walk),
         totals=totals_of(rows),
-        notes=tuple(walk.notes),
+        notes=tuple(walk.order),
+        graph=graph,
     )
 
 
@@ -99,49 +116,29 @@ def _check_elements(shape: Shape) -> None:
         )
 
 
-def _node(node: SpecNode, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
-    if isinstance(node, Layer):
-        return _leaf(node, state, depth, walk)
-    if isinstance(node, Sequence):
-        children, out = _sequence(node.children, state, depth + 1, walk)
-        return _group(node.path, node.kind, node.kind, depth, state, out, children), out
-    if isinstance(node, Repeat):
-        children, out = _sequence(node.copies, state, depth + 1, walk)
-        op = f"repeat ×{node.times}"
-        return _group(node.path, "repeat", op, depth, state, out, children), out
-    if isinstance(node, Residual):
-        return _residual(node, state, depth, walk)
-    assert isinstance(node, Concat)
-    return _concat(node, state, depth, walk)
-
-
-def _sequence(
-    nodes: Seq[SpecNode], state: _State, depth: int, walk: _Walk
-) -> tuple[tuple[Row, ...], _State]:
-    rows = []
-    for child in nodes:
-        row, state = _node(child, state, depth, walk)
-        rows.append(row)
-    return tuple(rows), state
-
-
-def _leaf(layer: Layer, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
-    kind = kinds.REGISTRY[layer.kind]
-    rf = state.rf
+def _leaf(node: Node, walk: _Walk) -> None:
+    layer = node.layer
+    assert layer is not None
+    kind = kinds.REGISTRY[node.op]
+    (src,) = node.inputs
+    shape = walk.shapes[src]
+    rf = walk.fields[src]
     try:
-        effect = kind.apply(layer.args, state.shape)
+        effect = kind.apply(layer.args, shape)
         out = effect.output_shape
         _check_elements(out)
         if rf is not None and effect.rf is not None:
             rf = receptive.check(receptive.step(rf, effect.rf, walk.input_hw))
     except ShapeError as err:
-        raise ArchcalcError.at(layer.loc, err.message, where=layer.label, hint=err.hint) from None
-    row = Row(
-        path=layer.path,
-        kind=layer.kind,
-        operation=kind.operation(layer.args, state.shape),
-        depth=depth,
-        input_shape=state.shape,
+        raise ArchcalcError.at(node.loc, err.message, where=node.label, hint=err.hint) from None
+    walk.shapes[node.id] = out
+    walk.fields[node.id] = rf
+    walk.rows[node.id] = Row(
+        path=node.path,
+        kind=node.op,
+        operation=kind.operation(layer.args, shape),
+        depth=len(node.scope) + 1,
+        input_shape=shape,
         output_shape=out,
         params=effect.params,
         trainable_params=effect.params,
@@ -150,56 +147,95 @@ def _leaf(layer: Layer, state: _State, depth: int, walk: _Walk) -> tuple[Row, _S
         activation_bytes=prod(out) * FLOAT32_BYTES,
         receptive_field=rf,
         layer=layer,
+        node=node.id,
     )
-    walk.leaves.append(row)
-    return row, _State(out, rf)
 
 
-def _group(
-    path: str,
-    kind: str,
-    operation: str,
-    depth: int,
-    before: _State,
-    after: _State,
-    children: tuple[Row, ...],
-    note: str | None = None,
-) -> Row:
-    return group_row(
-        path=path,
-        kind=kind,
-        operation=operation,
-        depth=depth,
-        input_shape=before.shape,
-        output_shape=after.shape,
-        children=children,
-        receptive_field=after.rf,
+def _tree(items: tuple[int | str, ...], depth: int, walk: _Walk) -> tuple[Row, ...]:
+    """The rows of ``items``: a node's leaf row, a scope's group row (its leaves' sums)."""
+    out: list[Row] = []
+    for item in items:
+        if isinstance(item, int):
+            row = walk.rows[item]
+            assert row is not None
+            out.append(row)
+            continue
+        scope = walk.graph.scopes[item]
+        merged = scope.role in ("residual", "concat")
+        out.append(
+            group_row(
+                path=scope.path,
+                kind=scope.kind,
+                operation=scope.operation,
+                depth=depth,
+                input_shape=walk.shapes[scope.input],
+                output_shape=walk.shapes[scope.output],
+                children=_tree(scope.items, depth + 1, walk),
+                receptive_field=walk.fields[scope.output],
+                note=walk.notes.get(scope.output) if merged else None,
+            )
+        )
+    return tuple(out)
+
+
+def _merge_node(node: Node, walk: _Walk) -> None:
+    shapes = [walk.shapes[i] for i in node.inputs]
+    if node.written:
+        out = _merged_shape(node, shapes, walk)
+    elif node.op == "add":
+        out = _residual_shape(node, shapes, walk)
+    else:
+        out = _concat_shape(node, shapes, walk)
+    rf, note = _merge([walk.fields[i] for i in node.inputs], node, walk)
+    walk.shapes[node.id] = out
+    walk.fields[node.id] = rf
+    if not node.written:
+        return
+    walk.rows[node.id] = Row(
+        path=node.path,
+        kind=node.op,
+        operation=_merge_operation(node),
+        depth=len(node.scope) + 1,
+        input_shape=shapes[0],
+        output_shape=out,
+        params=0,
+        trainable_params=0,
+        buffers=0,
+        macs=0,
+        activation_bytes=prod(out) * FLOAT32_BYTES,
+        receptive_field=rf,
         note=note,
+        node=node.id,
     )
 
 
-def _residual(node: Residual, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
-    main_rows, main = _sequence(node.layers.children, state, depth + 1, walk)
-    short_rows: tuple[Row, ...] = ()
-    short = state
-    if node.shortcut is not None:
-        inner, short = _sequence(node.shortcut.children, state, depth + 2, walk)
-        short_rows = (
-            _group(node.shortcut.path, "shortcut", "shortcut", depth + 1, state, short, inner),
-        )
-    if main.shape != short.shape:
+# A written merge's operation names its inputs, up to this many (then how many more).
+MERGE_NAMES_SHOWN = 6
+
+
+def _merge_operation(node: Node) -> str:
+    names: tuple[str, ...] = node.args
+    if len(names) <= MERGE_NAMES_SHOWN:
+        return f"{node.op} of {', '.join(names)}"
+    shown = ", ".join(names[: MERGE_NAMES_SHOWN - 1])
+    return f"{node.op} of {shown}, … {len(names) - MERGE_NAMES_SHOWN:,} more …, {names[-1]}"
+
+
+def _residual_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
+    """The shape of a ``residual`` shorthand's add: both branches must agree."""
+    scope = walk.graph.scopes[node.path]
+    (main, short) = shapes
+    if main != short:
+        identity = node.inputs[1] == scope.input
         raise ArchcalcError.at(
-            node.loc,
-            f"residual branches must give the same shape, but layers give {fmt_shape(main.shape)} "
-            f"and the {'shortcut' if node.shortcut else 'identity shortcut'} gives "
-            f"{fmt_shape(short.shape)}",
-            where=node.label,
-            hint=_projection_hint(state.shape, main.shape),
+            scope.loc,
+            f"residual branches must give the same shape, but layers give {fmt_shape(main)} "
+            f"and the {'identity shortcut' if identity else 'shortcut'} gives "
+            f"{fmt_shape(short)}",
+            where=scope.label,
+            hint=_projection_hint(walk.shapes[scope.input], main),
         )
-    rf, note = _merge([main.rf, short.rf], node, walk)
-    out = _State(main.shape, rf)
-    op = "residual (+ projection)" if node.shortcut else "residual (+ identity)"
-    return _group(node.path, "residual", op, depth, state, out, main_rows + short_rows, note), out
+    return main
 
 
 def _projection_hint(before: Shape, after: Shape) -> str | None:
@@ -210,53 +246,95 @@ def _projection_hint(before: Shape, after: Shape) -> str | None:
     return f"add `shortcut: [{{conv2d: {{out: {after[0]}, kernel: 1{s}}}}}]`"
 
 
-def _concat(node: Concat, state: _State, depth: int, walk: _Walk) -> tuple[Row, _State]:
-    rows: list[Row] = []
-    outs: list[_State] = []
-    for branch in node.branches:
-        inner, out = _sequence(branch.children, state, depth + 2, walk)
-        rows.append(_group(branch.path, "branch", branch.name, depth + 1, state, out, inner))
-        outs.append(out)
-    first = outs[0].shape
-    for branch, out in zip(node.branches[1:], outs[1:], strict=True):
-        same_rank = len(out.shape) == len(first)
-        if not same_rank or (len(first) == 3 and out.shape[1:] != first[1:]):
+def _concat_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
+    """The shape of a ``concat`` shorthand's cat: branches joined on channels."""
+    scope = walk.graph.scopes[node.path]
+    names = [str(b).rsplit(".", 1)[-1] for b in scope.items]
+    first = shapes[0]
+    for name, shape in zip(names[1:], shapes[1:], strict=True):
+        same_rank = len(shape) == len(first)
+        if not same_rank or (len(first) == 3 and shape[1:] != first[1:]):
             what = "spatial sizes" if same_rank else "ranks"
             raise ArchcalcError.at(
-                node.loc,
-                f"concat branches must agree in {what}, but {node.branches[0].name} gives "
-                f"{fmt_shape(first)} and {branch.name} gives {fmt_shape(out.shape)}",
-                where=node.label,
+                scope.loc,
+                f"concat branches must agree in {what}, but {names[0]} gives "
+                f"{fmt_shape(first)} and {name} gives {fmt_shape(shape)}",
+                where=scope.label,
                 hint="concat joins on channels; give every branch the same H×W (padding, stride)",
             )
-    joined = (sum(o.shape[0] for o in outs), *first[1:])
+    return _joined(node, shapes, scope.loc, scope.label)
+
+
+def _joined(node: Node, shapes: list[Shape], loc: Loc | None, where: str) -> Shape:
+    joined = (sum(s[0] for s in shapes), *shapes[0][1:])
     try:
         _check_elements(joined)
     except ShapeError as err:
         raise ArchcalcError.at(
-            node.loc, f"the joined output {err.message}", where=node.label, hint=err.hint
+            loc, f"the joined output {err.message}", where=where, hint=err.hint
         ) from None
-    rf, note = _merge([o.rf for o in outs], node, walk)
-    out_state = _State(joined, rf)
-    row = _group(
-        node.path, "concat", f"concat of {len(outs)}", depth, state, out_state, tuple(rows), note
-    )
-    return row, out_state
+    return joined
+
+
+def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
+    """The shape of an explicit ``add`` / ``mul`` / ``cat`` (docs/spec.md, "Graphs")."""
+    names = node.args  # the input names as written
+    first = shapes[0]
+
+    def fail(i: int, what: str, hint: str) -> ArchcalcError:
+        return ArchcalcError.at(
+            node.loc,
+            f"{node.op} inputs must {what}, but {names[0]} gives {fmt_shape(first)} and "
+            f"{names[i]} gives {fmt_shape(shapes[i])}",
+            where=node.label,
+            hint=hint,
+        )
+
+    for i, shape in enumerate(shapes[1:], 1):
+        if len(shape) != len(first):
+            raise fail(i, "have the same rank", "flatten or pool one of them first")
+        if node.op == "add" and shape != first:
+            raise fail(i, "have the same shape", "add sums tensors of one shape")
+        if node.op == "cat" and shape[1:] != first[1:]:
+            raise fail(
+                i,
+                "agree in every size but channels",
+                "cat joins on channels; give every input the same H×W (padding, stride)",
+            )
+        pairs = zip(first, shape, strict=True)
+        if node.op == "mul" and any(a != b and 1 not in (a, b) for a, b in pairs):
+            raise fail(
+                i,
+                "broadcast (each size equal, or 1 in one of them)",
+                "mul multiplies elementwise, e.g. a C×1×1 gate times a C×H×W map",
+            )
+    if node.op == "cat":
+        return _joined(node, shapes, node.loc, node.label)
+    out = tuple(max(sizes) for sizes in zip(*shapes, strict=True))
+    try:
+        _check_elements(out)
+    except ShapeError as err:
+        raise ArchcalcError.at(node.loc, err.message, where=node.label, hint=err.hint) from None
+    return out
 
 
 def _merge(
-    fields: list[ReceptiveField | None], node: Residual | Concat, walk: _Walk
+    fields: list[ReceptiveField | None], node: Node, walk: _Walk
 ) -> tuple[ReceptiveField | None, str | None]:
     known = [f for f in fields if f is not None]
     if not known:
         return None, None
     rf, misaligned = receptive.merge(known)
+    scope = None if node.written else walk.graph.scopes[node.path]
     try:
         receptive.check(rf)
     except ShapeError as err:
-        raise ArchcalcError.at(node.loc, err.message, where=node.label, hint=err.hint) from None
+        raise ArchcalcError.at(
+            node.loc, err.message, where=scope.label if scope else node.label, hint=err.hint
+        ) from None
     if not misaligned:
         return rf, None
     note = "paths meet with misaligned receptive-field centres"
-    walk.notes.append(f"{node.path}: {note}")
+    walk.notes[node.id] = note
+    walk.order.append(f"{node.path}: {note}")
     return rf, note

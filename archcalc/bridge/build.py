@@ -9,22 +9,11 @@ from torch import nn
 
 from archcalc import kinds
 from archcalc.analysis import analyze
-from archcalc.bridge.modules import Concat, Residual
-from archcalc.errors import ArchcalcError
-from archcalc.kinds.base import Shape
-from archcalc.spec.model import (
-    Concat as ConcatSpec,
-)
-from archcalc.spec.model import (
-    Layer,
-    Repeat,
-    Sequence,
-    Spec,
-    SpecNode,
-)
-from archcalc.spec.model import (
-    Residual as ResidualSpec,
-)
+from archcalc.analysis.result import Analysis
+from archcalc.bridge.modules import GRAPH_ATTRIBUTES, Concat, GraphNet, Residual
+from archcalc.errors import ArchcalcError, Loc
+from archcalc.graph import Graph, Scope
+from archcalc.spec.model import Spec
 from archcalc.spec.reserved import is_reserved
 
 
@@ -40,39 +29,104 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
     Linear(in_features=1568, out_features=128, bias=True)
     """
     analysis = analyze(spec, input_shape)
-    shapes = {row.path: row.input_shape for row in analysis.rows}
-    return _sequential(spec.layers, shapes)
+    graph = analysis.graph
+    assert graph is not None
+    if names_tensors(graph):
+        return _graph_net(graph, analysis)
+    return _Nested(graph, analysis).sequential(graph.items)
 
 
-def _sequential(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> nn.Sequential:
-    return nn.Sequential(_named(nodes, shapes))
+def names_tensors(graph: Graph) -> bool:
+    """Whether a spec's graph is more than nested sequences: an explicit merge, a ``from:``,
+    or ``outputs:`` (those build as one :class:`GraphNet`; the rest as nested Sequentials,
+    whose state_dict keys are the same paths)."""
+    if graph.outputs != (len(graph.nodes) - 1,):
+        return True
+    for node in graph.nodes:
+        if node.written and node.is_merge:
+            return True
+        if node.layer is not None and node.layer.source is not None:
+            return True
+    return False
 
 
-def _named(nodes: Seq[SpecNode], shapes: dict[str, Shape]) -> OrderedDict[str, nn.Module]:
-    out: OrderedDict[str, nn.Module] = OrderedDict()
-    for node in nodes:
-        if is_reserved(node.name):  # refused when the spec is read; a dict spec built by hand too
-            raise ArchcalcError.at(
-                node.loc,
-                f"the name `{node.name}` clashes with an attribute of torch.nn.Module",
-                where=node.label,
-                hint="choose another `name`",
-            )
-        out[node.name] = _module(node, shapes)
-    return out
-
-
-def _module(node: SpecNode, shapes: dict[str, Shape]) -> nn.Module:
-    if isinstance(node, Layer):
-        return kinds.REGISTRY[node.kind].to_torch(node.args, shapes[node.path])
-    if isinstance(node, Sequence):
-        return _sequential(node.children, shapes)
-    if isinstance(node, Repeat):
-        return nn.Sequential(
-            OrderedDict((c.name, _sequential(c.children, shapes)) for c in node.copies)
+def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:
+    rows = {row.node: row for row in analysis.rows}
+    for scope in graph.scopes.values():
+        if scope.role != "shortcut":  # `shortcut` is the residual's own name for it
+            _refuse_reserved(scope.name, scope.loc, scope.label)
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    steps: list[tuple[str, tuple[int, ...], str | None]] = []
+    for node in graph.nodes[1:]:
+        if node.layer is None:
+            steps.append((node.op, node.inputs, None))
+            continue
+        _refuse_reserved(node.name, node.loc, node.label)
+        layer = node.layer
+        modules[node.path] = kinds.REGISTRY[layer.kind].to_torch(
+            layer.args, rows[node.id].input_shape
         )
-    if isinstance(node, ResidualSpec):
-        shortcut = _sequential(node.shortcut.children, shapes) if node.shortcut else None
-        return Residual(_named(node.layers.children, shapes), shortcut)
-    assert isinstance(node, ConcatSpec)
-    return Concat(OrderedDict((b.name, _sequential(b.children, shapes)) for b in node.branches))
+        steps.append((node.op, node.inputs, node.path))
+    return GraphNet(modules, tuple(steps), graph.outputs)
+
+
+def _refuse_reserved(name: str, loc: Loc | None, label: str) -> None:
+    # Reserved names are refused when the spec is read; a dict spec built by hand too.
+    if is_reserved(name) or name in GRAPH_ATTRIBUTES:
+        raise ArchcalcError.at(
+            loc,
+            f"the name `{name}` clashes with an attribute of torch.nn.Module",
+            where=label,
+            hint="choose another `name`",
+        )
+
+
+class _Nested:
+    """A spec without named tensors as nested modules, read from its graph's scopes.
+
+    Each list (the top level, a block call, a repeat copy, a shortcut, a branch) is an
+    ``nn.Sequential``; a repeat is a Sequential of its copies; a residual is
+    :class:`Residual` (its main layers, then its shortcut); a concat is :class:`Concat`.
+    The implied add and cat are those modules' forward.
+    """
+
+    def __init__(self, graph: Graph, analysis: Analysis) -> None:
+        self.graph = graph
+        self.shapes = {row.node: row.input_shape for row in analysis.rows}
+
+    def sequential(self, items: tuple[int | str, ...]) -> nn.Sequential:
+        return nn.Sequential(self.named(items))
+
+    def named(self, items: tuple[int | str, ...]) -> OrderedDict[str, nn.Module]:
+        out: OrderedDict[str, nn.Module] = OrderedDict()
+        for item in items:
+            if isinstance(item, int):
+                node = self.graph.nodes[item]
+                _refuse_reserved(node.name, node.loc, node.label)
+                assert node.layer is not None
+                layer = node.layer
+                out[node.name] = kinds.REGISTRY[layer.kind].to_torch(layer.args, self.shapes[item])
+            else:
+                scope = self.graph.scopes[item]
+                _refuse_reserved(scope.name, scope.loc, scope.label)
+                out[scope.name] = self.module(scope)
+        return out
+
+    def module(self, scope: Scope) -> nn.Module:
+        scopes = self.graph.scopes
+        if scope.role == "repeat":
+            copies = (scopes[str(c)] for c in scope.items)
+            return nn.Sequential(OrderedDict((c.name, self.sequential(c.items)) for c in copies))
+        if scope.role == "residual":
+            main: list[int | str] = []
+            shortcut = None
+            for item in scope.items:
+                if isinstance(item, str) and scopes[item].role == "shortcut":
+                    shortcut = self.sequential(scopes[item].items)
+                else:
+                    main.append(item)
+            return Residual(self.named(tuple(main)), shortcut)
+        if scope.role == "concat":
+            branches = (scopes[str(b)] for b in scope.items)
+            return Concat(OrderedDict((b.name, self.sequential(b.items)) for b in branches))
+        return self.sequential(scope.items)  # a block call

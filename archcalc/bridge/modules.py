@@ -50,3 +50,64 @@ class GlobalAvgPool(nn.Module):
 
     def extra_repr(self) -> str:
         return f"flatten={self.flatten}"
+
+
+GRAPH_ATTRIBUTES = frozenset({"_graph_steps", "_graph_outputs", "_graph_free"})
+
+
+class GraphNet(nn.Module):
+    """A spec that names tensors: runs its graph's nodes in order (archcalc.graph).
+
+    Each layer is a submodule under its spec path (``se1.gate``), nested in
+    plain containers, so state_dict keys read as the spec's paths. ``steps``
+    lists, for every node after the input, its op, its input node ids and the
+    path of its module (None for a merge). One output is returned as a tensor,
+    several (``outputs:``) as a tuple.
+    """
+
+    def __init__(
+        self,
+        modules: OrderedDict[str, nn.Module],
+        steps: tuple[tuple[str, tuple[int, ...], str | None], ...],
+        outputs: tuple[int, ...],
+    ) -> None:
+        super().__init__()
+        # Attributes first: build refuses a layer or scope with either name (GRAPH_ATTRIBUTES).
+        self._graph_steps = steps
+        self._graph_outputs = outputs
+        # After each step, the values no later step reads: dropped, so a forward pass
+        # without autograd holds only the tensors still needed (as a Sequential does).
+        last = {i: 0 for i in outputs} | {
+            i: n for n, (_, inputs, _) in enumerate(steps, 1) for i in inputs
+        }
+        done: list[list[int]] = [[] for _ in range(len(steps) + 1)]
+        for i, n in last.items():
+            if i not in outputs:
+                done[n].append(i)
+        self._graph_free = tuple(tuple(d) for d in done)
+        for path, module in modules.items():
+            parent: nn.Module = self
+            *outer, name = path.split(".")
+            for part in outer:
+                if part not in parent._modules:
+                    parent.add_module(part, nn.Module())
+                parent = parent._modules[part]  # type: ignore[assignment]
+            parent.add_module(name, module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        values: list[torch.Tensor | None] = [x]
+        for n, (op, inputs, path) in enumerate(self._graph_steps, 1):
+            args = [values[i] for i in inputs]
+            if path is not None:
+                y = self.get_submodule(path)(args[0])
+            elif op == "cat":
+                y = torch.cat(args, dim=1)  # type: ignore[arg-type]
+            else:
+                y = args[0]
+                for a in args[1:]:
+                    y = y + a if op == "add" else y * a  # type: ignore[operator]
+            values.append(y)
+            for i in self._graph_free[n]:
+                values[i] = None
+        outs = tuple(v for v in (values[i] for i in self._graph_outputs) if v is not None)
+        return outs[0] if len(outs) == 1 else outs

@@ -11,7 +11,8 @@ Definitions (docs/json-compare.md repeats them for users):
   no body.
 - The **final receptive field** is the field of the last spatial point of the
   network, composites included: where a residual or concat closes last, its
-  merged field counts, not the field of whichever branch was listed last.
+  merged field counts, not the field of whichever branch was listed last. A map
+  multiplied by a global gate (squeeze-and-excitation) sees the whole input.
 - **Depth** counts weight layers (conv2d and linear) on the longest path
   through the network: parallel branches count the deepest one, so ResNet-18
   is 18 deep (its 1×1 projection shortcuts run beside two 3×3 convolutions)
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import Analysis, Row
+from archcalc.graph import Graph
 from archcalc.kinds import REGISTRY
 from archcalc.kinds.base import Pair, Shape
 
@@ -91,7 +93,7 @@ def anatomy(analysis: Analysis) -> Anatomy:
         body=analysis.rows[: cut + 1],
         head=analysis.rows[cut + 1 :],
         last_spatial=last,
-        depth=_depth(analysis.tree),
+        depth=_depth(analysis),
         coverage=coverage,
     )
 
@@ -104,26 +106,27 @@ def _last_spatial(rows: tuple[Row, ...]) -> Row | None:
         inner = _last_spatial(row.children)
         if inner is not None:
             found = inner
-        if (
-            is_spatial(row.output_shape)
-            and row.receptive_field is not None
-            and not row.receptive_field.whole
-        ):
+        # A spatial map can see the whole input: a `mul` by a global gate (squeeze-and-
+        # excitation) merges the gate's whole field in, and then the network sees it all.
+        if is_spatial(row.output_shape) and row.receptive_field is not None:
             found = row
     return found
 
 
-def _depth(rows: tuple[Row, ...]) -> int:
-    return sum(_row_depth(r) for r in rows)
+def _depth(analysis: Analysis) -> int:
+    if analysis.graph is None:  # a torch module's summary: its leaves, one after another
+        return sum(1 for r in analysis.rows if r.kind in WEIGHT_KINDS)
+    return longest_path(analysis.graph)
 
 
-def _row_depth(row: Row) -> int:
-    if row.is_leaf:
-        return 1 if row.kind in WEIGHT_KINDS else 0
-    if row.kind == "concat":  # children are the branches
-        return max(_row_depth(b) for b in row.children)
-    if row.kind == "residual":  # main-branch layers, then the shortcut group if any
-        main = _depth(tuple(c for c in row.children if c.kind != "shortcut"))
-        shortcut = [_row_depth(c) for c in row.children if c.kind == "shortcut"]
-        return max([main, *shortcut])
-    return _depth(row.children)
+def longest_path(graph: Graph) -> int:
+    """Weight layers on the longest path from the input to any output: one pass over the graph.
+
+    A merge (a residual's add, a concat's cat, an explicit add / mul / cat)
+    continues its deepest input, so parallel branches count once, the deepest.
+    """
+    best = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        deepest = max((best[i] for i in node.inputs), default=0)
+        best[node.id] = deepest + (node.op in WEIGHT_KINDS)
+    return max(best[o] for o in graph.outputs)

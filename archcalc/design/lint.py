@@ -386,12 +386,10 @@ def _chain_names(chain: _Link) -> str:
 
 
 def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
-    chains: list[Chain] = []
-    chains.append(_chains(a.tree, None, chains))
     seen: set[int] = set()
-    for chain in chains:
+    for chain in _chains(a):
         # A chain is its last link: the same one ends several branches at most.
-        if chain is None or chain.length < SATURATING_CHAIN or id(chain) in seen:
+        if chain.length < SATURATING_CHAIN or id(chain) in seen:
             continue
         seen.add(id(chain))
         first = chain.first[0]
@@ -414,30 +412,55 @@ def _saturating_chains(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
         )
 
 
-def _chains(rows: tuple[Row, ...], chain: Chain, done: list[Chain]) -> Chain:
-    """Follow one path of saturating activations; finished chains go to ``done``."""
+def _chains(a: Analysis) -> list[_Link]:
+    """Every maximal chain of saturating activations: one pass over the graph.
+
+    Each node carries the chain that reaches it. A batch norm ends it; an
+    ``add`` (a residual's, or one written) ends every chain reaching it, since
+    its identity path carries the gradient around them; ``cat`` and ``mul``
+    continue the longest. A branch that reads a residual's input (or any tensor
+    an ``add`` also reads directly) starts afresh: the skip carries the gradient
+    around the chain before it. A chain no later node extends is finished.
+    """
+    graph = a.graph
+    if graph is None:  # a torch module's summary: its leaves, one after another
+        return _row_chains(a.rows)
+    row_of = {r.node: r for r in a.rows if r.node is not None}
+    skipped = {i for node in graph.nodes if node.op == "add" for i in node.inputs}
+    residual_inputs = {p: s.input for p, s in graph.scopes.items() if s.role == "residual"}
+    at: list[Chain] = [None] * len(graph.nodes)
+    for node in graph.nodes[1:]:
+        chains = [at[i] for i in node.inputs]
+        if node.op == "add":
+            continue  # None: no chain survives the merge
+        if len(chains) > 1:  # cat, mul
+            at[node.id] = max(chains, key=lambda c: c.length if c else 0)
+            continue
+        (src,) = node.inputs
+        chain = chains[0]
+        if src in skipped or any(residual_inputs.get(p) == src for p in node.scope):
+            chain = None
+        row = row_of[node.id]
+        if row.kind in MAX_DERIVATIVE:
+            chain = _extend(chain, row)
+        elif row.kind in NORMALISERS:
+            chain = None
+        at[node.id] = chain
+    links = {id(c): c for c in at if c is not None}
+    extended = {id(c.prev) for c in links.values() if c.prev is not None}
+    return [c for key, c in links.items() if key not in extended]
+
+
+def _row_chains(rows: tuple[Row, ...]) -> list[_Link]:
+    done: list[_Link] = []
+    chain: Chain = None
     for row in rows:
-        if row.is_leaf:
-            if row.kind in MAX_DERIVATIVE:
-                chain = _extend(chain, row)
-            elif row.kind in NORMALISERS:
-                done.append(chain)
-                chain = None
-        elif row.kind == "residual":
-            # The identity path carries the gradient around the block, so the
-            # chain before it does not continue inside, and none survives it.
-            main = tuple(c for c in row.children if c.kind != "shortcut")
-            done.append(_chains(main, None, done))
-            for shortcut in (c for c in row.children if c.kind == "shortcut"):
-                done.append(_chains(shortcut.children, None, done))
+        if row.kind in MAX_DERIVATIVE:
+            chain = _extend(chain, row)
+        elif row.kind in NORMALISERS and chain is not None:
             done.append(chain)
             chain = None
-        elif row.kind == "concat":
-            ends = [_chains(branch.children, chain, done) for branch in row.children]
-            chain = max(ends, key=lambda c: c.length if c else 0)
-        else:
-            chain = _chains(row.children, chain, done)
-    return chain
+    return [*done, chain] if chain is not None else done
 
 
 # AC107 ---------------------------------------------------------------------

@@ -165,7 +165,7 @@ def report_data(analysis: Analysis) -> dict[str, Any]:
         "total_params_text": count(analysis.totals.params),
         "largest": largest.path if largest else None,
         "layers": [_layer(row, analysis, families) for row in analysis.rows],
-        "tree": [_tree_node(row, index) for row in analysis.tree],
+        "tree": [_tree_node(row, index, _roles(analysis)) for row in analysis.tree],
     }
 
 
@@ -224,17 +224,49 @@ def _elementwise(row: Row) -> bool:
     return kind.apply(row.layer.args, row.input_shape).rf is None
 
 
-def _tree_node(row: Row, index: dict[int, int]) -> int | dict[str, Any]:
+# How report.js draws a composite: branches stacked (concat), main and shortcut lanes
+# (residual), or in a row.
+_LAYOUTS = {"concat": "stack", "residual": "residual"}
+
+
+def _roles(analysis: Analysis) -> dict[str, str]:
+    """Group row path → what the composite is: the graph's scope roles.
+
+    A torch module's summary has no graph; there a group is archcalc's own
+    container module (bridge/modules.py) when its class is Residual or Concat.
+    """
+    if analysis.graph is not None:
+        return {path: scope.role for path, scope in analysis.graph.scopes.items()}
+    return {
+        row.path: row.kind if row.kind in _LAYOUTS else "module"
+        for top in analysis.tree
+        for row in _groups(top)
+    }
+
+
+def _groups(row: Row) -> list[Row]:
+    out: list[Row] = []
+    stack = [row]
+    while stack:
+        r = stack.pop()
+        if not r.is_leaf:
+            out.append(r)
+            stack.extend(r.children)
+    return out
+
+
+def _tree_node(row: Row, index: dict[int, int], roles: dict[str, str]) -> int | dict[str, Any]:
     if row.is_leaf:
         return index[id(row)]
-    layout = {"concat": "stack", "residual": "residual"}.get(row.kind, "row")
+    role = roles.get(row.path, "module")
     return {
         "path": row.path,
         "name": row.name,
         "kind": row.kind,
+        "role": role,
         "operation": row.operation,
-        "layout": layout,
-        "children": [_tree_node(child, index) for child in row.children],
+        "layout": _LAYOUTS.get(role, "row"),
+        "children": [_tree_node(child, index, roles) for child in row.children],
     }
 
 

@@ -137,7 +137,7 @@
         stack.appendChild(lane(typeof branch === "number" ? [branch] : branch.children, "branch")[0]);
       }
     } else {  // residual: the main layers, then the shortcut (or identity) beneath them
-      const isShortcut = (c) => typeof c === "object" && c.kind === "shortcut";
+      const isShortcut = (c) => typeof c === "object" && c.role === "shortcut";
       stack.appendChild(lane(node.children.filter((c) => !isShortcut(c)), "branch")[0]);
       const shortcut = node.children.find(isShortcut);
       const sc = shortcut ? lane(shortcut.children, "branch shortcut")[0]

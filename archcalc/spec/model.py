@@ -1,6 +1,7 @@
 """The validated, immutable spec: what ``archcalc.load`` returns.
 
-Leaves are :class:`Layer`; composites are :class:`Sequence` (a named block's
+Leaves are :class:`Layer` (and :class:`Merge`, an explicit ``add`` / ``mul`` /
+``cat``); composites are :class:`Sequence` (a named block's
 body, one copy of a repeat, one branch), :class:`Repeat`, :class:`Residual` and
 :class:`Concat`. Every node knows its dotted ``path`` (the torch module name
 ``build`` gives it), where it was written (``loc``) and its YAML position
@@ -39,6 +40,21 @@ class Layer(_Labelled):
     args: Any
     loc: Loc | None
     where: str
+    source: str | None = None  # `from: NAME`: the tensor it reads (None: the previous output)
+    source_loc: Loc | None = None  # where `from`'s value is written
+
+
+@dataclass(frozen=True)
+class Merge(_Labelled):
+    """An explicit merge, ``add`` / ``mul`` / ``cat``, of the named tensors ``inputs``."""
+
+    kind: str
+    name: str
+    path: str
+    inputs: tuple[str, ...]
+    loc: Loc | None
+    where: str
+    input_locs: tuple[Loc | None, ...] = ()  # where each name is written
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ class Concat(_Labelled):
     kind: str = "concat"
 
 
-SpecNode = Layer | Sequence | Repeat | Residual | Concat
+SpecNode = Layer | Merge | Sequence | Repeat | Residual | Concat
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,9 @@ class Spec:
     file: str | None = None
     input_loc: Loc | None = None
     lint_ignore: frozenset[str] = frozenset()
+    outputs: tuple[str, ...] = ()  # `outputs:` names; empty: the last layer's output
+    outputs_loc: Loc | None = None
+    output_locs: tuple[Loc | None, ...] = ()  # where each of `outputs` is written
 
     def leaves(self) -> list[Layer]:
         """Every leaf layer in execution order."""

@@ -16,6 +16,7 @@ from archcalc.kinds.base import MAX_INT, ArgReader, check_input_order
 from archcalc.spec.model import (
     Concat,
     Layer,
+    Merge,
     Repeat,
     Residual,
     Sequence,
@@ -47,7 +48,9 @@ MAX_WHERE_CHARS = 2048
 # a real layer has under twenty, and `$p` chains must not copy without end.
 MAX_ARG_VALUES = 1_000
 COMPOSITES = ("repeat", "residual", "concat")
-TOP_LEVEL_KEYS = ("name", "input", "layers", "blocks", "lint", "description")
+# Merge kinds: several named inputs, no weights (docs/spec.md, "Graphs").
+MERGE_KINDS = ("add", "mul", "cat")
+TOP_LEVEL_KEYS = ("name", "input", "layers", "blocks", "outputs", "lint", "description")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -86,6 +89,9 @@ class _Context:
         self.count = 0
         # The composites and block calls enclosing the node being read, outermost first.
         self.chain: list[str] = []
+        # Whether the spec names tensors (from, merges, outputs): then it is lowered
+        # once as it is read, so that a bad name is an error when the spec loads.
+        self.names_tensors = False
 
     def enter(self, label: str, loc: Loc | None, where: str, path: str) -> None:
         """Go one level deeper, refusing the level past MAX_NESTING."""
@@ -152,14 +158,48 @@ def parse_spec(root: Node, default_name: str, file: str | None) -> Spec:
     layers = _parse_list(Bound(top["layers"], None), "", "layers", ctx)
     if not layers:
         raise ArchcalcError.at(top["layers"].loc, "`layers` is empty", where="layers")
-    return Spec(
+    outputs = _parse_outputs(top["outputs"]) if "outputs" in top else ()
+    spec = Spec(
         name=name,
         input_shape=input_shape,
         layers=layers,
         file=file,
         input_loc=top["input"].loc,
         lint_ignore=_parse_lint(top["lint"]) if "lint" in top else frozenset(),
+        outputs=outputs,
+        outputs_loc=top["outputs"].loc if "outputs" in top else None,
+        output_locs=tuple(n.loc for n in top["outputs"].value) if outputs else (),
     )
+    if ctx.names_tensors or outputs:
+        from archcalc.graph import lower
+
+        lower(spec)  # every name resolves, or a located error now
+    return spec
+
+
+def _parse_outputs(node: Node) -> tuple[str, ...]:
+    """``outputs: [a, b]``: the names of the tensors the network returns."""
+    if not node.is_list or not node.value:
+        raise ArchcalcError.at(
+            node.loc,
+            f"`outputs` expects a list of tensor names, but gets {describe(node)}",
+            where="outputs",
+            hint="e.g. `outputs: [logits, features]`",
+        )
+    return tuple(_tensor_name(item, "outputs") for item in node.value)
+
+
+def _tensor_name(node: Node, where: str) -> str:
+    """A name that refers to a tensor: a layer's name, or ``input``."""
+    v = node.value
+    if not isinstance(v, str) or not _NAME.match(v) or len(v) > MAX_NAME_CHARS:
+        raise ArchcalcError.at(
+            node.loc,
+            f"expects the name of a tensor (a layer's `name`, or `input`), but gets "
+            f"{describe(node)}",
+            where=where,
+        )
+    return v
 
 
 def _file_loc(file: str | None) -> Loc | None:
@@ -206,7 +246,7 @@ def _parse_blocks(node: Node) -> dict[str, BlockDef]:
         where = f"blocks.{name}"
         if not _NAME.match(name):
             raise ArchcalcError.at(loc, f"block name `{name}` is not a plain identifier")
-        if kinds.get(name) or name in COMPOSITES:
+        if kinds.get(name) or name in COMPOSITES or name in MERGE_KINDS:
             raise ArchcalcError.at(
                 loc, f"block name `{name}` is already a layer kind", hint="choose another name"
             )
@@ -417,9 +457,11 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
         return _parse_composite(kind, args, index, prefix, where, loc, ctx)
     if kind in ctx.blocks:
         return _parse_block_call(ctx.blocks[kind], args, index, prefix, where, loc, ctx)
+    if kind in MERGE_KINDS:
+        return _parse_merge(kind, args, index, prefix, where, loc, ctx)
     spec_kind = kinds.get(kind)
     if spec_kind is None:
-        choices = [*kinds.REGISTRY, *ctx.blocks, *COMPOSITES]
+        choices = [*kinds.REGISTRY, *ctx.blocks, *COMPOSITES, *MERGE_KINDS]
         raise ArchcalcError.at(
             loc,
             f"unknown layer kind `{_shown(kind)}`",
@@ -427,6 +469,9 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
             hint=suggest(kind.lower(), choices) or "run `archcalc kinds` to list them",
         )
     name, args = _take_name(args, f"{kind}_{index}", where)
+    source, source_loc, args = _take_from(args, where)
+    if source is not None:
+        ctx.names_tensors = True
     path = _join(prefix, name)
     _check_names(path, where, loc)
     label = f"{where} ({kind} {path})"
@@ -435,7 +480,61 @@ def _parse_layer(item: Bound, index: int, prefix: str, where: str, ctx: _Context
         parsed = spec_kind.parse(ArgReader(kind, concrete(args), spec_kind.main_arg))
     except ArchcalcError as err:
         raise err.located(loc, label) from None
-    return Layer(kind=kind, name=name, path=path, args=parsed, loc=loc, where=where)
+    return Layer(
+        kind=kind,
+        name=name,
+        path=path,
+        args=parsed,
+        loc=loc,
+        where=where,
+        source=source,
+        source_loc=source_loc,
+    )
+
+
+def _take_from(args: Bound, where: str) -> tuple[str | None, Loc | None, Bound]:
+    """Pop the optional ``from`` argument: the named tensor a one-input layer reads."""
+    node, scope = args
+    if not node.is_map or "from" not in node.value:
+        return None, None, args
+    value = resolve(node.value["from"], scope).node
+    rest = {k: v for k, v in node.value.items() if k != "from"}
+    key_locs = {k: v for k, v in (node.key_locs or {}).items() if k != "from"}
+    return _tensor_name(value, where), value.loc, Bound(Node(rest, node.loc, key_locs), scope)
+
+
+def _parse_merge(
+    kind: str, args: Bound, index: int, prefix: str, where: str, loc: Loc | None, ctx: _Context
+) -> Merge:
+    """``add: [a, b]`` or the long form ``add: {name: x, from: [a, b]}``."""
+    if args.node.is_list:
+        node = args.node
+        args = Bound(Node({"from": node}, node.loc, {"from": node.loc}), args.scope)
+    name, args = _take_name(args, f"{kind}_{index}", where)
+    a = _mapping_args(args, kind, ("from",), where)
+    names = a.get("from")
+    if names is None or not names.node.is_list or len(names.node.value) < 2:
+        raise ArchcalcError.at(
+            (names or args).node.loc,
+            f"{kind} expects a list of at least two tensor names",
+            where=where,
+            hint=f"e.g. `{kind}: [input, conv2]` or `{kind}: {{name: x, from: [a, b]}}`",
+        )
+    values = [resolve(n, names.scope).node for n in names.node.value]
+    inputs = tuple(_tensor_name(v, where) for v in values)
+    path = _join(prefix, name)
+    _check_names(path, where, loc)
+    ctx.spend(1, loc, f"{where} ({kind} {path})")
+    ctx.names_tensors = True
+    return Merge(
+        kind=kind,
+        name=name,
+        path=path,
+        inputs=inputs,
+        loc=loc,
+        where=where,
+        input_locs=tuple(v.loc for v in values),
+    )
 
 
 def _mapping_args(args: Bound, kind: str, allowed: tuple[str, ...], where: str) -> dict[str, Bound]:

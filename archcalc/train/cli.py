@@ -327,6 +327,14 @@ def _check_spec_fits(spec: Any, analysis: Any, data: Any) -> None:
             f"are {_dims(data.image_shape)}",
             hint=f"write `input: [{', '.join(map(str, data.image_shape))}]`",
         )
+    if len(spec.outputs) > 1:
+        raise ArchcalcError.at(
+            spec.outputs_loc,
+            f"the network returns {len(spec.outputs)} tensors (`outputs`), but training needs "
+            "one score per class",
+            where="outputs",
+            hint="list only the logits in `outputs`, or drop it",
+        )
     if tuple(analysis.output_shape) != (data.num_classes,):
         leaves = spec.leaves()
         last = leaves[-1] if leaves else None

@@ -221,3 +221,20 @@ def test_report_command_never_imports_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_tree_layout_comes_from_scope_roles_not_block_names() -> None:
+    text = (
+        "input: [4, 8, 8]\nblocks:\n  shortcut:\n    layers: [{conv2d: {out: 4, kernel: 1}}]\n"
+        "layers:\n  - residual:\n      name: res\n      layers: [shortcut]\n"
+        "      shortcut: [{conv2d: {out: 4, kernel: 1}}]\n"
+    )
+    from archcalc import loads
+
+    data = payload(render_report(analyze(loads(text)), findings=()))
+    (res,) = data["tree"]
+    assert res["layout"] == "residual"
+    block, shortcut = res["children"]
+    assert (block["kind"], block["role"]) == ("shortcut", "block")  # a block named `shortcut`
+    assert (shortcut["kind"], shortcut["role"]) == ("shortcut", "shortcut")
+    assert 'c.role === "shortcut"' in (ROOT / "archcalc" / "report" / "report.js").read_text()

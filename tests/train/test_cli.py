@@ -198,6 +198,16 @@ layers:
   - linear: 10
 """
 
+TWO_OUTPUTS_SPEC = """\
+name: two
+input: [1, 28, 28]
+layers:
+  - conv2d: {name: features, out: 8, kernel: 3}
+  - global_avg_pool
+  - linear: {name: logits, out: 10}
+outputs: [logits, features]
+"""
+
 NO_HEAD_SPEC = """\
 name: headless
 input: [1, 28, 28]
@@ -319,6 +329,12 @@ def test_bad_data_is_one_line_and_overwrites_nothing(
             r"network's output is 8×13×13 per image, but training needs one score per "
             r"class: 10 — end with `linear: 10`$",
             id="output-not-per-class",
+        ),
+        pytest.param(
+            TWO_OUTPUTS_SPEC,
+            r"^spec.yaml:7:10: outputs: the network returns 2 tensors \(`outputs`\), but "
+            r"training needs one score per class — list only the logits in `outputs`, or drop it$",
+            id="two-outputs",
         ),
     ],
 )

@@ -1,0 +1,99 @@
+"""The graph's frozen records: nodes, scopes and the graph itself.
+
+NamedTuples, not dataclasses: they cost nothing at import (`archcalc summary`
+starts in a blink) and a 20,000-layer spec creates 20,000 nodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from archcalc.errors import Loc
+from archcalc.spec.model import Layer
+
+# The merge ops: several inputs, no weights.
+MERGES = frozenset({"add", "mul", "cat"})
+
+# What a scope is. "copy" is one copy of a repeat; the main branch of a residual
+# is no scope of its own: its layers sit directly in the residual's scope, as
+# today's group rows show them.
+ROLES = ("block", "repeat", "copy", "residual", "shortcut", "concat", "branch")
+
+
+class Node(NamedTuple):
+    """One operation: the spec's input, a layer of a kind, or a merge.
+
+    ``id`` is the node's index in :attr:`Graph.nodes`; ``inputs`` are node ids.
+    ``scope`` lists the paths of the composites around the node, outermost
+    first. ``written`` is False for the merge a ``residual`` or ``concat``
+    shorthand implies: it has no leaf row of its own (its scope's row shows it).
+    """
+
+    id: int
+    op: str
+    inputs: tuple[int, ...]
+    args: Any
+    name: str
+    path: str
+    scope: tuple[str, ...]
+    loc: Loc | None
+    where: str
+    layer: Layer | None = None
+    written: bool = True
+
+    @property
+    def label(self) -> str:
+        """How errors name the node: ``layers[4] (linear fc1)``."""
+        return f"{self.where} ({self.op} {self.path})"
+
+    @property
+    def is_merge(self) -> bool:
+        return self.op in MERGES
+
+
+class Scope(NamedTuple):
+    """A composite: a block call, a repeat (and each copy), residual, shortcut, concat, branch.
+
+    ``kind`` and ``operation`` are what its group row shows; ``items`` are what
+    sits directly in it, in order: node ids (rows) and the paths of child scopes.
+    """
+
+    path: str
+    role: str
+    kind: str
+    operation: str
+    loc: Loc | None
+    where: str
+    input: int
+    output: int
+    items: tuple[int | str, ...]
+    parent: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} ({self.kind} {self.path})"
+
+
+class Graph(NamedTuple):
+    """Nodes in execution (topological) order; node 0 is the input."""
+
+    nodes: tuple[Node, ...]
+    outputs: tuple[int, ...]
+    items: tuple[int | str, ...]  # what sits at the top level, as Scope.items
+    scopes: dict[str, Scope]
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    def consumers(self) -> list[list[int]]:
+        """For each node id, the ids of the nodes that read it, in order."""
+        out: list[list[int]] = [[] for _ in self.nodes]
+        for node in self.nodes:
+            for i in node.inputs:
+                out[i].append(node.id)
+        return out
