@@ -477,7 +477,7 @@ def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
             norm = a.rows[i]
     for row, norm in zip(a.rows, next_norm, strict=True):
         p = getattr(row.layer.args, "p", 0.0) if row.layer else 0.0
-        if row.kind != "dropout" or not p or norm is None:
+        if row.kind not in PASS_THROUGH or not p or norm is None:
             continue
         yield _finding(
             "AC107",

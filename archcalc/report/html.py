@@ -15,7 +15,6 @@ import hashlib
 import html
 import importlib
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -170,18 +169,12 @@ def report_data(analysis: Analysis) -> dict[str, Any]:
 
 
 def kind_families() -> dict[str, str]:
-    """Kind name → the kinds module that defines it (conv2d, pooling, activations, …).
+    """Kind name → its family (the kinds module that defines it: conv2d, pooling, …).
 
-    That module is the kind's family, which picks its colour: a new kinds
-    module gets its own family without the report changing.
+    The family picks a layer's colour: a new kinds module gets its own family
+    without the report changing.
     """
-    prefix = kinds.__name__ + "."
-    return {
-        kind.name: name[len(prefix) :]
-        for name, module in sorted(sys.modules.items())
-        if name.startswith(prefix)
-        for kind in getattr(module, "KINDS", ())
-    }
+    return {name: kind.traits.family for name, kind in kinds.REGISTRY.items() if kind.traits}
 
 
 def _layer(row: Row, analysis: Analysis, families: dict[str, str]) -> dict[str, Any]:
@@ -221,7 +214,7 @@ def _elementwise(row: Row) -> bool:
         return True
     # A window of any size (a 3×3 pool with stride 1, an adaptive pool to the same size) is a
     # real layer; only a kind without a receptive-field step is elementwise.
-    return kind.apply(row.layer.args, row.input_shape).rf is None
+    return kind.rf_step is None or kind.rf_step(row.layer.args, row.input_shape) is None
 
 
 # How report.js draws a composite: branches stacked (concat), main and shortcut lanes
