@@ -59,7 +59,9 @@ def test_running_the_graph_equals_the_nested_modules(d: dict[str, Any]) -> None:
     graph_net.load_state_dict(nested.state_dict())
     x = torch.randn(2, *a.input_shape)
     with torch.no_grad():
-        torch.testing.assert_close(graph_net(x), nested(x))
+        # A pooling window that sees only padding gives -inf, then NaN after a conv: the
+        # same on both sides, as torch computes it, so NaN counts as equal to NaN.
+        torch.testing.assert_close(graph_net(x), nested(x), equal_nan=True)
 
 
 @given(specs())
