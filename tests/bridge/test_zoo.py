@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import archcalc
 from tests.helpers import EXAMPLES
 
-ZOO = ["resnet50", "densenet121", "squeezenet1_0", "mobilenet_v2"]
+ZOO = ["resnet50", "densenet121", "squeezenet1_0", "mobilenet_v2", "efficientnet_b0"]
 # The leaves compared shape by shape: the kinds that hold weights, in execution order.
 LEAF_TYPES = {nn.Conv2d: "conv2d", nn.Linear: "linear", nn.BatchNorm2d: "batchnorm2d"}
 
