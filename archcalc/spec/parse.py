@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from archcalc import kinds
 from archcalc.errors import ArchcalcError, Loc, suggest
 from archcalc.kinds.base import MAX_INT, ArgReader, check_input_order
+from archcalc.spec import expr
 from archcalc.spec.model import (
     Concat,
     Layer,
@@ -313,9 +314,18 @@ def _check_names(path: str, where: str, loc: Loc | None) -> None:
 
 
 def resolve(node: Node, scope: Scope | None) -> Bound:
-    """``node`` itself, or the call's value when it is exactly ``$name`` inside a block."""
+    """``node`` itself, or what it stands for inside a block.
+
+    Exactly ``$name`` is the call's value (any type, bound to the caller's
+    scope); a string with ``$`` and an operator (``$c * 4``) is block
+    arithmetic, computed here into an integer node at the expression's place.
+    """
     v = node.value
-    if scope is None or not (isinstance(v, str) and v.startswith("$")):
+    if scope is None or not isinstance(v, str):
+        return Bound(node, scope)
+    if expr.is_expression(v):
+        return Bound(_arithmetic(node, v, scope), None)
+    if not v.startswith("$"):
         return Bound(node, scope)
     key = v[1:]
     if key not in scope.values:
@@ -327,6 +337,47 @@ def resolve(node: Node, scope: Scope | None) -> Bound:
             or f"its parameters are {', '.join(scope.values) or 'none'}",
         )
     return scope.values[key]
+
+
+def _arithmetic(node: Node, text: str, scope: Scope) -> Node:
+    """Compute ``$c * 4`` in the call's scope: an integer node where the expression is.
+
+    Errors are located at the expression in the block's body and name the call
+    (``where``) and where each value it read was written.
+    """
+
+    def lookup(key: str) -> expr.Value:
+        if key not in scope.values:
+            raise ArchcalcError(
+                f"block `{scope.block}` has no parameter `{_shown(key)}` (in {expr.shown(text)})",
+                hint=suggest(key, scope.values)
+                or f"its parameters are {', '.join(scope.values) or 'none'}",
+            )
+        value = scope.values[key].node
+        v = value.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ArchcalcError(
+                f"`${key}` is {describe(value)}{_from(value)}, arithmetic needs an integer "
+                f"(in {expr.shown(text)})",
+                hint=f"call block `{scope.block}` with an integer `{key}`",
+            )
+        if not -MAX_INT <= v <= MAX_INT:
+            raise ArchcalcError(
+                f"`${key}` is {v}{_from(value)}, past archcalc's limit of ±{MAX_INT:,} "
+                f"(in {expr.shown(text)})",
+                hint=f"call block `{scope.block}` with a smaller `{key}`",
+            )
+        return expr.Value(v, value.loc)
+
+    try:
+        return Node(expr.evaluate(text, lookup), node.loc)
+    except ArchcalcError as err:
+        raise err.located(node.loc, scope.where) from None
+
+
+def _from(value: Node) -> str:
+    """Where a parameter's value was written, as an arithmetic error cites it."""
+    return f" (from {value.loc})" if value.loc else ""
 
 
 def concrete(bound: Bound) -> Node:
