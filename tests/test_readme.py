@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import archcalc
 from tests.helpers import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text()
@@ -65,3 +67,14 @@ def test_docs_explain_themselves_without_files_outside_the_repository(doc: Path)
     text = doc.read_text()
     assert "DESIGN.md" not in text
     assert "../shared" not in text
+
+
+def test_the_zoo_table_has_the_analysis_numbers() -> None:
+    rows = re.findall(
+        r"^\| \[(\w+)\]\(examples/\1\.yaml\) \| ([\d,]+) \| ([\d,]+) \| (\d+) \|", README, re.M
+    )
+    assert len(rows) >= 9, rows
+    for name, params, macs, layers in rows:
+        a = archcalc.analyze(archcalc.load(ROOT / "examples" / f"{name}.yaml"))
+        shown = (int(params.replace(",", "")), int(macs.replace(",", "")), int(layers))
+        assert shown == (a.totals.params, a.totals.macs, len(a.rows)), name
