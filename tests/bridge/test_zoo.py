@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archcalc
+from tests.bridge.test_equivalence import randomise_batchnorm
 from tests.helpers import EXAMPLES
 
 ZOO = ["resnet50", "densenet121", "squeezenet1_0", "mobilenet_v2", "efficientnet_b0"]
@@ -37,25 +38,13 @@ class Run(NamedTuple):
     leaves: list[tuple[str, tuple[int, ...]]]  # (archcalc kind, output shape without the batch)
 
 
-def _randomise_batchnorm(model: nn.Module) -> None:
-    """Fresh batch norms are the identity; random statistics make a swapped one show."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            assert module.running_mean is not None and module.running_var is not None
-            with torch.no_grad():
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.1)
-                module.running_mean.normal_(0.0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-
-
 @pytest.fixture(scope="module", params=ZOO)
 def real(request: pytest.FixtureRequest) -> Iterator[tuple[str, Run]]:
     """Each torchvision model built and run once for all the checks on it."""
     name: str = request.param
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval()
-    _randomise_batchnorm(model)
+    randomise_batchnorm(model)
     leaves: list[tuple[str, tuple[int, ...]]] = []
     handles = [
         module.register_forward_hook(
