@@ -40,6 +40,9 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from archcalc import kinds as _kinds
+from archcalc.graph import MERGES
+
 MiB = 2**20
 
 # ---------------------------------------------------------------- the harness
@@ -344,29 +347,10 @@ layers:
   - linear: {name: fc1, out: 10}
 """
 
-KINDS = [
-    "relu",
-    "leaky_relu",
-    "tanh",
-    "sigmoid",
-    "gelu",
-    "softmax",
-    "identity",
-    "global_avg_pool",
-    "adaptive_avg_pool2d",
-    "batchnorm2d",
-    "batchnorm1d",
-    "conv2d",
-    "dropout",
-    "flatten",
-    "linear",
-    "local_response_norm",
-    "maxpool2d",
-    "avgpool2d",
-    "repeat",
-    "residual",
-    "concat",
-]
+# Every registered layer kind (so a new kind is fuzzed the day it lands), the merges and
+# the composites.
+LAYER_KINDS = sorted(_kinds.REGISTRY)
+KINDS = [*LAYER_KINDS, *sorted(MERGES), "repeat", "residual", "concat"]
 KEYS = [
     "name",
     "input",
@@ -578,7 +562,7 @@ _NAME = st.one_of(
 
 def _leaf(draw: st.DrawFn) -> Any:
     kind = draw(
-        st.one_of(st.sampled_from(KINDS[:18]), st.sampled_from(("blk", "b0")), unicode_words)
+        st.one_of(st.sampled_from(LAYER_KINDS), st.sampled_from(("blk", "b0")), unicode_words)
     )
     if draw(st.integers(0, 3)) == 0:
         return kind
