@@ -89,11 +89,3 @@ class Graph(NamedTuple):
     @property
     def input(self) -> Node:
         return self.nodes[0]
-
-    def consumers(self) -> list[list[int]]:
-        """For each node id, the ids of the nodes that read it, in order."""
-        out: list[list[int]] = [[] for _ in self.nodes]
-        for node in self.nodes:
-            for i in node.inputs:
-                out[i].append(node.id)
-        return out
