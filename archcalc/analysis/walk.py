@@ -281,10 +281,18 @@ def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
     names = node.args  # the input names as written
     first = shapes[0]
 
+    # mul broadcasts step by step, as torch does: each input against the product so far.
+    acc = first
+
     def fail(i: int, what: str, hint: str) -> ArchcalcError:
+        before = (
+            f"{names[0]} gives {fmt_shape(first)}"
+            if i == 1 or node.op != "mul"
+            else f"{', '.join(names[:i])} give {fmt_shape(acc)}"
+        )
         return ArchcalcError.at(
             node.loc,
-            f"{node.op} inputs must {what}, but {names[0]} gives {fmt_shape(first)} and "
+            f"{node.op} inputs must {what}, but {before} and "
             f"{names[i]} gives {fmt_shape(shapes[i])}",
             where=node.label,
             hint=hint,
@@ -301,16 +309,17 @@ def _merged_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
                 "agree in every size but channels",
                 "cat joins on channels; give every input the same H×W (padding, stride)",
             )
-        pairs = zip(first, shape, strict=True)
-        if node.op == "mul" and any(a != b and 1 not in (a, b) for a, b in pairs):
-            raise fail(
-                i,
-                "broadcast (each size equal, or 1 in one of them)",
-                "mul multiplies elementwise, e.g. a C×1×1 gate times a C×H×W map",
-            )
+        if node.op == "mul":
+            if any(a != b and 1 not in (a, b) for a, b in zip(acc, shape, strict=True)):
+                raise fail(
+                    i,
+                    "broadcast (each size equal, or 1 in one of them)",
+                    "mul multiplies elementwise, e.g. a C×1×1 gate times a C×H×W map",
+                )
+            acc = tuple(max(a, b) for a, b in zip(acc, shape, strict=True))
     if node.op == "cat":
         return _joined(node, shapes, node.loc, node.label)
-    out = tuple(max(sizes) for sizes in zip(*shapes, strict=True))
+    out = acc if node.op == "mul" else first
     try:
         _check_elements(out)
     except ShapeError as err:

@@ -287,6 +287,13 @@ def test_a_block_body_sees_only_its_own_names() -> None:
             "[{conv2d: {out: 3, kernel: 3}}, {mul: [input, conv2d_0]}]",
             "mul inputs must broadcast",
         ),
+        (
+            # Each input broadcasts with the first (4×1×1), but not with the product so far.
+            "[{global_avg_pool: {name: g, flatten: false}},"
+            " {conv2d: {name: s, from: input, out: 4, kernel: 1, stride: 2}},"
+            " {mul: [g, input, s]}]",
+            r"mul inputs must broadcast .*but g, input give 4×6×6 and s gives 4×3×3",
+        ),
     ],
 )
 def test_merge_shape_mistakes_are_located(layers: str, message: str) -> None:
