@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import re
+from collections.abc import Callable
 from types import ModuleType
 
 from archcalc.errors import ArchcalcError
@@ -44,27 +45,35 @@ def resolve_input(
     return given
 
 
-def positive_int(text: str) -> int:
-    """The argparse type of every count option (``--batch``, ``--depth``, ``--epochs``, ...).
+def count(maximum: int = MAX_INT) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``maximum`` (every count option).
 
-    1 to 2,147,483,647, the spec's own limit on any integer: a 400-digit batch
-    would otherwise reach float arithmetic and end in an OverflowError.
+    A 400-digit batch would otherwise reach float arithmetic and end in an
+    OverflowError; the default bound is the spec's own limit on any integer.
 
-    >>> positive_int("64")
+    >>> count(100)("64")
     64
-    >>> positive_int("9" * 400)  # doctest: +ELLIPSIS
+    >>> count()("9" * 400)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     argparse.ArgumentTypeError: expects an integer from 1 to 2,147,483,647, but gets '999...
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = None  # not a number, or more digits than int() accepts
-    if value is None or not 1 <= value <= MAX_INT:
-        raise argparse.ArgumentTypeError(
-            f"expects an integer from 1 to {MAX_INT:,}, but gets {shown(text)}"
-        )
-    return value
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None  # not a number, or more digits than int() accepts
+        if value is None or not 1 <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"expects an integer from 1 to {maximum:,}, but gets {shown(text)}"
+            )
+        return value
+
+    return parse
+
+
+# `--batch`, `--depth`, and every other count the analysis commands take.
+positive_int = count()
 
 
 def shown(text: str, limit: int = 20) -> str:

@@ -15,12 +15,13 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from archcalc import outfile
+from archcalc.cli.common import count, shown
 from archcalc.errors import ArchcalcError
 
 PICTURES = ("curves.png", "filters.png", "feature_maps.png")
@@ -50,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: download MNIST into $ARCHCALC_DATA or the user cache",
     )
     parser.add_argument(
-        "--epochs", type=_count(MAX_EPOCHS), metavar="N", help=f"default {DEFAULT.epochs}"
+        "--epochs", type=count(MAX_EPOCHS), metavar="N", help=f"default {DEFAULT.epochs}"
     )
     parser.add_argument(
         "--batch-size",
-        type=_count(MAX_BATCH),
+        type=count(MAX_BATCH),
         metavar="N",
         help=f"global batch, shared by all processes (default {DEFAULT.batch_size})",
     )
@@ -82,8 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     again.add_argument("--force", action="store_true", help="replace a run already in --out")
     # For quick tests on a slice of the data; not part of the user-facing recipe.
-    parser.add_argument("--limit-train", type=_count(MAX_IMAGES), help=argparse.SUPPRESS)
-    parser.add_argument("--limit-test", type=_count(MAX_IMAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--limit-train", type=count(MAX_IMAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--limit-test", type=count(MAX_IMAGES), help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -492,7 +493,7 @@ def _positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a positive number, but gets {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expects a positive number, but gets {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expects a positive number, but gets {shown(text)}")
     return value
 
 
@@ -500,23 +501,9 @@ def _seed(text: str) -> int:
     value = _integer(text, "an integer seed")
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
-            f"expects a seed from 0 to 2**64 - 1, but gets {_shown(text)}"
+            f"expects a seed from 0 to 2**64 - 1, but gets {shown(text)}"
         )
     return value
-
-
-def _count(maximum: int) -> Callable[[str], int]:
-    """An argparse type: an integer from 1 to ``maximum``."""
-
-    def parse(text: str) -> int:
-        value = _integer(text, "a positive integer")
-        if not 1 <= value <= maximum:
-            raise argparse.ArgumentTypeError(
-                f"expects a positive integer up to {maximum:,}, but gets {_shown(text)}"
-            )
-        return value
-
-    return parse
 
 
 def _integer(text: str, what: str) -> int:
@@ -524,12 +511,7 @@ def _integer(text: str, what: str) -> int:
         # Python refuses ints of over 4,300 digits with a ValueError too.
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expects {what}, but gets {_shown(text)}") from None
-
-
-def _shown(text: str) -> str:
-    """``text`` as quoted in a message, shortened: a 400-digit number is not worth echoing."""
-    return repr(text) if len(text) <= 24 else repr(text[:20]) + f"… ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(f"expects {what}, but gets {shown(text)}") from None
 
 
 if __name__ == "__main__":

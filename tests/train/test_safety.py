@@ -385,16 +385,20 @@ def test_batch_size_1_trains_where_batch_norm_allows_it(tiny: data.ImageData) ->
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--epochs", "9" * 400, r"expects a positive integer up to 100,000, but gets '9999"),
-        ("--epochs", "1" * 5000, r"expects a positive integer, but gets '1111.*5000 characters"),
-        ("--epochs", "0", r"expects a positive integer up to"),
+        ("--epochs", "9" * 400, r"expects an integer from 1 to 100,000, but gets '9999"),
+        (
+            "--epochs",
+            "1" * 5000,
+            r"expects an integer from 1 to 100,000, but gets '1111.*5,000 characters",
+        ),
+        ("--epochs", "0", r"expects an integer from 1 to 100,000"),
         (
             "--batch-size",
             "9" * 400,
-            r"expects a positive integer up to 2,147,483,647, but gets '99",
+            r"expects an integer from 1 to 2,147,483,647, but gets '99",
         ),
-        ("--limit-train", "9" * 400, r"expects a positive integer up to"),
-        ("--limit-test", "-3", r"expects a positive integer up to"),
+        ("--limit-train", "9" * 400, r"expects an integer from 1 to"),
+        ("--limit-test", "-3", r"expects an integer from 1 to"),
         ("--seed", "9" * 400, r"expects a seed from 0 to 2\*\*64 - 1"),
         ("--seed", "-1", r"expects a seed from 0"),
         ("--seed", "x", r"expects an integer seed, but gets 'x'"),
