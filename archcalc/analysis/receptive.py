@@ -6,9 +6,12 @@ With effective kernel k' = d(k−1)+1::
     start += ((k'−1)/2 − pad_before)·jump
     jump  *= stride
 
-``start`` is kept doubled (an integer) so the arithmetic stays exact however
-deep the network; it is the centre of the first output unit's field, in input
-pixel coordinates, and padding makes it negative.
+``start`` is kept doubled so the arithmetic stays in integers however deep
+the network; it is the centre of the first output unit's field, in input
+pixel coordinates, and padding makes it negative. One entry per spatial axis
+(L; H, W; D, H, W). Upsampling and transposed convolutions step by a fraction
+of an input pixel: from there on, jump, start and size are exact Fractions
+(Python's, never floats), and stay so through every later layer.
 
 The numbers are bounded like the layer count: ``jump`` multiplies by every
 stride, so a few thousand strided layers on a 1×1 map (which torch runs
@@ -19,92 +22,158 @@ field whose size, jump or start passes :data:`RF_LIMIT`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
-from archcalc.kinds.base import GlobalStep, Pair, RFStep, ShapeError, SpatialStep
+from archcalc.kinds.base import (
+    AXIS_NAMES,
+    Axes,
+    GlobalStep,
+    Number,
+    RFStep,
+    ShapeError,
+    SpatialStep,
+)
 
 # 2**53: the largest integer a float, and so JSON readers and the HTML report's
 # JavaScript, hold exactly; over four million times the largest input side
 # archcalc accepts (2**31 − 1), so no field a real network has comes near it.
 RF_LIMIT = 2**53
 
+Numbers = tuple[Number, ...]
 
-def _half(x2: int) -> float:
+
+def _half(x2: Number) -> float:
     try:
-        return x2 / 2
+        return float(x2 / 2)
     except OverflowError:  # only for absurd, hand-made strides
         return float("inf") if x2 > 0 else float("-inf")
 
 
+def _plain(x: Number) -> Number:
+    """A Fraction that is whole as an int, so that integer fields print and compare as before."""
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return x.numerator
+    return x
+
+
+def _halved(x: Number) -> Number:
+    """x/2, floored while everything is whole (as the doubled integers always were)."""
+    return x // 2 if isinstance(x, int) else x / 2
+
+
+def number_text(x: Number) -> str:
+    """An int as itself; a fraction (after upsampling) as a short decimal: ``10.5``, ``0.3333``."""
+    return str(x) if isinstance(x, int) else f"{float(x):.4g}"
+
+
+def axes_text(xs: Numbers) -> str:
+    """``3`` when equal on every axis, ``3×5`` (or ``3×5×5``) when not."""
+    if all(x == xs[0] for x in xs):
+        return number_text(xs[0])
+    return "×".join(number_text(x) for x in xs)
+
+
+def _json(x: Number) -> int | float:
+    return x if isinstance(x, int) else float(x)
+
+
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Per axis (H, W): field size in input pixels, jump (effective stride), start."""
+    """Per spatial axis: field size in input pixels, jump (effective stride), start (doubled)."""
 
-    size: Pair
-    jump: Pair
-    start_x2: Pair
+    size: Numbers
+    jump: Numbers
+    start_x2: Numbers
     whole: bool = False  # after flatten / global pooling: the unit sees the whole input
 
     @property
-    def start(self) -> tuple[float, float]:
-        return (_half(self.start_x2[0]), _half(self.start_x2[1]))
+    def start(self) -> tuple[float, ...]:
+        return tuple(_half(x) for x in self.start_x2)
+
+    @property
+    def exact(self) -> bool:
+        """True while every number is whole: no upsampling or transposed convolution before."""
+        return all(isinstance(x, int) for x in (*self.size, *self.jump, *self.start_x2))
 
     def to_dict(self) -> dict[str, list[int] | list[float]]:
-        return {"size": list(self.size), "jump": list(self.jump), "start": list(self.start)}
+        return {
+            "size": [_json(x) for x in self.size],
+            "jump": [_json(x) for x in self.jump],
+            "start": list(self.start),
+        }
 
-    def bounds_x2(self) -> tuple[Pair, Pair]:
+    def bounds_x2(self) -> tuple[Numbers, Numbers]:
         """Doubled (first, last) input pixel of the first unit's field, per axis."""
-        lo = (self.start_x2[0] - (self.size[0] - 1), self.start_x2[1] - (self.size[1] - 1))
-        hi = (self.start_x2[0] + (self.size[0] - 1), self.start_x2[1] + (self.size[1] - 1))
+        lo = tuple(_plain(s - (z - 1)) for s, z in zip(self.start_x2, self.size, strict=True))
+        hi = tuple(_plain(s + (z - 1)) for s, z in zip(self.start_x2, self.size, strict=True))
         return lo, hi
 
 
-def initial() -> ReceptiveField:
-    """An input pixel sees itself."""
-    return ReceptiveField(size=(1, 1), jump=(1, 1), start_x2=(0, 0))
+def initial(rank: int = 2) -> ReceptiveField:
+    """An input pixel sees itself (``rank`` spatial axes)."""
+    return ReceptiveField(size=(1,) * rank, jump=(1,) * rank, start_x2=(0,) * rank)
 
 
-def step(rf: ReceptiveField, how: RFStep, input_hw: Pair) -> ReceptiveField:
-    """The field after one layer."""
+def step(rf: ReceptiveField, how: RFStep, input_sizes: Axes) -> ReceptiveField:
+    """The field after one layer (``input_sizes``: the network input's spatial sizes)."""
     if how is None or rf.whole:
         return rf
     if isinstance(how, GlobalStep):
-        h, w = input_hw
-        return ReceptiveField(size=(h, w), jump=rf.jump, start_x2=(h - 1, w - 1), whole=True)
+        return ReceptiveField(
+            size=tuple(input_sizes),
+            jump=rf.jump,
+            start_x2=tuple(n - 1 for n in input_sizes),
+            whole=True,
+        )
     assert isinstance(how, SpatialStep)
-    size = tuple(rf.size[a] + (how.kernel[a] - 1) * rf.jump[a] for a in (0, 1))
+    axes = range(len(rf.size))
+    size = tuple(_plain(rf.size[a] + (how.kernel[a] - 1) * rf.jump[a]) for a in axes)
     start = tuple(
-        rf.start_x2[a] + ((how.kernel[a] - 1) - 2 * how.pad_before[a]) * rf.jump[a] for a in (0, 1)
+        _plain(rf.start_x2[a] + ((how.kernel[a] - 1) - 2 * how.pad_before[a]) * rf.jump[a])
+        for a in axes
     )
-    jump = tuple(rf.jump[a] * how.stride[a] for a in (0, 1))
-    return ReceptiveField(size=_pair(size), jump=_pair(jump), start_x2=_pair(start))
+    jump = tuple(_plain(rf.jump[a] * how.stride[a]) for a in axes)
+    return ReceptiveField(size=size, jump=jump, start_x2=start)
 
 
 def check(rf: ReceptiveField) -> ReceptiveField:
     """``rf`` unchanged, or :class:`ShapeError` when a number passes :data:`RF_LIMIT`.
 
     Called after every step, so a refused number has at most a few dozen digits.
+    A fraction's denominator is bounded the same way: it multiplies by every
+    upsampling factor, and past 2^53 no reader could use it.
     """
-    for a, axis in enumerate("HW"):
+    names = AXIS_NAMES.get(len(rf.size), "".join(str(a) for a in range(len(rf.size))))
+    for a, axis in enumerate(names):
         if rf.jump[a] > RF_LIMIT:
             raise ShapeError(
                 f"the receptive field's effective stride on {axis} (jump, the product of the "
-                f"strides so far) reaches {rf.jump[a]:,}, past archcalc's limit of 2^53",
+                f"strides so far) reaches {int(rf.jump[a]):,}, past archcalc's limit of 2^53",
                 hint="strides multiply along the path, here far past any input archcalc "
                 "accepts; remove strided layers or use stride 1",
             )
         if rf.size[a] > RF_LIMIT:
             raise ShapeError(
-                f"the receptive field's size on {axis} reaches {rf.size[a]:,} input pixels, "
+                f"the receptive field's size on {axis} reaches {int(rf.size[a]):,} input pixels, "
                 "past archcalc's limit of 2^53",
                 hint="a field this wide sees far past any input; lower the kernels, "
                 "dilations or strides",
             )
-        if abs(rf.start_x2[a]) > 2 * RF_LIMIT:
+        far = rf.start_x2[a] if rf.start_x2[a] >= 0 else -rf.start_x2[a]
+        if far > 2 * RF_LIMIT:
             raise ShapeError(
-                f"the receptive field's start on {axis} lies {abs(rf.start_x2[a]) // 2:,} "
+                f"the receptive field's start on {axis} lies {int(far) // 2:,} "
                 "pixels from the input's corner, past archcalc's limit of 2^53",
                 hint="padding multiplies by the strides before it; lower the padding or strides",
             )
+        for x in (rf.jump[a], rf.size[a], rf.start_x2[a]):
+            if isinstance(x, Fraction) and x.denominator > RF_LIMIT:
+                raise ShapeError(
+                    f"the receptive field's effective stride on {axis} becomes a fraction "
+                    f"with a denominator of {x.denominator:,}, past archcalc's limit of 2^53",
+                    hint="upsampling factors multiply along the path; "
+                    "use fewer upsampling layers or whole-number scales",
+                )
     return rf
 
 
@@ -118,14 +187,12 @@ def merge(fields: list[ReceptiveField]) -> tuple[ReceptiveField, bool]:
     if any(f.whole for f in fields):
         whole = next(f for f in fields if f.whole)
         return whole, False
-    lo = [min(f.bounds_x2()[0][a] for f in fields) for a in (0, 1)]
-    hi = [max(f.bounds_x2()[1][a] for f in fields) for a in (0, 1)]
-    size = _pair(tuple((hi[a] - lo[a]) // 2 + 1 for a in (0, 1)))
-    start = _pair(tuple((hi[a] + lo[a]) // 2 for a in (0, 1)))
-    jump = _pair(tuple(max(f.jump[a] for f in fields) for a in (0, 1)))
+    axes = range(len(fields[0].size))
+    bounds = [f.bounds_x2() for f in fields]
+    lo = [min(b[0][a] for b in bounds) for a in axes]
+    hi = [max(b[1][a] for b in bounds) for a in axes]
+    size = tuple(_plain(_halved(hi[a] - lo[a]) + 1) for a in axes)
+    start = tuple(_plain(_halved(hi[a] + lo[a])) for a in axes)
+    jump = tuple(max(f.jump[a] for f in fields) for a in axes)
     misaligned = len({(f.start_x2, f.jump) for f in fields}) > 1
     return ReceptiveField(size=size, jump=jump, start_x2=start), misaligned
-
-
-def _pair(t: tuple[int, ...]) -> Pair:
-    return (t[0], t[1])

@@ -19,7 +19,7 @@ from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, to
 from archcalc.errors import ArchcalcError, Loc
 from archcalc.gcpause import paused_gc
 from archcalc.graph import MERGES, Graph, Node, lower
-from archcalc.kinds.base import MAX_INT, Pair, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import MAX_INT, Axes, Shape, ShapeError, fmt_shape
 from archcalc.spec.model import Spec
 
 # Torch counts a tensor's elements in an int64. Refusing larger outputs keeps
@@ -35,7 +35,7 @@ class _Walk(NamedTuple):
     """What the pass fills in, indexed by node id."""
 
     graph: Graph
-    input_hw: Pair
+    input_sizes: Axes  # the input's spatial sizes; () for a flat input
     shapes: list[Shape]
     fields: list[ReceptiveField | None]
     rows: list[Row | None]
@@ -69,9 +69,9 @@ def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
     n = len(graph.nodes)
     walk = _Walk(
         graph=graph,
-        input_hw=(shape[1], shape[2]) if len(shape) == 3 else (1, 1),
+        input_sizes=shape[1:],
         shapes=[shape] * n,
-        fields=[receptive.initial() if len(shape) == 3 else None] * n,
+        fields=[receptive.initial(len(shape) - 1) if len(shape) > 1 else None] * n,
         rows=[None] * n,
         notes={},
         order=[],
@@ -96,11 +96,11 @@ def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
 
 def _check_input(dims: Seq[int], spec: Spec) -> Shape:
     shape = tuple(dims)
-    if len(shape) not in (1, 3) or any(
+    if len(shape) not in (1, 2, 3, 4) or any(
         isinstance(d, bool) or not isinstance(d, int) or d < 1 or d > MAX_INT for d in shape
     ):
         raise ArchcalcError(
-            f"input shape expects C×H×W (or F) positive sizes, but gets {dims!r}",
+            f"input shape expects positive sizes as F, C×L, C×H×W or C×D×H×W, but gets {dims!r}",
             file=spec.file,
         )
     return shape
@@ -128,7 +128,7 @@ def _leaf(node: Node, walk: _Walk) -> None:
         out = effect.output_shape
         _check_elements(out)
         if rf is not None and effect.rf is not None:
-            rf = receptive.check(receptive.step(rf, effect.rf, walk.input_hw))
+            rf = receptive.check(receptive.step(rf, effect.rf, walk.input_sizes))
     except ShapeError as err:
         raise ArchcalcError.at(node.loc, err.message, where=node.label, hint=err.hint) from None
     walk.shapes[node.id] = out
@@ -239,11 +239,11 @@ def _residual_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
 
 
 def _projection_hint(before: Shape, after: Shape) -> str | None:
-    if len(before) != 3 or len(after) != 3:
+    if len(before) != len(after) or len(before) not in (2, 3, 4):
         return None
-    stride = before[1] // after[1] if after[1] and before[1] % after[1] == 0 else 1
+    stride = before[-1] // after[-1] if after[-1] and before[-1] % after[-1] == 0 else 1
     s = f", stride: {stride}" if stride > 1 else ""
-    return f"add `shortcut: [{{conv2d: {{out: {after[0]}, kernel: 1{s}}}}}]`"
+    return f"add `shortcut: [{{conv{len(after) - 1}d: {{out: {after[0]}, kernel: 1{s}}}}}]`"
 
 
 def _concat_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
@@ -253,7 +253,7 @@ def _concat_shape(node: Node, shapes: list[Shape], walk: _Walk) -> Shape:
     first = shapes[0]
     for name, shape in zip(names[1:], shapes[1:], strict=True):
         same_rank = len(shape) == len(first)
-        if not same_rank or (len(first) == 3 and shape[1:] != first[1:]):
+        if not same_rank or (len(first) > 1 and shape[1:] != first[1:]):
             what = "spatial sizes" if same_rank else "ranks"
             raise ArchcalcError.at(
                 scope.loc,

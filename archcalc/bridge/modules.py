@@ -38,18 +38,50 @@ class Concat(nn.Module):
 
 
 class GlobalAvgPool(nn.Module):
-    """Average over H×W; flattened to (N, C) unless ``flatten`` is False."""
+    """Average over every spatial axis (L; H, W; D, H, W); flattened to (N, C) unless
+    ``flatten`` is False, when each axis keeps size 1."""
 
     def __init__(self, flatten: bool = True) -> None:
         super().__init__()
         self.flatten = flatten
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = nn.functional.adaptive_avg_pool2d(x, 1)
+        pool = _ADAPTIVE_AVG[x.dim() - 3]
+        y = pool(x, 1)
         return torch.flatten(y, 1) if self.flatten else y
 
     def extra_repr(self) -> str:
         return f"flatten={self.flatten}"
+
+
+class GlobalMaxPool(nn.Module):
+    """The maximum over every spatial axis; flattened to (N, C) unless ``flatten`` is False."""
+
+    def __init__(self, flatten: bool = True) -> None:
+        super().__init__()
+        self.flatten = flatten
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool = _ADAPTIVE_MAX[x.dim() - 3]
+        y = pool(x, 1)
+        return torch.flatten(y, 1) if self.flatten else y
+
+    def extra_repr(self) -> str:
+        return f"flatten={self.flatten}"
+
+
+# The functional pools by spatial rank (1, 2, 3), indexed from 0: a batch of
+# C×L maps is 3-D, so a tensor of dim n takes entry n − 3.
+_ADAPTIVE_AVG = (
+    nn.functional.adaptive_avg_pool1d,
+    nn.functional.adaptive_avg_pool2d,
+    nn.functional.adaptive_avg_pool3d,
+)
+_ADAPTIVE_MAX = (
+    nn.functional.adaptive_max_pool1d,
+    nn.functional.adaptive_max_pool2d,
+    nn.functional.adaptive_max_pool3d,
+)
 
 
 GRAPH_ATTRIBUTES = frozenset({"_graph_steps", "_graph_outputs", "_graph_free"})

@@ -27,7 +27,7 @@ from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import Analysis, Row
 from archcalc.graph import Graph
 from archcalc.kinds import REGISTRY
-from archcalc.kinds.base import Pair, Shape
+from archcalc.kinds.base import Axes, Shape
 
 # Layers that carry the weights a network's depth is counted in (conv2d, linear),
 # as each kind declares it in its traits.
@@ -35,29 +35,33 @@ WEIGHT_KINDS = frozenset(k.name for k in REGISTRY.values() if k.traits and k.tra
 
 
 def is_spatial(shape: Shape) -> bool:
-    """A feature map with more than one position (C×H×W, H·W > 1)."""
-    return len(shape) == 3 and shape[1] * shape[2] > 1
+    """A feature map with more than one position (C×L, C×H×W or C×D×H×W; L, H·W or D·H·W > 1)."""
+    if len(shape) < 2:
+        return False
+    positions = 1
+    for n in shape[1:]:
+        positions *= n
+    return positions > 1
 
 
 @dataclass(frozen=True)
 class Coverage:
     """How much of the input the final receptive field spans (each axis capped at 1)."""
 
-    field: Pair
-    input_hw: Pair
+    field: tuple[int | float, ...]  # per spatial axis; a fraction after upsampling, as a float
+    input_sizes: Axes
 
     @property
-    def axes(self) -> tuple[float, float]:
-        return (
-            min(1.0, self.field[0] / self.input_hw[0]),
-            min(1.0, self.field[1] / self.input_hw[1]),
-        )
+    def axes(self) -> tuple[float, ...]:
+        return tuple(min(1.0, f / n) for f, n in zip(self.field, self.input_sizes, strict=True))
 
     @property
     def area(self) -> float:
-        """The fraction of the input's H×W pixels one unit's field can reach."""
-        h, w = self.axes
-        return h * w
+        """The fraction of the input's pixels (or samples, or voxels) one unit's field can reach."""
+        out = 1.0
+        for a in self.axes:
+            out *= a
+        return out
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,11 @@ def anatomy(analysis: Analysis) -> Anatomy:
     cut = max((i for i, r in enumerate(analysis.rows) if is_spatial(r.output_shape)), default=-1)
     last = _last_spatial(analysis.tree)
     coverage = None
-    if last is not None and last.receptive_field is not None and len(analysis.input_shape) == 3:
+    if last is not None and last.receptive_field is not None and len(analysis.input_shape) > 1:
         rf: ReceptiveField = last.receptive_field
         coverage = Coverage(
-            field=rf.size, input_hw=(analysis.input_shape[1], analysis.input_shape[2])
+            field=tuple(x if isinstance(x, int) else float(x) for x in rf.size),
+            input_sizes=analysis.input_shape[1:],
         )
     return Anatomy(
         body=analysis.rows[: cut + 1],

@@ -19,8 +19,8 @@ from archcalc.analysis.walk import analyze
 from archcalc.design.anatomy import Anatomy, anatomy
 from archcalc.errors import ArchcalcError, Loc, suggest
 from archcalc.kinds import REGISTRY
-from archcalc.kinds.base import Pair, Shape, fmt_shape
-from archcalc.kinds.conv2d import Conv2dArgs
+from archcalc.kinds.base import Axes, Shape, fmt_shape
+from archcalc.kinds.conv import ConvArgs
 from archcalc.kinds.linear import LinearArgs
 from archcalc.kinds.pooling import PoolArgs
 from archcalc.spec.model import Spec
@@ -227,21 +227,35 @@ def _dominant_layer(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
 
 
 class Window(NamedTuple):
-    """A sliding window per axis (H, W): effective kernel, stride, padding before/after."""
+    """A sliding window per spatial axis: effective kernel, stride, padding before/after."""
 
-    kernel: Pair
-    stride: Pair
-    pad_before: Pair
-    pad_after: Pair
+    kernel: Axes
+    stride: Axes
+    pad_before: Axes
+    pad_after: Axes
     pooling: bool  # pooling can also fix a dropped border with ceil_mode
 
 
+# What AC102 calls the pixels it drops on each axis, by the input's spatial rank.
+_SIDES = {
+    1: (("sample", "L"),),
+    2: (("row", "H"), ("column", "W")),
+    3: (("slice", "D"), ("row", "H"), ("column", "W")),
+}
+
+
 def window_of(row: Row) -> Window | None:
-    """The window of a conv2d / maxpool2d / avgpool2d leaf; None for anything else."""
+    """The window of a convolution or pooling leaf (any rank); None for anything else."""
     args = row.layer.args if row.layer else None
-    if isinstance(args, Conv2dArgs):
-        (pt, pb), (pl, pr) = args.pads()
-        return Window(args.effective_kernel, args.stride, (pt, pl), (pb, pr), pooling=False)
+    if isinstance(args, ConvArgs):
+        pads = args.pads()
+        return Window(
+            args.effective_kernel,
+            args.stride,
+            tuple(p[0] for p in pads),
+            tuple(p[1] for p in pads),
+            pooling=False,
+        )
     if isinstance(args, PoolArgs):
         return Window(args.effective_kernel, args.stride, args.padding, args.padding, pooling=True)
     return None
@@ -261,10 +275,10 @@ def dropped_border(n: int, out: int, kernel: int, stride: int, pad_before: int) 
 def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
         win = window_of(row)
-        if win is None or len(row.input_shape) != 3:
+        if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         lost = []
-        for axis, (side, dim) in enumerate((("row", "H"), ("column", "W"))):
+        for axis, (side, dim) in enumerate(_SIDES[len(win.kernel)]):
             n, out = row.input_shape[1 + axis], row.output_shape[1 + axis]
             k, s = win.kernel[axis], win.stride[axis]
             drop = dropped_border(n, out, k, s, win.pad_before[axis])
@@ -295,16 +309,16 @@ def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
 def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
         win = window_of(row)
-        if win is None or len(row.input_shape) != 3:
+        if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
-        hw = (row.input_shape[1], row.input_shape[2])
-        if win.kernel[0] > hw[0] or win.kernel[1] > hw[1]:
+        sizes = row.input_shape[1:]
+        if any(k > n for k, n in zip(win.kernel, sizes, strict=True)):
             yield _finding(
                 "AC106",
                 row,
                 (
-                    f"its {win.kernel[0]}×{win.kernel[1]} (effective) kernel is larger than its "
-                    f"{hw[0]}×{hw[1]} input, so every window overhangs the input and part of it "
+                    f"its {fmt_shape(win.kernel)} (effective) kernel is larger than its "
+                    f"{fmt_shape(sizes)} input, so every window overhangs the input and part of it "
                     "always multiplies padding — a kernel no larger than the input sees the same "
                     "pixels with fewer weights"
                 ),
@@ -318,13 +332,14 @@ def _small_field(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     cov, last = anat.coverage, anat.last_spatial
     if cov is None or last is None or min(cov.axes) >= MIN_COVERAGE:
         return
-    (fh, fw), (h, w) = cov.field, cov.input_hw
+    field = "×".join(f"{x:g}" for x in cov.field)
+    sizes = "×".join(str(n) for n in cov.input_sizes)
     yield _finding(
         "AC103",
         last,
         (
-            f"the final receptive field, {fh}×{fw} at {last.path}, covers "
-            f"{_pct(cov.axes[0])} × {_pct(cov.axes[1])} of the {h}×{w} input (under "
+            f"the final receptive field, {field} at {last.path}, covers "
+            f"{' × '.join(_pct(x) for x in cov.axes)} of the {sizes} input (under "
             f"{MIN_COVERAGE:.0%} per axis), so no feature before the head sees a larger "
             "region — add layers, strides or dilation if objects span more"
         ),

@@ -1,4 +1,9 @@
-"""global_avg_pool and adaptive_avg_pool2d: pooling to a fixed output size."""
+"""Pooling to a fixed output size, at every rank.
+
+global_avg_pool and global_max_pool reduce every spatial axis to one value
+per channel; adaptive_{avg,max}_pool{1,2,3}d to a given size per axis
+(torch.nn.AdaptiveAvgPool2d and the rest).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
     GLOBAL,
+    RANK_SHAPES,
     ArgReader,
+    Axes,
     Effect,
     FromTorch,
     LayerKind,
-    Pair,
     RFStep,
     Shape,
     Traits,
@@ -19,8 +25,9 @@ from archcalc.kinds.base import (
     global_step,
     no_window,
     pair_text,
-    require_image,
-    torch_pair,
+    require_maps,
+    require_spatial,
+    torch_axes,
 )
 
 if TYPE_CHECKING:
@@ -38,95 +45,122 @@ def _global_parse(r: ArgReader) -> GlobalPoolArgs:
     return args
 
 
-def _global_apply(a: GlobalPoolArgs, shape: Shape) -> Effect:
-    c, _, _ = require_image(shape, "global_avg_pool")
-    return Effect(output_shape=(c,) if a.flatten else (c, 1, 1), rf=GLOBAL)
+def _global_apply(a: GlobalPoolArgs, shape: Shape, what: str) -> Effect:
+    c, sizes = require_maps(shape, what)
+    return Effect(output_shape=(c,) if a.flatten else (c, *(1 for _ in sizes)), rf=GLOBAL)
 
 
-def _global_torch(a: GlobalPoolArgs, shape: Shape) -> torch.nn.Module:
-    from archcalc.bridge.modules import GlobalAvgPool
+def _global_operation(a: GlobalPoolArgs, shape: Shape, word: str) -> str:
+    rank = max(1, len(shape) - 1)
+    return f"Adaptive{word}Pool{rank}d(1)" + (" + Flatten()" if a.flatten else "")
 
-    return GlobalAvgPool(flatten=a.flatten)
+
+def _global_torch(a: GlobalPoolArgs, cls: str) -> torch.nn.Module:
+    from archcalc.bridge import modules
+
+    module: torch.nn.Module = getattr(modules, cls)(flatten=a.flatten)
+    return module
 
 
 @dataclass(frozen=True)
 class AdaptiveArgs:
-    output: Pair
+    output: Axes
 
 
-def _adaptive_parse(r: ArgReader) -> AdaptiveArgs:
-    args = AdaptiveArgs(output=r.pair("output"))
+def _adaptive_parse(r: ArgReader, rank: int) -> AdaptiveArgs:
+    args = AdaptiveArgs(output=r.axes("output", rank))
     r.done()
     return args
 
 
 def _adaptive_window(a: AdaptiveArgs, shape: Shape) -> Window | None:
-    """The nearest regular window to torch's, for a C×H×W input (None for another).
+    """The nearest regular window to torch's, for an input of its rank (None for another).
 
     Torch's window for output i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉). When o divides n
     that is a plain pool with kernel = stride = n/o; otherwise windows differ
     in size and this one (first window, mean stride) is the nearest regular one.
     """
-    if len(shape) != 3:
+    if len(shape) != len(a.output) + 1:
         return None
-    _, h, w = shape
-    oh, ow = a.output
-    kernel = (-(-h // oh), -(-w // ow))
-    stride = (max(1, h // oh), max(1, w // ow))
-    return Window(kernel=kernel, stride=stride, dilation=(1, 1), pads=((0, 0), (0, 0)))
+    sizes = shape[1:]
+    kernel = tuple(-(-n // o) for n, o in zip(sizes, a.output, strict=True))
+    stride = tuple(max(1, n // o) for n, o in zip(sizes, a.output, strict=True))
+    return Window(
+        kernel=kernel,
+        stride=stride,
+        dilation=(1,) * len(sizes),
+        pads=((0, 0),) * len(sizes),
+    )
 
 
 def _adaptive_step(a: AdaptiveArgs, shape: Shape) -> RFStep:
-    if a.output == (1, 1):
+    if all(o == 1 for o in a.output):
         return GLOBAL  # one window over everything, whatever the input
     window = _adaptive_window(a, shape)
     return None if window is None else window.step()
 
 
-def _adaptive_apply(a: AdaptiveArgs, shape: Shape) -> Effect:
-    c, _, _ = require_image(shape, "adaptive_avg_pool2d")
+def _adaptive_apply(a: AdaptiveArgs, shape: Shape, what: str) -> Effect:
+    c, _ = require_spatial(shape, len(a.output), what)
     return Effect(output_shape=(c, *a.output), rf=_adaptive_step(a, shape))
 
 
-def _adaptive_from(m: Any, s: Shape) -> FromTorch | None:
-    out = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * 2
+def _adaptive_from(m: Any, s: Shape, rank: int) -> FromTorch | None:
+    if getattr(m, "return_indices", False):
+        return None
+    out = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * rank
     # torch: None keeps that axis's input size
-    size = tuple(s[-2 + a] if o is None and len(s) >= 2 else (o or 1) for a, o in enumerate(out))
-    return FromTorch(AdaptiveArgs(torch_pair(size)))
+    known = len(s) == rank + 1
+    size = tuple(s[1 + a] if o is None and known else (o or 1) for a, o in enumerate(out))
+    return FromTorch(AdaptiveArgs(torch_axes(size, rank)))
 
 
-def _adaptive_torch(a: AdaptiveArgs, shape: Shape) -> torch.nn.Module:
+def _adaptive_torch(a: AdaptiveArgs, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
-    return nn.AdaptiveAvgPool2d(a.output)
+    module: torch.nn.Module = getattr(nn, torch_name)(a.output)
+    return module
 
 
-KINDS = [
-    LayerKind(
-        name="global_avg_pool",
+def _global_kind(word: str, cls: str) -> LayerKind[GlobalPoolArgs]:
+    name = f"global_{word.lower()}_pool"
+    what = "average" if word == "Avg" else "maximum"
+    return LayerKind(
+        name=name,
         parse=_global_parse,
-        apply=_global_apply,
-        operation=lambda a, s: "AdaptiveAvgPool2d(1)" + (" + Flatten()" if a.flatten else ""),
-        to_torch=_global_torch,
-        summary="average over H×W to 1×1, flattened to C unless `flatten: false`",
-        torch_type="GlobalAvgPool",  # archcalc.bridge.modules: AdaptiveAvgPool2d(1) + Flatten
+        apply=lambda a, s: _global_apply(a, s, name),
+        operation=lambda a, s: _global_operation(a, s, word),
+        to_torch=lambda a, s: _global_torch(a, cls),
+        summary=f"the {what} over every spatial axis, flattened to C unless `flatten: false`",
+        torch_type=cls,  # archcalc.bridge.modules: AdaptiveNdPool(1) + Flatten
         from_torch=lambda m, s: FromTorch(GlobalPoolArgs(bool(m.flatten))),
         traits=Traits(),
         window=no_window,
         rf_step=global_step,
-    ),
-    LayerKind(
-        name="adaptive_avg_pool2d",
-        parse=_adaptive_parse,
-        apply=_adaptive_apply,
-        operation=lambda a, s: f"AdaptiveAvgPool2d({pair_text(a.output)})",
-        to_torch=_adaptive_torch,
+    )
+
+
+def _adaptive_kind(word: str, rank: int) -> LayerKind[AdaptiveArgs]:
+    name, torch_name = f"adaptive_{word.lower()}_pool{rank}d", f"Adaptive{word}Pool{rank}d"
+    what = "average" if word == "Avg" else "max"
+    return LayerKind(
+        name=name,
+        parse=lambda r: _adaptive_parse(r, rank),
+        apply=lambda a, s: _adaptive_apply(a, s, name),
+        operation=lambda a, s: f"{torch_name}({pair_text(a.output)})",
+        to_torch=lambda a, s: _adaptive_torch(a, torch_name),
         main_arg="output",
-        summary="average pooling to a fixed output size (output)",
-        torch_type="AdaptiveAvgPool2d",
-        from_torch=_adaptive_from,
+        summary=f"{what} pooling of {RANK_SHAPES[rank]} to a fixed output size (output)",
+        torch_type=torch_name,
+        from_torch=lambda m, s: _adaptive_from(m, s, rank),
         traits=Traits(),
         window=_adaptive_window,
         rf_step=_adaptive_step,
-    ),
+    )
+
+
+KINDS = [
+    _global_kind("Avg", "GlobalAvgPool"),
+    _global_kind("Max", "GlobalMaxPool"),
+    *(_adaptive_kind(word, rank) for word in ("Avg", "Max") for rank in (1, 2, 3)),
 ]

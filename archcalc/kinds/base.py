@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from archcalc.errors import ArchcalcError, suggest
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
+# One int per spatial axis: (L,), (H, W) or (D, H, W), as the input's rank says.
+Axes = tuple[int, ...]
+# A receptive-field quantity: an int, or an exact fraction once upsampling or a
+# transposed convolution has made the effective stride fractional.
+Number = int | Fraction
+# How each spatial rank's shapes read, for messages: 1 → C×L, 2 → C×H×W, 3 → C×D×H×W.
+RANK_SHAPES = {1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+AXIS_NAMES = {1: "L", 2: "HW", 3: "DHW"}
 # Torch's own limit for a tensor dimension is far above this; a spec with
 # larger numbers is a typo or an attack, and refusing it keeps arithmetic small.
 MAX_INT = 2**31 - 1
@@ -46,15 +55,18 @@ class ShapeError(Exception):
 
 @dataclass(frozen=True)
 class SpatialStep:
-    """A sliding window on H and W, for the receptive-field recurrence.
+    """A sliding window per spatial axis, for the receptive-field recurrence.
 
-    ``kernel`` is the effective kernel d·(k−1)+1; ``pad_before`` the padding
-    on the top/left side, which is what moves the field's start.
+    ``kernel`` is the effective kernel d·(k−1)+1 and ``pad_before`` the padding
+    on the first (top/left/front) side, which is what moves the field's start;
+    both in units of the layer's input. Upsampling and transposed convolutions
+    read less than one input pixel per output step: their ``stride`` (and so
+    the field's jump) is a Fraction, and so may ``kernel`` and ``pad_before`` be.
     """
 
-    kernel: Pair
-    stride: Pair
-    pad_before: Pair
+    kernel: tuple[Number, ...]
+    stride: tuple[Number, ...]
+    pad_before: tuple[Number, ...]
 
 
 class GlobalStep:
@@ -78,33 +90,35 @@ class Effect:
 
 @dataclass(frozen=True)
 class Window:
-    """A sliding window on H and W, complete: what torch's kernel reads per output unit.
+    """A sliding window per spatial axis, complete: what torch's kernel reads per output unit.
 
-    ``pads`` is ((before, after) on H, (before, after) on W) as torch applies
-    them: ``same`` puts an odd pixel after, and pooling's ``ceil_mode`` adds the
-    implicit padding its last, partial window reads after the input.
+    ``pads`` is (before, after) per axis as torch applies them: ``same`` puts
+    an odd pixel after, and pooling's ``ceil_mode`` adds the implicit padding
+    its last, partial window reads after the input.
     """
 
-    kernel: Pair
-    stride: Pair
-    dilation: Pair
-    pads: tuple[Pair, Pair]
+    kernel: Axes
+    stride: Axes
+    dilation: Axes
+    pads: tuple[Pair, ...]
 
     @property
-    def effective_kernel(self) -> Pair:
+    def effective_kernel(self) -> Axes:
         """d·(k−1)+1 per axis: the span one window covers."""
-        return (
-            self.dilation[0] * (self.kernel[0] - 1) + 1,
-            self.dilation[1] * (self.kernel[1] - 1) + 1,
-        )
+        return effective(self.kernel, self.dilation)
 
     def step(self) -> SpatialStep:
         """The receptive-field step this window takes (only the padding before moves it)."""
         return SpatialStep(
             kernel=self.effective_kernel,
             stride=self.stride,
-            pad_before=(self.pads[0][0], self.pads[1][0]),
+            pad_before=tuple(p[0] for p in self.pads),
         )
+
+
+def effective(kernel: Axes, dilation: Axes) -> Axes:
+    """d·(k−1)+1 per axis."""
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
 
 
 # How an activation behaves, for lint and the report: piecewise-linear rectifiers,
@@ -222,6 +236,37 @@ def fmt_shape(shape: Shape) -> str:
     return "×".join(str(d) for d in shape) if shape else "scalar"
 
 
+def require_spatial(shape: Shape, rank: int, what: str) -> tuple[int, Axes]:
+    """Check a C×(spatial) input of ``rank`` spatial axes; (channels, sizes), or say what is wrong.
+
+    The hint names the family member for the rank found (conv1d for a C×L
+    input to conv2d), or `flatten`'s place for a flat one.
+    """
+    if len(shape) != rank + 1:
+        found = len(shape) - 1
+        family = what[:-2] if what[-2:] in ("1d", "2d", "3d") else None
+        if found in RANK_SHAPES and family is not None:
+            hint = f"for a {RANK_SHAPES[found]} input use `{family}{found}d`"
+        elif found < 1:
+            hint = f"{what} works on feature maps; put it before `flatten`"
+        else:
+            hint = None
+        raise ShapeError(
+            f"expects a {RANK_SHAPES[rank]} input, but gets {fmt_shape(shape)}", hint=hint
+        )
+    return shape[0], shape[1:]
+
+
+def require_maps(shape: Shape, what: str) -> tuple[int, Axes]:
+    """Check a feature map of any rank (C×L, C×H×W or C×D×H×W); (channels, sizes)."""
+    if len(shape) - 1 not in RANK_SHAPES:
+        raise ShapeError(
+            f"expects a feature map (C×L, C×H×W or C×D×H×W), but gets {fmt_shape(shape)}",
+            hint=f"{what} works on feature maps; put it before `flatten`",
+        )
+    return shape[0], shape[1:]
+
+
 def require_image(shape: Shape, what: str) -> tuple[int, int, int]:
     """Check a C×H×W input, or say what was found instead."""
     if len(shape) != 3:
@@ -239,9 +284,21 @@ def torch_pair(v: Any) -> Pair:
     return (int(v), int(v))
 
 
-def pair_text(p: Pair) -> str:
-    """How torch prints a kernel/stride: ``3`` when square, ``(3, 5)`` when not."""
-    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
+def torch_axes(v: Any, rank: int) -> Axes:
+    """A torch module's int, 1-list or per-axis tuple, as ``rank`` ints."""
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return (int(v[0]),) * rank
+        return tuple(int(x) for x in v[-rank:])
+    return (int(v),) * rank
+
+
+def pair_text(p: Axes) -> str:
+    """How torch prints a kernel/stride: ``3`` when equal on every axis, ``(3, 5)`` when not."""
+    return str(p[0]) if all(x == p[0] for x in p) else f"({', '.join(str(x) for x in p)})"
+
+
+axes_text = pair_text
 
 
 def window_out(n: int, k_eff: int, stride: int, pad_total: int) -> int:
@@ -404,38 +461,45 @@ class ArgReader:
         return v
 
     def pair(self, name: str, default: Any = _REQUIRED, minimum: int = 1) -> Pair:
+        axes = self.axes(name, 2, default, minimum)
+        return (axes[0], axes[1])
+
+    def axes(self, name: str, rank: int, default: Any = _REQUIRED, minimum: int = 1) -> Axes:
+        """An int for every spatial axis, or a list of ``rank`` ints ([h, w], [d, h, w])."""
         node = self._take(name, default)
         if node is None:
-            return default if isinstance(default, tuple) else (int(default), int(default))
-        return self._pair_of(name, node, minimum)
+            return default if isinstance(default, tuple) else (int(default),) * rank
+        return self._axes_of(name, node, minimum, rank)
 
-    def _pair_of(self, name: str, node: Node, minimum: int) -> Pair:
+    def _axes_of(self, name: str, node: Node, minimum: int, rank: int) -> Axes:
         if node.is_list:
             items = node.value
-            if len(items) != 2:
+            if len(items) != rank:
+                what = {1: "[l]", 2: "a pair [h, w]", 3: "a triple [d, h, w]"}[rank]
                 raise self.error(
                     node,
-                    f"`{name}` expects an integer or a pair [h, w], but gets {len(items)} values",
+                    f"`{name}` expects an integer or {what}, but gets {len(items)} values",
+                    hint=None
+                    if rank == 1 or len(items) not in RANK_SHAPES
+                    else f"{self.kind} works on {RANK_SHAPES[rank]} inputs; "
+                    f"for {len(items)} spatial axes use the {len(items)}d kind",
                 )
-            return (
-                self._check_int(name, items[0], minimum),
-                self._check_int(name, items[1], minimum),
-            )
+            return tuple(self._check_int(name, item, minimum) for item in items)
         v = self._check_int(name, node, minimum)
-        return (v, v)
+        return (v,) * rank
 
-    def padding(self, name: str = "padding", allow_same: bool = True) -> Pair | str:
-        """An int, a pair, or (for convolutions) ``same`` / ``valid``."""
+    def padding(self, name: str = "padding", allow_same: bool = True, rank: int = 2) -> Axes | str:
+        """An int, one per axis, or (for convolutions) ``same`` / ``valid``."""
         node = self._take(name, 0)
         if node is None:
-            return (0, 0)
+            return (0,) * rank
         if isinstance(node.value, str):
             word = node.value.lower()
             if allow_same and word in ("same", "valid"):
                 return word
             allowed = "an integer, a pair or `same`" if allow_same else "an integer or a pair"
             raise self.error(node, f"`{name}` expects {allowed}, but gets {describe(node)}")
-        return self._pair_of(name, node, 0)
+        return self._axes_of(name, node, 0, rank)
 
     def bool_(self, name: str, default: bool) -> bool:
         node = self._take(name, default)

@@ -1,4 +1,6 @@
-"""batchnorm2d and batchnorm1d: torch.nn.BatchNorm2d / BatchNorm1d.
+"""batchnorm1d, batchnorm2d, batchnorm3d: torch.nn.BatchNorm1d / 2d / 3d.
+
+batchnorm1d takes a flat input (features) or a C×L one, as torch's does.
 
 γ and β are parameters; the running mean, variance and batch counter are
 buffers, counted apart (torchinfo and Keras mix the two).
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    RANK_SHAPES,
     ArgReader,
     Effect,
     FromTorch,
@@ -20,7 +23,7 @@ from archcalc.kinds.base import (
     elementwise_step,
     fmt_shape,
     no_window,
-    require_image,
+    require_spatial,
 )
 
 if TYPE_CHECKING:
@@ -55,16 +58,18 @@ def _effect(a: BatchNormArgs, channels: int, shape: Shape) -> Effect:
     )
 
 
-def apply_2d(a: BatchNormArgs, shape: Shape) -> Effect:
-    c, _, _ = require_image(shape, "batchnorm2d")
+def apply_nd(a: BatchNormArgs, shape: Shape, rank: int) -> Effect:
+    c, _ = require_spatial(shape, rank, f"batchnorm{rank}d")
     return _effect(a, c, shape)
 
 
 def apply_1d(a: BatchNormArgs, shape: Shape) -> Effect:
-    if len(shape) != 1:
+    if len(shape) not in (1, 2):
         raise ShapeError(
-            f"expects a flat input, but gets {fmt_shape(shape)}",
-            hint="use `batchnorm2d` on feature maps",
+            f"expects a flat input or a C×L one, but gets {fmt_shape(shape)}",
+            hint=f"use `batchnorm{len(shape) - 1}d` on {RANK_SHAPES[len(shape) - 1]} feature maps"
+            if len(shape) - 1 in RANK_SHAPES
+            else None,
         )
     return _effect(a, shape[0], shape)
 
@@ -104,31 +109,25 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
 
 _TRAITS = Traits(normaliser=True)
 
-KINDS = [
-    LayerKind(
-        name="batchnorm2d",
+
+def _kind(rank: int) -> LayerKind[BatchNormArgs]:
+    torch_name = f"BatchNorm{rank}d"
+    on = "features or C×L" if rank == 1 else RANK_SHAPES[rank]
+    return LayerKind(
+        name=f"batchnorm{rank}d",
         parse=parse,
-        apply=apply_2d,
-        operation=lambda a, s: operation(a, s, "BatchNorm2d"),
-        to_torch=lambda a, s: _torch(a, s, "BatchNorm2d"),
-        torch_type="BatchNorm2d",
+        apply=apply_1d if rank == 1 else lambda a, s: apply_nd(a, s, rank),
+        operation=lambda a, s: operation(a, s, torch_name),
+        to_torch=lambda a, s: _torch(a, s, torch_name),
+        torch_type=torch_name,
         from_torch=from_torch,
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
-        summary="batch normalisation over channels (eps, momentum, affine, track_running_stats)",
-    ),
-    LayerKind(
-        name="batchnorm1d",
-        parse=parse,
-        apply=apply_1d,
-        operation=lambda a, s: operation(a, s, "BatchNorm1d"),
-        to_torch=lambda a, s: _torch(a, s, "BatchNorm1d"),
-        torch_type="BatchNorm1d",
-        from_torch=from_torch,
-        traits=_TRAITS,
-        window=no_window,
-        rf_step=elementwise_step,
-        summary="batch normalisation over features (eps, momentum, affine, track_running_stats)",
-    ),
-]
+        summary=f"batch normalisation over the channels of {on} "
+        "(eps, momentum, affine, track_running_stats)",
+    )
+
+
+# batchnorm2d first: the order `archcalc kinds` lists them in, as before other ranks.
+KINDS = [_kind(2), _kind(1), _kind(3)]

@@ -1,4 +1,7 @@
-"""dropout and dropout2d: torch.nn.Dropout / Dropout2d (no parameters, no cost)."""
+"""dropout and dropout1d/2d/3d: torch.nn.Dropout / Dropout1d / Dropout2d / Dropout3d.
+
+No parameters, no cost. The ranked kinds zero whole channels of a feature map.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    RANK_SHAPES,
     ArgReader,
     Effect,
     FromTorch,
@@ -14,7 +18,7 @@ from archcalc.kinds.base import (
     Traits,
     elementwise_step,
     no_window,
-    require_image,
+    require_spatial,
 )
 
 if TYPE_CHECKING:
@@ -38,16 +42,17 @@ def to_torch(a: DropoutArgs, shape: Shape) -> torch.nn.Module:
     return nn.Dropout(a.p)
 
 
-def _to_torch_2d(a: DropoutArgs, shape: Shape) -> torch.nn.Module:
+def _to_torch_nd(a: DropoutArgs, rank: int) -> torch.nn.Module:
     import torch.nn as nn
 
-    return nn.Dropout2d(a.p)
+    module: torch.nn.Module = getattr(nn, f"Dropout{rank}d")(a.p)
+    return module
 
 
-def _apply_2d(a: DropoutArgs, shape: Shape) -> Effect:
-    # Dropout2d zeroes whole channels of a feature map; on a flat input torch
-    # warns and drops along the wrong axis, so it takes images only.
-    require_image(shape, "dropout2d")
+def _apply_nd(a: DropoutArgs, shape: Shape, rank: int) -> Effect:
+    # DropoutNd zeroes whole channels of a feature map of its rank; on another
+    # rank torch warns and drops along the wrong axis, so it takes its own only.
+    require_spatial(shape, rank, f"dropout{rank}d")
     return Effect(shape)
 
 
@@ -58,6 +63,24 @@ def _from_torch(m: Any, shape: Shape) -> FromTorch | None:
 
 # Off at inference, so the output means what the layer before it says.
 _TRAITS = Traits(pass_through=True)
+
+
+def _nd_kind(rank: int) -> LayerKind[DropoutArgs]:
+    return LayerKind(
+        name=f"dropout{rank}d",
+        parse=parse,
+        apply=lambda a, s: _apply_nd(a, s, rank),
+        operation=lambda a, s: f"Dropout{rank}d({a.p:g})",
+        to_torch=lambda a, s: _to_torch_nd(a, rank),
+        main_arg="p",
+        summary=f"zeroes a fraction p of whole channels of {RANK_SHAPES[rank]} while training (p)",
+        torch_type=f"Dropout{rank}d",
+        from_torch=_from_torch,
+        traits=_TRAITS,
+        window=no_window,
+        rf_step=elementwise_step,
+    )
+
 
 KINDS = [
     LayerKind(
@@ -74,18 +97,5 @@ KINDS = [
         window=no_window,
         rf_step=elementwise_step,
     ),
-    LayerKind(
-        name="dropout2d",
-        parse=parse,
-        apply=_apply_2d,
-        operation=lambda a, s: f"Dropout2d({a.p:g})",
-        to_torch=_to_torch_2d,
-        main_arg="p",
-        summary="zeroes a fraction p of whole channels while training (p)",
-        torch_type="Dropout2d",
-        from_torch=_from_torch,
-        traits=_TRAITS,
-        window=no_window,
-        rf_step=elementwise_step,
-    ),
+    *(_nd_kind(rank) for rank in (1, 2, 3)),
 ]

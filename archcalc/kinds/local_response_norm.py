@@ -14,7 +14,7 @@ from archcalc.kinds.base import (
     Traits,
     elementwise_step,
     no_window,
-    require_image,
+    require_maps,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def parse(r: ArgReader) -> LRNArgs:
 
 
 def apply(a: LRNArgs, shape: Shape) -> Effect:
-    require_image(shape, "local_response_norm")
+    require_maps(shape, "local_response_norm")
     return Effect(shape)
 
 

@@ -1,7 +1,7 @@
-"""maxpool2d and avgpool2d: sliding-window pooling, torch.nn.MaxPool2d / AvgPool2d.
+"""maxpool1d/2d/3d and avgpool1d/2d/3d: sliding-window pooling, torch.nn.MaxPoolNd / AvgPoolNd.
 
-Both share torch's pooling shape rule (ceil_mode included) and its limit that
-padding is at most half the kernel.
+Every rank shares torch's pooling shape rule (ceil_mode included) and its
+limit that padding is at most half the kernel.
 """
 
 from __future__ import annotations
@@ -10,20 +10,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    RANK_SHAPES,
     ArgReader,
+    Axes,
     Effect,
     FromTorch,
     LayerKind,
-    Pair,
     Shape,
     ShapeError,
     Traits,
     Window,
+    effective,
     fmt_shape,
     pair_text,
     pool_out,
-    require_image,
-    torch_pair,
+    require_spatial,
+    torch_axes,
     window_step,
 )
 
@@ -33,36 +35,36 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PoolArgs:
-    kernel: Pair
-    stride: Pair
-    padding: Pair
-    dilation: Pair
+    kernel: Axes
+    stride: Axes
+    padding: Axes
+    dilation: Axes
     ceil_mode: bool
-    count_include_pad: bool = True  # avgpool2d only
+    count_include_pad: bool = True  # avgpool only
 
     @property
-    def effective_kernel(self) -> Pair:
-        return (
-            self.dilation[0] * (self.kernel[0] - 1) + 1,
-            self.dilation[1] * (self.kernel[1] - 1) + 1,
-        )
+    def rank(self) -> int:
+        return len(self.kernel)
+
+    @property
+    def effective_kernel(self) -> Axes:
+        return effective(self.kernel, self.dilation)
 
 
-def _parse(r: ArgReader, with_dilation: bool) -> PoolArgs:
-    kernel = r.pair("kernel")
-    stride = r.pair("stride", kernel)  # torch: stride defaults to the kernel
-    padding = r.padding("padding", allow_same=False)
+def _parse(r: ArgReader, rank: int, with_dilation: bool) -> PoolArgs:
+    kernel = r.axes("kernel", rank)
+    stride = r.axes("stride", rank, kernel)  # torch: stride defaults to the kernel
+    padding = r.padding("padding", allow_same=False, rank=rank)
     assert isinstance(padding, tuple)
-    dilation = r.pair("dilation", 1) if with_dilation else (1, 1)
+    dilation = r.axes("dilation", rank, 1) if with_dilation else (1,) * rank
     ceil_mode = r.bool_("ceil_mode", False)
     count_include_pad = True if with_dilation else r.bool_("count_include_pad", True)
     r.done()
-    for axis in (0, 1):
-        if padding[axis] > kernel[axis] // 2:
+    for k, p in zip(kernel, padding, strict=True):
+        if p > k // 2:
             raise r.error(
                 r.node,
-                f"`padding` expects at most half the kernel ({kernel[axis] // 2}), "
-                f"but gets {padding[axis]}",
+                f"`padding` expects at most half the kernel ({k // 2}), but gets {p}",
                 hint="torch refuses larger pooling padding",
             )
     return PoolArgs(kernel, stride, padding, dilation, ceil_mode, count_include_pad)
@@ -73,42 +75,43 @@ def window(a: PoolArgs, shape: Shape) -> Window:
 
     With ceil_mode the last window may run past the padded input; torch reads
     that part as padding (−inf for max, nothing for the average), so it is
-    padding after. On an input too small for any window, the declared padding.
+    padding after. On an input too small for any window (or of another rank),
+    the declared padding.
     """
+    sizes = shape[1:] if len(shape) == a.rank + 1 else (0,) * a.rank
     pads = []
-    for axis, n in ((0, shape[-2] if len(shape) >= 2 else 0), (1, shape[-1] if shape else 0)):
-        k_eff, s, p = a.effective_kernel[axis], a.stride[axis], a.padding[axis]
+    for n, k_eff, s, p in zip(sizes, a.effective_kernel, a.stride, a.padding, strict=True):
         out = pool_out(n, k_eff, s, p, a.ceil_mode)
         extra = max(0, (out - 1) * s + k_eff - (n + 2 * p)) if out >= 1 else 0
         pads.append((p, p + extra))
-    return Window(a.kernel, a.stride, a.dilation, (pads[0], pads[1]))
+    return Window(a.kernel, a.stride, a.dilation, tuple(pads))
 
 
 def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
-    c, h, w = require_image(shape, what)
-    kh, kw = a.effective_kernel
-    oh = pool_out(h, kh, a.stride[0], a.padding[0], a.ceil_mode)
-    ow = pool_out(w, kw, a.stride[1], a.padding[1], a.ceil_mode)
-    if oh < 1 or ow < 1:
+    c, sizes = require_spatial(shape, a.rank, what)
+    ks = a.effective_kernel
+    outs = tuple(
+        pool_out(n, k, s, p, a.ceil_mode)
+        for n, k, s, p in zip(sizes, ks, a.stride, a.padding, strict=True)
+    )
+    if any(o < 1 for o in outs):
+        least = "×".join(str(max(1, k - 2 * p)) for k, p in zip(ks, a.padding, strict=True))
         raise ShapeError(
-            f"expects an input of at least {max(1, kh - 2 * a.padding[0])}"
-            f"×{max(1, kw - 2 * a.padding[1])} for a {kh}×{kw} window, "
-            f"but gets {fmt_shape(shape)} (output would be {max(oh, 0)}×{max(ow, 0)})",
+            f"expects an input of at least {least} for a {fmt_shape(ks)} window, "
+            f"but gets {fmt_shape(shape)} "
+            f"(output would be {fmt_shape(tuple(max(o, 0) for o in outs))})",
             hint="the spatial size collapsed; remove a pooling layer or give a larger `input`",
         )
-    return Effect(
-        output_shape=(c, oh, ow),
-        rf=window(a, shape).step(),
-    )
+    return Effect(output_shape=(c, *outs), rf=window(a, shape).step())
 
 
 def _operation(a: PoolArgs, torch_name: str) -> str:
     parts = [pair_text(a.kernel)]
     if a.stride != a.kernel:
         parts.append(f"stride={pair_text(a.stride)}")
-    if a.padding != (0, 0):
+    if any(a.padding):
         parts.append(f"pad={pair_text(a.padding)}")
-    if a.dilation != (1, 1):
+    if any(d != 1 for d in a.dilation):
         parts.append(f"dilation={pair_text(a.dilation)}")
     if a.ceil_mode:
         parts.append("ceil_mode=True")
@@ -117,72 +120,72 @@ def _operation(a: PoolArgs, torch_name: str) -> str:
     return f"{torch_name}({', '.join(parts)})"
 
 
-def _max_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
+def _max_torch(a: PoolArgs, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
-    return nn.MaxPool2d(
+    module: torch.nn.Module = getattr(nn, torch_name)(
         a.kernel, stride=a.stride, padding=a.padding, dilation=a.dilation, ceil_mode=a.ceil_mode
     )
+    return module
 
 
-def _avg_torch(a: PoolArgs, shape: Shape) -> torch.nn.Module:
+def _avg_torch(a: PoolArgs, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
-    return nn.AvgPool2d(
+    module: torch.nn.Module = getattr(nn, torch_name)(
         a.kernel,
         stride=a.stride,
         padding=a.padding,
         ceil_mode=a.ceil_mode,
         count_include_pad=a.count_include_pad,
     )
+    return module
 
 
-def _from_torch(m: Any, kind: str) -> FromTorch | None:
+def _from_torch(m: Any, rank: int, is_max: bool) -> FromTorch | None:
     # return_indices makes forward return a tuple, which no spec layer does.
     if getattr(m, "return_indices", False):
         return None
-    kernel = torch_pair(m.kernel_size)
-    stride = kernel if m.stride is None else torch_pair(m.stride)
-    if kind == "maxpool2d":
-        dilation, count_include_pad = torch_pair(m.dilation), True
+    kernel = torch_axes(m.kernel_size, rank)
+    stride = kernel if not m.stride else torch_axes(m.stride, rank)
+    if is_max:
+        dilation, count_include_pad = torch_axes(m.dilation, rank), True
     else:
         # divisor_override replaces the window's size as divisor: not in a spec.
-        if m.divisor_override is not None:
+        if getattr(m, "divisor_override", None) is not None:
             return None
-        dilation, count_include_pad = (1, 1), bool(m.count_include_pad)
+        dilation, count_include_pad = (1,) * rank, bool(m.count_include_pad)
     args = PoolArgs(
-        kernel, stride, torch_pair(m.padding), dilation, bool(m.ceil_mode), count_include_pad
+        kernel,
+        stride,
+        torch_axes(m.padding, rank),
+        dilation,
+        bool(m.ceil_mode),
+        count_include_pad,
     )
     return FromTorch(args)
 
 
-KINDS = [
-    LayerKind(
-        name="maxpool2d",
-        parse=lambda r: _parse(r, with_dilation=True),
-        apply=lambda a, s: _apply(a, s, "maxpool2d"),
-        operation=lambda a, s: _operation(a, "MaxPool2d"),
-        to_torch=_max_torch,
+def _kind(rank: int, is_max: bool) -> LayerKind[PoolArgs]:
+    word = "max" if is_max else "avg"
+    name, torch_name = f"{word}pool{rank}d", f"{word.capitalize()}Pool{rank}d"
+    build = _max_torch if is_max else _avg_torch
+    extra = "dilation, ceil_mode" if is_max else "ceil_mode, count_include_pad"
+    return LayerKind(
+        name=name,
+        parse=lambda r: _parse(r, rank, with_dilation=is_max),
+        apply=lambda a, s: _apply(a, s, name),
+        operation=lambda a, s: _operation(a, torch_name),
+        to_torch=lambda a, s: build(a, torch_name),
         main_arg="kernel",
-        torch_type="MaxPool2d",
-        from_torch=lambda m, s: _from_torch(m, "maxpool2d"),
+        torch_type=torch_name,
+        from_torch=lambda m, s: _from_torch(m, rank, is_max),
         traits=Traits(),
         window=window,
         rf_step=window_step(window),
-        summary="max pooling (kernel, stride=kernel, padding, dilation, ceil_mode)",
-    ),
-    LayerKind(
-        name="avgpool2d",
-        parse=lambda r: _parse(r, with_dilation=False),
-        apply=lambda a, s: _apply(a, s, "avgpool2d"),
-        operation=lambda a, s: _operation(a, "AvgPool2d"),
-        to_torch=_avg_torch,
-        main_arg="kernel",
-        torch_type="AvgPool2d",
-        from_torch=lambda m, s: _from_torch(m, "avgpool2d"),
-        traits=Traits(),
-        window=window,
-        rf_step=window_step(window),
-        summary="average pooling (kernel, stride=kernel, padding, ceil_mode, count_include_pad)",
-    ),
-]
+        summary=f"{'max' if is_max else 'average'} pooling on {RANK_SHAPES[rank]} "
+        f"(kernel, stride=kernel, padding, {extra})",
+    )
+
+
+KINDS = [_kind(rank, is_max) for is_max in (True, False) for rank in (1, 2, 3)]

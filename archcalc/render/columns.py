@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from archcalc.analysis.receptive import ReceptiveField
+from archcalc.analysis.receptive import ReceptiveField, axes_text
 from archcalc.analysis.result import Analysis, Row
 from archcalc.kinds.base import fmt_shape
 
@@ -16,13 +16,12 @@ def count(n: int | None) -> str:
 
 
 def rf_text(rf: ReceptiveField | None) -> str:
-    """``3`` for a square field, ``3×5`` otherwise, ``all`` once it spans the input."""
+    """``3`` for a square (cubic) field, ``3×5`` otherwise, ``all`` once it spans the input."""
     if rf is None:
         return ""
     if rf.whole:
         return "all"
-    h, w = rf.size
-    return str(h) if h == w else f"{h}×{w}"
+    return axes_text(rf.size)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

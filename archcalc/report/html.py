@@ -22,7 +22,7 @@ from typing import Any
 
 from archcalc import kinds
 from archcalc.analysis.memory import binary_size, estimate
-from archcalc.analysis.receptive import ReceptiveField
+from archcalc.analysis.receptive import ReceptiveField, axes_text, number_text
 from archcalc.analysis.result import Analysis, Row
 from archcalc.kinds.base import Shape, fmt_shape
 from archcalc.render.columns import COLUMNS, cells, count, rf_text, share_text, total_cells
@@ -277,13 +277,17 @@ def rf_view(
     grid = (input_shape[1], input_shape[2])
     view: dict[str, Any] = {
         "grid": list(grid),
-        "size": list(rf.size),
-        "jump": list(rf.jump),
+        "size": [x if isinstance(x, int) else float(x) for x in rf.size],
+        "jump": [x if isinstance(x, int) else float(x) for x in rf.jump],
         "start": list(rf.start),
         "whole": rf.whole,
         "units": [],
     }
     if rf.whole:
+        return view
+    if len(rf.size) != 2 or not rf.exact:
+        # The report draws fields on an H×W grid of whole pixels; a C×L or C×D×H×W
+        # field, or one with fractional steps, is given in numbers only.
         return view
     units = [("first", (0, 0))]
     if len(output_shape) == 3:
@@ -332,9 +336,9 @@ def rf_detail(rf: ReceptiveField | None, input_shape: Shape) -> str:
         return "none (the input is not an image)"
     if rf.whole:
         return f"the whole {fmt_shape(input_shape[1:])} input"
-    jump = str(rf.jump[0]) if rf.jump[0] == rf.jump[1] else f"{rf.jump[0]}×{rf.jump[1]}"
     start = ", ".join(_num(s) for s in rf.start)
-    return f"{rf.size[0]}×{rf.size[1]} px · jump {jump} · start ({start})"
+    size = "×".join(number_text(x) for x in rf.size)
+    return f"{size} px · jump {axes_text(rf.jump)} · start ({start})"
 
 
 def _num(x: float) -> str:

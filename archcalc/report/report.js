@@ -12,7 +12,7 @@
   let selected = -1;
 
   const FAMILY_NAMES = {
-    conv2d: "convolution", pooling: "pooling", adaptive_pool: "adaptive / global pooling",
+    conv: "convolution", conv_transpose: "transposed convolution", pooling: "pooling", adaptive_pool: "adaptive / global pooling",
     linear: "linear", batchnorm: "batch norm", activations: "activation", dropout: "dropout",
     flatten: "flatten", local_response_norm: "local response norm", other: "other",
   };

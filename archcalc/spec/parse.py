@@ -208,12 +208,15 @@ def _file_loc(file: str | None) -> Loc | None:
 
 
 def parse_input(node: Node) -> tuple[int, ...]:
-    """``[C, H, W]`` (or ``[F]`` for a flat input), every size a positive integer."""
-    if not node.is_list or len(node.value) not in (1, 3):
+    """``[C, H, W]``, ``[C, L]``, ``[C, D, H, W]`` or ``[F]`` (flat), every size a positive integer.
+
+    The rank chooses the network's dimensionality: conv1d reads [C, L], conv3d [C, D, H, W].
+    """
+    if not node.is_list or len(node.value) not in (1, 2, 3, 4):
         raise ArchcalcError.at(
             node.loc,
-            f"`input` expects [C, H, W] (or [features]), but gets {describe(node)}"
-            + (f" of {len(node.value)}" if node.is_list else ""),
+            "`input` expects [C, H, W] (or [C, L], [C, D, H, W], [features]), "
+            f"but gets {describe(node)}" + (f" of {len(node.value)}" if node.is_list else ""),
             hint="the batch dimension is never written",
         )
     dims: list[int] = []

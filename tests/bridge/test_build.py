@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import archcalc
-from archcalc.bridge.modules import Concat, GlobalAvgPool, Residual
+from archcalc.bridge.modules import Concat, GlobalAvgPool, GlobalMaxPool, Residual
 from archcalc.kinds import REGISTRY
 from tests.helpers import EXAMPLES
 
@@ -97,6 +97,41 @@ KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
     ("mish", None, [3], nn.Mish()),
     ("softplus", {"beta": 2.0, "threshold": 10.0}, [3], nn.Softplus(beta=2.0, threshold=10.0)),
     ("dropout2d", 0.25, [3, 4, 4], nn.Dropout2d(0.25)),
+    # Other ranks: the same rules on C×L and C×D×H×W.
+    (
+        "conv1d",
+        {"out": 4, "kernel": 5, "stride": 2, "padding": 2, "dilation": 2, "groups": 2},
+        [2, 30],
+        nn.Conv1d(2, 4, 5, stride=2, padding=2, dilation=2, groups=2),
+    ),
+    (
+        "conv3d",
+        {"out": 4, "kernel": [3, 1, 1], "stride": [1, 2, 2], "padding": [1, 0, 0], "bias": False},
+        [2, 4, 6, 6],
+        nn.Conv3d(2, 4, (3, 1, 1), stride=(1, 2, 2), padding=(1, 0, 0), bias=False),
+    ),
+    (
+        "maxpool1d",
+        {"kernel": 3, "stride": 2, "ceil_mode": True},
+        [2, 9],
+        nn.MaxPool1d(3, 2, ceil_mode=True),
+    ),
+    ("maxpool3d", [1, 2, 2], [2, 3, 8, 8], nn.MaxPool3d((1, 2, 2))),
+    ("avgpool1d", {"kernel": 4, "padding": 1}, [2, 9], nn.AvgPool1d(4, padding=1)),
+    ("avgpool3d", 2, [2, 4, 4, 4], nn.AvgPool3d(2)),
+    ("adaptive_avg_pool1d", 3, [2, 10], nn.AdaptiveAvgPool1d(3)),
+    ("adaptive_avg_pool3d", [1, 2, 2], [2, 3, 6, 6], nn.AdaptiveAvgPool3d((1, 2, 2))),
+    ("adaptive_max_pool1d", 3, [2, 10], nn.AdaptiveMaxPool1d(3)),
+    ("adaptive_max_pool2d", [2, 3], [5, 7, 7], nn.AdaptiveMaxPool2d((2, 3))),
+    ("adaptive_max_pool3d", 1, [2, 3, 6, 6], nn.AdaptiveMaxPool3d(1)),
+    ("global_avg_pool", None, [5, 16], GlobalAvgPool(flatten=True)),
+    ("global_avg_pool", {"flatten": False}, [5, 2, 3, 3], GlobalAvgPool(flatten=False)),
+    ("global_max_pool", None, [5, 7, 7], GlobalMaxPool(flatten=True)),
+    ("global_max_pool", {"flatten": False}, [5, 16], GlobalMaxPool(flatten=False)),
+    ("batchnorm1d", None, [6, 16], nn.BatchNorm1d(6)),
+    ("batchnorm3d", {"eps": 1e-3}, [6, 2, 4, 4], nn.BatchNorm3d(6, eps=1e-3)),
+    ("dropout1d", 0.1, [3, 8], nn.Dropout1d(0.1)),
+    ("dropout3d", 0.1, [3, 2, 4, 4], nn.Dropout3d(0.1)),
 ]
 
 
@@ -106,10 +141,13 @@ _WINDOW = ("kernel_size", "stride", "padding", "dilation", "output_size")
 def hyperparameters(module: nn.Module) -> dict[str, Any]:
     """What defines a module apart from its weights: public attributes and tensor shapes.
 
-    Pooling keeps a window argument as given (``3`` or ``(3, 3)``); both mean the same.
+    Pooling keeps a window argument as given (``3`` or ``(3, 3)``); both mean the same,
+    one int per spatial axis of the module's rank (``MaxPool1d``: 1, ``MaxPool3d``: 3).
     """
+    name = type(module).__name__
+    rank = int(name[-2]) if name[-2:] in ("1d", "2d", "3d") else 2
     attrs = {
-        k: (v, v) if k in _WINDOW and isinstance(v, int) else tuple(v) if k in _WINDOW else v
+        k: (v,) * rank if k in _WINDOW and isinstance(v, int) else tuple(v) if k in _WINDOW else v
         for k, v in vars(module).items()
         if not k.startswith("_") and k != "training"
     }

@@ -76,11 +76,14 @@ def test_traits_fill_the_tables_lint_and_anatomy_read() -> None:
     from archcalc.design.anatomy import WEIGHT_KINDS
     from archcalc.design.lint import MAX_DERIVATIVE, NORMALISERS, PASS_THROUGH
 
-    assert {"conv2d", "linear"} == WEIGHT_KINDS
+    assert {"conv2d", "linear"} <= WEIGHT_KINDS
+    assert {"conv1d", "conv3d"} <= WEIGHT_KINDS
+    assert "relu" not in WEIGHT_KINDS and "maxpool2d" not in WEIGHT_KINDS
     assert MAX_DERIVATIVE == {"sigmoid": 0.25, "tanh": 1.0, "hardsigmoid": 1 / 6}
-    assert {"batchnorm2d", "batchnorm1d"} == NORMALISERS
-    assert {"dropout", "dropout2d", "identity"} == PASS_THROUGH
-    assert REGISTRY["conv2d"].traits and REGISTRY["conv2d"].traits.family == "conv2d"
+    assert {"batchnorm1d", "batchnorm2d", "batchnorm3d"} <= NORMALISERS
+    assert {"dropout", "dropout1d", "dropout2d", "dropout3d", "identity"} <= PASS_THROUGH
+    assert "relu" not in NORMALISERS | PASS_THROUGH
+    assert REGISTRY["conv2d"].traits and REGISTRY["conv2d"].traits.family == "conv"
     assert REGISTRY["silu"].traits and REGISTRY["silu"].traits.family == "activations"
 
 

@@ -54,7 +54,7 @@ def test_ceil_mode_counts_windows_as_torch(n: int, k: int, s: int, data: st.Data
 
 
 def test_conv_same_pads_even_kernels_unevenly() -> None:
-    from archcalc.kinds.conv2d import Conv2dArgs
+    from archcalc.kinds.conv import Conv2dArgs
 
     args = Conv2dArgs(
         out=1, kernel=(4, 3), stride=(1, 1), padding="same", dilation=(1, 2), groups=1, bias=True

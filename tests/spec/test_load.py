@@ -6,7 +6,7 @@ import pytest
 
 import archcalc
 from archcalc.errors import ArchcalcError
-from archcalc.kinds.conv2d import Conv2dArgs
+from archcalc.kinds.conv import Conv2dArgs
 from archcalc.spec.model import Concat, Repeat, Residual, Sequence
 
 
