@@ -30,7 +30,9 @@ The parts, in the order the data flows:
 - ``ops``: the aten ops that cost nothing, and the dispatch mode that hands
   each op to the tracer;
 - ``tracer``: the records one forward pass fills in;
-- ``rows``: the records frozen into the Analysis.
+- ``rows``: the records frozen into the Analysis, with the graph the tracer
+  emitted (``Analysis.graph``: the same nodes and scopes a spec lowers to, so
+  depth and lint read a module as they read a spec).
 
 >>> import archcalc, torchvision
 >>> a = archcalc.summarize(torchvision.models.resnet18(), (3, 224, 224))
@@ -82,6 +84,7 @@ def summarize(
     tracer = Tracer(module, (shape[1], shape[2]) if len(shape) == 3 else (1, 1))
     # Every tensor computed from the input carries a field; only an image's is a real one.
     tracer.set_field(x, Field(receptive.initial()) if len(shape) == 3 else NO_FIELD)
+    tracer.set_input(x)
     output = _run(module, x, tracer)
     return to_analysis(tracer, name or type(module).__name__, shape, output)
 
