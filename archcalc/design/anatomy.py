@@ -119,8 +119,7 @@ def _last_spatial(rows: tuple[Row, ...]) -> Row | None:
 
 
 def _depth(analysis: Analysis) -> int:
-    if analysis.graph is None:  # a torch module's summary: its leaves, one after another
-        return sum(1 for r in analysis.rows if r.kind in WEIGHT_KINDS)
+    assert analysis.graph is not None, "analyze() and summarize() both attach the graph"
     return longest_path(analysis.graph)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from math import prod
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from archcalc.analysis.result import Analysis, Row
 from archcalc.analysis.walk import analyze
@@ -158,6 +158,11 @@ def _positions(analysis: Analysis) -> Callable[[str], int]:
     return position
 
 
+def _args(a: Analysis, row: Row) -> Any:
+    """A leaf's parsed arguments, read from its graph node (a spec's layer or a torch module's)."""
+    return a.graph.nodes[row.node].args if a.graph is not None and row.node is not None else None
+
+
 def _finding(code: str, row: Row, message: str) -> Finding:
     return Finding(code, CODES[code].severity, row.path, message, _loc(row))
 
@@ -194,7 +199,7 @@ def _dominant_layer(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
         f"{a.totals.params:,})"
     )
     last = anat.last_spatial
-    args = largest.layer.args if largest.layer else None
+    args = _args(a, largest)
     # The suggestion is exact when the dense layer reads the flattened last map directly.
     if (
         last is not None
@@ -244,9 +249,8 @@ _SIDES = {
 }
 
 
-def window_of(row: Row) -> Window | None:
-    """The window of a convolution or pooling leaf (any rank); None for anything else."""
-    args = row.layer.args if row.layer else None
+def window_of(args: object) -> Window | None:
+    """The window of a convolution or pooling leaf's arguments, any rank; else None."""
     if isinstance(args, ConvArgs):
         pads = args.pads()
         return Window(
@@ -274,7 +278,7 @@ def dropped_border(n: int, out: int, kernel: int, stride: int, pad_before: int) 
 
 def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
-        win = window_of(row)
+        win = window_of(_args(a, row))
         if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         lost = []
@@ -308,7 +312,7 @@ def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
 
 def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
-        win = window_of(row)
+        win = window_of(_args(a, row))
         if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         sizes = row.input_shape[1:]
@@ -438,8 +442,7 @@ def _chains(a: Analysis) -> list[_Link]:
     around the chain before it. A chain no later node extends is finished.
     """
     graph = a.graph
-    if graph is None:  # a torch module's summary: its leaves, one after another
-        return _row_chains(a.rows)
+    assert graph is not None, "analyze() and summarize() both attach the graph"
     row_of = {r.node: r for r in a.rows if r.node is not None}
     skipped = {i for node in graph.nodes if node.op == "add" for i in node.inputs}
     residual_inputs = {p: s.input for p, s in graph.scopes.items() if s.role == "residual"}
@@ -448,34 +451,22 @@ def _chains(a: Analysis) -> list[_Link]:
         chains = [at[i] for i in node.inputs]
         if node.op == "add":
             continue  # None: no chain survives the merge
-        if len(chains) > 1:  # cat, mul
-            at[node.id] = max(chains, key=lambda c: c.length if c else 0)
+        if len(chains) != 1:  # cat, mul; a module fed only constants (no input)
+            at[node.id] = max(chains, key=lambda c: c.length if c else 0, default=None)
             continue
         (src,) = node.inputs
         chain = chains[0]
         if src in skipped or any(residual_inputs.get(p) == src for p in node.scope):
             chain = None
-        row = row_of[node.id]
-        if row.kind in MAX_DERIVATIVE:
+        row = row_of.get(node.id)  # a module's functional op may have no row of its own
+        if row is not None and row.kind in MAX_DERIVATIVE:
             chain = _extend(chain, row)
-        elif row.kind in NORMALISERS:
+        elif row is not None and row.kind in NORMALISERS:
             chain = None
         at[node.id] = chain
     links = {id(c): c for c in at if c is not None}
     extended = {id(c.prev) for c in links.values() if c.prev is not None}
     return [c for key, c in links.items() if key not in extended]
-
-
-def _row_chains(rows: tuple[Row, ...]) -> list[_Link]:
-    done: list[_Link] = []
-    chain: Chain = None
-    for row in rows:
-        if row.kind in MAX_DERIVATIVE:
-            chain = _extend(chain, row)
-        elif row.kind in NORMALISERS and chain is not None:
-            done.append(chain)
-            chain = None
-    return [*done, chain] if chain is not None else done
 
 
 # AC107 ---------------------------------------------------------------------
@@ -491,7 +482,7 @@ def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
         if a.rows[i].kind in NORMALISERS:
             norm = a.rows[i]
     for row, norm in zip(a.rows, next_norm, strict=True):
-        p = getattr(row.layer.args, "p", 0.0) if row.layer else 0.0
+        p = getattr(_args(a, row), "p", 0.0)
         if row.kind not in PASS_THROUGH or not p or norm is None:
             continue
         yield _finding(

@@ -30,7 +30,9 @@ The parts, in the order the data flows:
 - ``ops``: the aten ops that cost nothing, and the dispatch mode that hands
   each op to the tracer;
 - ``tracer``: the records one forward pass fills in;
-- ``rows``: the records frozen into the Analysis.
+- ``rows``: the records frozen into the Analysis, with the graph the tracer
+  emitted (``Analysis.graph``: the same nodes and scopes a spec lowers to, so
+  depth and lint read a module as they read a spec).
 
 >>> import archcalc, torchvision
 >>> a = archcalc.summarize(torchvision.models.resnet18(), (3, 224, 224))
@@ -79,9 +81,10 @@ def summarize(
     shape = _check_shape(input_shape)
     device, param_dtype = _placement(module)
     x = torch.zeros((1, *shape), device=device, dtype=dtype or param_dtype)
-    tracer = Tracer(module, (shape[1], shape[2]) if len(shape) == 3 else (1, 1))
+    tracer = Tracer(module, shape[1:])
     # Every tensor computed from the input carries a field; only an image's is a real one.
-    tracer.set_field(x, Field(receptive.initial()) if len(shape) == 3 else NO_FIELD)
+    tracer.set_field(x, Field(receptive.initial(len(shape) - 1)) if len(shape) > 1 else NO_FIELD)
+    tracer.set_input(x)
     output = _run(module, x, tracer)
     return to_analysis(tracer, name or type(module).__name__, shape, output)
 

@@ -10,7 +10,7 @@ from torch import nn
 from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
 from archcalc.bridge.summarize.ops import first_tensor
 from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
-from archcalc.bridge.summarize.tracer import Group, Record, Tracer
+from archcalc.bridge.summarize.tracer import Group, Record, Tracer, own_path
 from archcalc.kinds.base import Shape, fmt_shape
 
 
@@ -34,6 +34,7 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         totals=totals,
         notes=tuple(notes),
         source="module",
+        graph=tracer.graph(output),
     )
 
 
@@ -135,6 +136,7 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
         receptive_field=rec.out_field.rf,
         note="; ".join(notes) or None,
         calls=calls,
+        node=rec.node,
     )
 
 
@@ -149,9 +151,9 @@ def _own_text(rec: Record) -> tuple[str, str, str]:
     ]
     ops = sorted(rec.uncosted)
     if rec.params or rec.buffers:
-        return f"{rec.path} (own parameters)", "parameters", ", ".join(tensors + ops)
+        return own_path(rec), "parameters", ", ".join(tensors + ops)
     text = "functional ops" + (f": {', '.join(ops)}" if ops else "")
-    return f"{rec.path} (own operations)", "functional", text
+    return own_path(rec), "functional", text
 
 
 def _holds_params(module: nn.Module | None) -> bool:

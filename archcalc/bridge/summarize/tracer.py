@@ -4,6 +4,13 @@ Module hooks open and close a record per call; the op watcher hands every aten
 op to ``Tracer.on_op``, which credits its FLOPs to the innermost module running
 and carries receptive fields through the functional glue between modules.
 The records are frozen into Rows at the end (``rows.py``).
+
+The same pass emits the graph a spec lowers to (archcalc.graph): a node per
+leaf-module call, inputs read from the real dataflow (which node made each
+tensor it is given), a node per functional merge between modules (``x +
+identity``, ``torch.cat``, a gate's ``*``) and per costed or uncostable op in
+a container's own code; views and other free single-input glue pass their
+input's node on. Every container call is a scope, named as its row is.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
+from archcalc.bridge.modules import Concat, Residual
 from archcalc.bridge.summarize.ops import bind, first_tensor, is_free, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
-from archcalc.kinds.base import GLOBAL, Pair, RFStep, Shape, ShapeError, fmt_shape
+from archcalc.graph import Graph, Node, Scope
+from archcalc.kinds.base import GLOBAL, Axes, RFStep, Shape, ShapeError, fmt_shape
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Record:
     activations: bool = True
     call: int = 1
     notes: list[str] = field(default_factory=list)
+    node: int | None = None  # its graph node; a container's own row: its latest op's
 
     @property
     def macs(self) -> int | None:
@@ -77,6 +87,10 @@ class Group:
     output_shape: Shape = ()
     out_field: Field = NO_FIELD
     own: Record | None = None
+    key: str = ""  # its scope's key in the graph ("" for the root, which is no scope)
+    scope: tuple[str, ...] = ()  # the scope keys around what runs in it, itself included
+    role: str = "module"
+    input_node: int = 0
 
 
 @dataclass
@@ -88,12 +102,12 @@ class _Frame:
 class Tracer:
     """Everything one summarize() call learns; plain state, thrown away afterwards."""
 
-    def __init__(self, model: nn.Module, input_hw: Pair) -> None:
+    def __init__(self, model: nn.Module, input_sizes: Axes) -> None:
         self.model = model
         self.names: dict[nn.Module, str] = {}
         for path, module in model.named_modules():
             self.names.setdefault(module, path)
-        self.input_hw = input_hw
+        self.input_sizes = input_sizes  # the input's spatial sizes; () when flat
         self.top: list[Record | Group] = []
         self.stack: list[_Frame] = []
         self.calls: dict[nn.Module, int] = {}
@@ -103,6 +117,12 @@ class Tracer:
         self.used_by: dict[int, str] = {}  # id(parameter) → the module whose own code used it
         self.notes: list[str] = []
         self.counter = FlopCounterMode(display=False)
+        # The graph in the making. Node 0 is the input; ``made`` says which node made a
+        # tensor, checked by weak reference as ``fields`` is, since ids are reused.
+        self.nodes: list[Node] = []
+        self.scopes: dict[str, Scope] = {}
+        self.keys: set[str] = set()
+        self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -121,6 +141,89 @@ class Tracer:
 
     def set_field(self, t: torch.Tensor, f: Field) -> None:
         self.fields[id(t)] = (weakref.ref(t), f)
+
+    # -- the graph -----------------------------------------------------------
+    def set_input(self, x: torch.Tensor) -> None:
+        nid = self.add_node("input", (), None, "input", (), "input")
+        self.set_made(x, nid)
+
+    def add_node(
+        self,
+        op: str,
+        inputs: tuple[int, ...],
+        args: Any,
+        path: str,
+        scope: tuple[str, ...],
+        where: str,
+        written: bool = True,
+    ) -> int:
+        nid = len(self.nodes)
+        name = path.rsplit(".", 1)[-1]
+        node = Node(nid, op, inputs, args, name, path, scope, None, where, written=written)
+        self.nodes.append(node)
+        return nid
+
+    def made_by(self, t: Any) -> int | None:
+        """The node that made tensor ``t``; None for a constant, a parameter, or not a tensor."""
+        if not isinstance(t, torch.Tensor):
+            return None
+        entry = self.made.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def set_made(self, t: torch.Tensor, nid: int) -> None:
+        self.made[id(t)] = (weakref.ref(t), nid)
+
+    def makers(self, flat: list[Any]) -> tuple[int, ...]:
+        """The distinct nodes that made the tensors in ``flat``, in the order first read."""
+        found: dict[int, None] = {}
+        for t in flat:
+            if isinstance(t, torch.Tensor) and (nid := self.made_by(t)) is not None:
+                found[nid] = None
+        return tuple(found)
+
+    def _scope_key(self, path: str, call: int) -> str:
+        # A container called twice is two scopes (two group rows): the first keeps
+        # its path, as its row shows it; a later call is told apart by its number.
+        key = path if call == 1 else f"{path} (call {call})"
+        while key in self.keys:  # an unhooked name equal to a real path: never in practice
+            key += "'"
+        self.keys.add(key)
+        return key
+
+    @staticmethod
+    def _role(module: nn.Module, parent: Group | None) -> str:
+        """What a container is in the graph: archcalc's own composites say so by class."""
+        if type(module) is Residual:
+            return "residual"
+        if type(module) is Concat:
+            return "concat"
+        if parent is not None and type(parent.module) is Residual:
+            if module is parent.module.shortcut:
+                return "shortcut"
+        elif parent is not None and type(parent.module) is Concat:
+            return "branch"
+        return "module"
+
+    def close_scope(self, group: Group, y: torch.Tensor | None) -> None:
+        out = self.made_by(y)
+        name = type(group.module).__name__
+        self.scopes[group.key] = Scope(
+            path=group.key,
+            role=group.role,
+            kind=name.lower(),
+            operation=name,
+            loc=None,
+            where=group.path,
+            input=group.input_node,
+            output=group.input_node if out is None else out,  # an untraced output: its input
+            items=_items(group.children),
+            parent=group.scope[:-1],
+        )
+
+    def graph(self, output: Any) -> Graph:
+        """The graph of the finished pass whose result was ``output``."""
+        outputs = self.makers(tree_flatten(output)[0]) or (len(self.nodes) - 1,)
+        return Graph(tuple(self.nodes), outputs, _items(self.top), self.scopes)
 
     # -- parameters --------------------------------------------------------
     def count_own(self, rec: Record, module: nn.Module) -> None:
@@ -149,17 +252,24 @@ class Tracer:
         parent = self._parent()
         siblings = parent.children if parent is not None else self.top
         depth = parent.depth + 1 if parent is not None else 1
-        x = first_tensor((args, kwargs))
+        scope = parent.scope if parent is not None else ()
+        flat = tree_flatten((args, kwargs))[0]
+        x = next((t for t in flat if isinstance(t, torch.Tensor)), None)
         in_shape = tuple(x.shape[1:]) if x is not None else ()
         in_field = self.field_of(x)
+        inputs = self.makers(flat)
         path = self.path(module)
         if next(module.children(), None) is not None:
             if module is self.model:  # the root is the table itself, not a row around it
                 group = Group(path, module, 0, call, children=self.top)
             else:
-                group = Group(path, module, depth, call)
+                key = self._scope_key(path, call)
+                group = Group(path, module, depth, call, key=key, scope=(*scope, key))
+                group.role = self._role(module, parent)
                 siblings.append(group)
             group.input_shape = in_shape
+            # A scope whose input is not traced from the network's reads, as it were, the input.
+            group.input_node = inputs[0] if inputs else 0
             self.stack.append(_Frame(group, in_field))
             if self.has_uncounted(module):
                 self.own_record(group)
@@ -175,6 +285,7 @@ class Tracer:
             input_shape=in_shape,
             call=call,
         )
+        rec.node = self.add_node(rec.kind, inputs, known.args if known else None, path, scope, path)
         self.count_own(rec, module)
         siblings.append(rec)
         self.stack.append(_Frame(rec, in_field))
@@ -188,10 +299,16 @@ class Tracer:
         node.output_shape = tuple(y.shape[1:]) if y is not None else ()
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
+            assert node.node is not None
+            for t in tree_flatten(output)[0]:
+                if isinstance(t, torch.Tensor):
+                    self.set_made(t, node.node)
         else:
             node.out_field = (self.field_of(y) if y is not None else None) or NO_FIELD
             if node.own is not None:
                 node.own.input_shape = node.input_shape
+            if node.key:
+                self.close_scope(node, y)
         if y is not None:
             self.set_field(y, node.out_field)
 
@@ -237,7 +354,8 @@ class Tracer:
             return
         frame = self.stack[-1]
         node = frame.node
-        notable = flops > 0 or not is_free(func)
+        free = is_free(func)
+        notable = flops > 0 or not free
         if isinstance(node, Record):
             if node.known is not None:
                 node.flops += flops
@@ -249,24 +367,74 @@ class Tracer:
             target = None
         if target is not None:
             target.flops += flops
-            if not is_free(func) and flops == 0:
+            if not free and flops == 0:
                 target.uncosted.add(func._overloadpacket.__name__)
             if target is not node:  # a container's own row shows what its own ops made
                 y = first_tensor(out)
                 target.output_shape = tuple(y.shape[1:]) if y is not None else ()
-        for t in tree_flatten((args, kwargs))[0]:
+        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        for t in ins:
             if isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
+        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if isinstance(node, Group):
+            self._dataflow(func, node, target, ins, outs)
         where = (
             f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
         )
-        self.follow(func, args, kwargs, out, where)
+        self.follow(func, args, kwargs, out, where, ins, outs)
 
-    def follow(self, func: Any, args: Any, kwargs: Any, out: Any, where: str) -> None:
+    def _dataflow(
+        self,
+        func: Any,
+        group: Group,
+        own: Record | None,
+        ins: list[torch.Tensor],
+        outs: list[torch.Tensor],
+    ) -> None:
+        """Which node makes the outputs of an op in a container's own code (between modules).
+
+        An op the container's own row shows (it costs MACs, or archcalc cannot
+        cost it) is a node of its own, as is a free op that joins the work of
+        several nodes (``x + identity``, ``torch.cat``); any other free op
+        (views, elementwise work on one tensor) passes its input's node on.
+        """
+        if not outs:
+            return
+        inputs = self.makers(ins)
+        name = func._overloadpacket.__name__
+        if name.endswith("_") and not name.endswith("__"):
+            name = name[:-1]  # in place: `out += identity` is an add
+        if own is not None:
+            if own.node is not None:  # the own row shows its latest op; earlier ones have none
+                self.nodes[own.node] = self.nodes[own.node]._replace(written=False)
+            path = own_path(own)
+            nid = own.node = self.add_node(name, inputs, None, path, group.scope, path)
+        elif len(inputs) > 1:
+            nid = self.add_node(name, inputs, None, group.path, group.scope, group.path, False)
+        elif inputs:
+            nid = inputs[0]
+        else:
+            return  # made from constants only: no node made it
+        for t in outs:
+            self.set_made(t, nid)
+
+    def follow(
+        self,
+        func: Any,
+        args: Any,
+        kwargs: Any,
+        out: Any,
+        where: str,
+        ins: list[torch.Tensor] | None = None,
+        outs: list[torch.Tensor] | None = None,
+    ) -> None:
         """Carry receptive fields through one op outside known layers, or mark them unknown."""
-        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        if ins is None:
+            ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         data = [(t, f) for t in ins if (f := self.field_of(t)) is not None]
-        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if outs is None:
+            outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if not data or not outs:
             return  # constants and parameters carry no field
         unknown = next((f for _, f in data if f.rf is None), None)
@@ -317,7 +485,7 @@ class Tracer:
     def _step(self, rf: ReceptiveField, how: RFStep) -> Field:
         """The field after one window, or unknown once its numbers pass the analysis' bound."""
         try:
-            return Field(receptive.check(receptive.step(rf, how, self.input_hw)))
+            return Field(receptive.check(receptive.step(rf, how, self.input_sizes)))
         except ShapeError:
             return Field(None, "the receptive field grows past 2^53")
 
@@ -328,3 +496,20 @@ class Tracer:
         if misaligned:
             self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
         return Field(rf)
+
+
+def _items(children: list[Record | Group]) -> tuple[int | str, ...]:
+    """A scope's items: its rows' nodes and its child scopes' keys (an uncalled module has none)."""
+    out: list[int | str] = []
+    for c in children:
+        if isinstance(c, Group):
+            out.append(c.key)
+        elif c.node is not None:
+            out.append(c.node)
+    return tuple(out)
+
+
+def own_path(rec: Record) -> str:
+    """The path of a container's own row: its parameters, or else its functional ops."""
+    what = "own parameters" if rec.params or rec.buffers else "own operations"
+    return f"{rec.path} ({what})"
