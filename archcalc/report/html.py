@@ -165,7 +165,45 @@ def report_data(analysis: Analysis) -> dict[str, Any]:
         "largest": largest.path if largest else None,
         "layers": [_layer(row, analysis, families) for row in analysis.rows],
         "tree": [_tree_node(row, index, _roles(analysis)) for row in analysis.tree],
+        "edges": skip_edges(analysis),
     }
+
+
+def skip_edges(analysis: Analysis) -> list[list[int]]:
+    """The graph's edges the diagram's left-to-right order does not show, as [from, to] layers.
+
+    An edge reaches a layer from anything but the layer drawn just before it: an
+    explicit ``add`` / ``mul`` / ``cat`` of earlier names, a ``from:``, a block's
+    ``input`` read again. ``from`` is -1 for the spec's input. Residual and concat
+    shorthands are drawn as lanes instead, so their unwritten merges give no edge.
+    A value without a row of its own (such a merge) is drawn from the row just
+    before it, the end of its box.
+    """
+    graph = analysis.graph
+    if graph is None:
+        return []
+    row_of: dict[int, int] = {}  # node id → its row index (written nodes)
+    for i, row in enumerate(analysis.rows):
+        if row.node is not None:
+            row_of[row.node] = i
+    last = -1
+    drawn = [-1] * len(graph.nodes)  # node id → the row that stands for its value
+    for node in graph.nodes[1:]:
+        last = row_of.get(node.id, last)
+        drawn[node.id] = last
+    edges: list[list[int]] = []
+    for node in graph.nodes[1:]:
+        if not node.written or node.id not in row_of:
+            continue
+        explicit = node.is_merge or (node.layer is not None and node.layer.source is not None)
+        if not explicit:
+            continue
+        to = row_of[node.id]
+        for source in dict.fromkeys(node.inputs):
+            start = drawn[source]
+            if start != to - 1:
+                edges.append([start, to])
+    return edges
 
 
 def kind_families() -> dict[str, str]:

@@ -45,13 +45,15 @@
   const MAX_H = 150;
   const MIN_H = 12;
   let maxSide = 1;
+  // A feature map of any rank (C×L, C×H×W, C×D×H×W) is drawn by its number of positions.
+  const positions = (s) => s.slice(1).reduce((a, b) => a * b, 1);
   for (const s of [data.input_shape].concat(layers.map((l) => l.shape))) {
-    if (s.length === 3) maxSide = Math.max(maxSide, Math.sqrt(s[1] * s[2]));
+    if (s.length >= 2) maxSide = Math.max(maxSide, Math.sqrt(positions(s)));
   }
 
   function geometry(shape, thin) {
-    if (shape.length === 3) {
-      const side = Math.sqrt(shape[1] * shape[2]);
+    if (shape.length >= 2) {
+      const side = Math.sqrt(positions(shape));
       const h = Math.max(MIN_H, Math.round(MAX_H * Math.pow(side / maxSide, 0.7)));
       return [thin ? 5 : Math.round(6 + 5 * Math.log2(shape[0] + 1)), h];
     }
@@ -97,7 +99,7 @@
     const [w, h] = geometry(l.shape, l.thin);
     const [wrap, box] = item(tallest, l.thin ? null : l.name);
     const b = el("button", "block fam-" + l.family + (l.thin ? " thin" : "") +
-      (l.shape.length === 3 ? "" : " flat"));
+      (l.shape.length >= 2 ? "" : " flat"));
     b.type = "button";
     b.style.width = w + "px";
     b.style.height = h + "px";
@@ -166,6 +168,8 @@
     top.appendChild(inputBlock(tallest));
     for (const n of data.tree) top.appendChild(typeof n === "number" ? block(n, tallest) : group(n, true));
     diagram.appendChild(top);
+    drawEdges();
+    window.addEventListener("resize", drawEdges);
 
     const legend = document.getElementById("legend");
     const seen = [];
@@ -178,6 +182,40 @@
     }
     legend.appendChild(el("span", "legend-note",
       "height ∝ (H·W)^0.35, width ∝ log channels; thin slices keep the shape; bars are flat vectors"));
+  }
+
+  // ---- Skip edges: the graph's edges that left-to-right order does not show (a named tensor
+  // read again by add / mul / cat or `from:`), as arcs above the blocks they join.
+  let inputBox = null;
+  function drawEdges() {
+    const diagram = document.getElementById("diagram");
+    const old = diagram.querySelector("svg.edges");
+    if (old) old.remove();
+    if (!data.edges.length) return;
+    diagram.classList.add("has-edges");  // room above the blocks for the arcs
+    inputBox = inputBox || diagram.querySelector(".block.input");
+    const origin = diagram.getBoundingClientRect();
+    const width = diagram.scrollWidth;
+    const height = diagram.scrollHeight;
+    const overlay = svg("svg", { class: "edges", width: width, height: height, "aria-hidden": "true" });
+    const at = (i) => {
+      const r = (i < 0 ? inputBox : blocks[i]).getBoundingClientRect();
+      return [r.left + r.width / 2 - origin.left + diagram.scrollLeft, r.top - origin.top + diagram.scrollTop];
+    };
+    for (const [from, to] of data.edges) {
+      const [x1, y1] = at(from);
+      const [x2, y2] = at(to);
+      const lift = Math.min(Math.max(y1, y2) - 2, 14 + Math.abs(x2 - x1) / 12);
+      const top = Math.min(y1, y2) - lift;
+      const path = svg("path", {
+        class: "edge",
+        d: `M ${x1} ${y1} C ${x1} ${top}, ${x2} ${top}, ${x2} ${y2}`,
+        "data-from": from,
+        "data-to": to,
+      });
+      overlay.appendChild(path);
+    }
+    diagram.appendChild(overlay);
   }
 
   // ---- The layer panel

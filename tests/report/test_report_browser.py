@@ -173,3 +173,84 @@ def test_hostile_name_runs_no_script(browser: Any, tmp_path: Path) -> None:
         browser.switch_to.alert.text  # noqa: B018 - reading it is the probe
     assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE
     assert browser.execute_script("return document.scripts.length") == 2
+
+
+SKIPS = """
+name: skips
+input: [3, 32, 32]
+blocks:
+  se:
+    params: [c, squeeze]
+    layers:
+      - global_avg_pool: {flatten: false}
+      - conv2d: {out: $squeeze, kernel: 1}
+      - relu
+      - conv2d: {out: $c, kernel: 1}
+      - sigmoid: {name: gate}
+      - mul: [input, gate]
+layers:
+  - conv2d: {name: stem, out: 16, kernel: 3, padding: 1}
+  - relu: {name: a}
+  - conv2d: {out: 16, kernel: 3, padding: 1}
+  - se: {name: se1, c: 16, squeeze: 4}
+  - add: [a, se1]
+  - conv2d: {name: b, out: 16, kernel: 3, padding: 1, from: stem}
+  - cat: [b, a]
+  - global_avg_pool
+  - linear: 10
+"""
+
+
+def test_skip_edges_are_drawn_between_the_blocks_they_join(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    spec = tmp_path / "skips.yaml"
+    spec.write_text(SKIPS, encoding="utf-8")
+    page = tmp_path / "skips.html"
+    result = run_cli("report", str(spec), "-o", str(page))
+    assert result.returncode == 0, result.stderr
+    open_page(browser, page)
+
+    # Every edge the graph has and the left-to-right order does not show: the gate's
+    # `mul` reading the block's input, `add: [a, se1]`, `from: stem`, `cat: [b, a]`.
+    edges = browser.find_elements(By.CSS_SELECTOR, "#diagram svg.edges path.edge")
+    paths = {
+        (e.get_attribute("data-from"), e.get_attribute("data-to")): e.get_attribute("d")
+        for e in edges
+    }
+    names = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#diagram .block[data-index]'))"
+        ".map(b => [b.dataset.index, b.dataset.path])"
+    )
+    path_of = dict(names)
+    joined = {(path_of[a], path_of[b]) for a, b in paths}
+    assert joined == {
+        ("conv2d_2", "se1.mul_5"),
+        ("a", "add_4"),
+        ("stem", "b"),
+        ("a", "cat_6"),
+    }
+    # Each arc starts above its source block's centre and ends above its target's.
+    for (a, b), d in paths.items():
+        x1, y1, *_, x2, y2 = (
+            float(v) for v in d.replace("M", "").replace("C", "").replace(",", " ").split()
+        )
+        for index, x, y in ((a, x1, y1), (b, x2, y2)):
+            rect = browser.execute_script(
+                "const d = document.getElementById('diagram').getBoundingClientRect();"
+                "const r = document.querySelector(`#diagram .block[data-index='${arguments[0]}']`)"
+                ".getBoundingClientRect();"
+                "return [r.left - d.left, r.right - d.left, r.top - d.top];",
+                index,
+            )
+            assert rect[0] <= x <= rect[1] and abs(y - rect[2]) < 1.5, (a, b, d, rect)
+
+    shot = tmp_path / "skips.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    # Kept for a person to look at: ARCHCALC_SCREENSHOTS=DIR copies it there.
+    keep = os.environ.get("ARCHCALC_SCREENSHOTS")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
