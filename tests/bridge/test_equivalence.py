@@ -30,7 +30,7 @@ from tests.helpers import EXAMPLES
 def randomise_batchnorm(model: nn.Module) -> None:
     """Fresh batch norms are the identity (γ=1, β=0, mean 0, var 1); swapped ones would pass."""
     for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             assert module.running_mean is not None and module.running_var is not None
             with torch.no_grad():
                 module.weight.uniform_(0.5, 1.5)
