@@ -70,6 +70,95 @@ class GlobalMaxPool(nn.Module):
         return f"flatten={self.flatten}"
 
 
+class LayerNormChannels(nn.LayerNorm):
+    """Layer normalisation over the channels at every position of a C×L, C×H×W or C×D×H×W map.
+
+    At rank 2 this is torchvision's ConvNeXt ``LayerNorm2d`` (channels moved last, layer norm,
+    moved back): the same ``weight`` and ``bias`` and the same outputs, so its state_dict loads.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.layer_norm(
+            x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return y.movedim(-1, 1)
+
+
+class LayerScale(nn.Module):
+    """A learnt scale per channel, ``layer_scale * x`` (ConvNeXt's, CaiT's).
+
+    The parameter is laid out as torchvision's ``CNBlock.layer_scale``: C×1×1 for a C×H×W map
+    (C×1 and C×1×1×1 at the other ranks, C for features), filled with ``init``.
+    """
+
+    def __init__(self, channels: int, rank: int = 2, init: float = 1e-6) -> None:
+        super().__init__()
+        self.init = init
+        self.layer_scale = nn.Parameter(torch.full((channels, *(1,) * rank), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * x
+
+    def extra_repr(self) -> str:
+        return f"{self.layer_scale.shape[0]}, init={self.init:g}"
+
+
+class DropPath(nn.Module):
+    """Stochastic depth by sample, as ``torchvision.ops.StochasticDepth(p, "row")``.
+
+    While training, each sample's whole tensor is zeroed with probability ``p`` and the
+    survivors scaled by 1 / (1 − p); in eval mode it is the identity. archcalc's own so that a
+    built spec needs no torchvision.
+    """
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = (x.shape[0], *(1,) * (x.dim() - 1))
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Chunk(nn.Module):
+    """Piece ``index`` of ``x.chunk(chunks, dim=1)``, on channels (features for a flat input)."""
+
+    def __init__(self, chunks: int, index: int) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+class Split(nn.Module):
+    """Piece ``index`` of ``x.split(sizes, dim=1)``, on channels (features for a flat input)."""
+
+    def __init__(self, sizes: tuple[int, ...], index: int) -> None:
+        super().__init__()
+        self.sizes = tuple(sizes)
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.split(list(self.sizes), dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"sizes={list(self.sizes)}, index={self.index}"
+
+
 # The functional pools by spatial rank (1, 2, 3), indexed from 0: a batch of
 # C×L maps is 3-D, so a tensor of dim n takes entry n − 3.
 _ADAPTIVE_AVG = (

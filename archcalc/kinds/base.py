@@ -177,6 +177,11 @@ class LayerKind(Generic[A]):
     # The torch.nn class name ``to_torch`` builds ("Conv2d"), or archcalc's own
     # module's (GlobalAvgPool, in archcalc.bridge.modules).
     torch_type: str = ""
+    # Other classes ``from_torch`` reads: a torch.nn or archcalc name ("LayerNorm",
+    # which layernorm builds for a flat input), or another library's class by its
+    # dotted path ("torchvision.models.convnext.LayerNorm2d"), matched by name so
+    # that the library is never imported.
+    torch_aliases: tuple[str, ...] = ()
     # A module of exactly ``torch_type`` → its arguments, or None when this
     # module's settings cannot be written in a spec. Takes the input shape when
     # known, () otherwise.
@@ -331,9 +336,12 @@ TORCH_ARGUMENT_NAMES: dict[str, str | None] = {
     "kernel_size": "kernel",
     "output_size": "output",
     "num_parameters": "per_channel",
+    "num_groups": "groups",
     "in_channels": None,
     "in_features": None,
     "num_features": None,
+    "num_channels": None,
+    "normalized_shape": None,
 }
 # Torch arguments archcalc never writes for a reason of its own.
 _NEVER_WRITTEN = {
@@ -487,6 +495,18 @@ class ArgReader:
             return tuple(self._check_int(name, item, minimum) for item in items)
         v = self._check_int(name, node, minimum)
         return (v,) * rank
+
+    def ints(self, name: str, minimum: int = 1) -> tuple[int, ...]:
+        """A non-empty list of integers, each at least ``minimum`` (split's ``sizes: [58, 58]``)."""
+        node = self._take(name, _REQUIRED)
+        assert node is not None
+        if not node.is_list or not node.value:
+            raise self.error(
+                node,
+                f"`{name}` expects a list of integers, but gets {describe(node)}",
+                hint=f"e.g. `{name}: [16, 16]`",
+            )
+        return tuple(self._check_int(name, item, minimum) for item in node.value)
 
     def padding(self, name: str = "padding", allow_same: bool = True, rank: int = 2) -> Axes | str:
         """An int, one per axis, or (for convolutions) ``same`` / ``valid``."""

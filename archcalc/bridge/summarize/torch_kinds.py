@@ -33,27 +33,44 @@ class Known:
         return kinds.REGISTRY[self.kind].apply(self.args, in_shape)
 
 
+def _named_class(name: str) -> type[nn.Module] | None:
+    found = getattr(nn, name, None) or getattr(modules, name, None)
+    return found if isinstance(found, type) and issubclass(found, nn.Module) else None
+
+
 def torch_class(kind: LayerKind[Any]) -> type[nn.Module] | None:
     """The class ``kind.torch_type`` names: torch.nn's, else archcalc's own (GlobalAvgPool)."""
-    found = getattr(nn, kind.torch_type, None) or getattr(modules, kind.torch_type, None)
-    return found if isinstance(found, type) and issubclass(found, nn.Module) else None
+    return _named_class(kind.torch_type)
 
 
 def _classes() -> dict[type[nn.Module], LayerKind[Any]]:
     out: dict[type[nn.Module], LayerKind[Any]] = {}
     for kind in kinds.REGISTRY.values():
-        cls = torch_class(kind) if kind.from_torch is not None else None
-        if cls is not None:
-            out.setdefault(cls, kind)
+        if kind.from_torch is None:
+            continue
+        for name in (kind.torch_type, *kind.torch_aliases):
+            cls = _named_class(name)
+            if cls is not None:
+                out.setdefault(cls, kind)
     return out
 
 
 _KINDS_BY_CLASS = _classes()
+# Another library's classes by dotted path (torchvision's LayerNorm2d): compared by
+# name, so that summarising a model never imports a library it does not use.
+_KINDS_BY_PATH = {
+    name: kind
+    for kind in kinds.REGISTRY.values()
+    if kind.from_torch is not None
+    for name in kind.torch_aliases
+    if "." in name
+}
 
 
 def known_kind(module: nn.Module, in_shape: Shape) -> Known | None:
     """The archcalc kind of ``module``, or None for a class (or settings) archcalc does not know."""
-    kind = _KINDS_BY_CLASS.get(type(module))
+    cls = type(module)
+    kind = _KINDS_BY_CLASS.get(cls) or _KINDS_BY_PATH.get(f"{cls.__module__}.{cls.__qualname__}")
     if kind is None or kind.from_torch is None:
         return None
     read = kind.from_torch(module, in_shape)
