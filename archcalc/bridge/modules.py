@@ -159,6 +159,34 @@ class Split(nn.Module):
         return f"sizes={list(self.sizes)}, index={self.index}"
 
 
+class CenterCrop(nn.Module):
+    """The centre ``size`` of every spatial axis (L; H, W; D, H, W), by slicing.
+
+    ``size`` is one int for every axis or one per axis. The offset on each axis is
+    ``round((n − size) / 2)`` with Python's rounding, half to even, exactly as
+    ``torchvision.transforms.functional.center_crop`` places it; unlike it, a crop larger
+    than the input is refused, not padded.
+    """
+
+    def __init__(self, size: int | tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sizes = x.shape[2:]
+        crop = self.size if isinstance(self.size, tuple) else (self.size,) * len(sizes)
+        if len(crop) != len(sizes) or any(h > n for h, n in zip(crop, sizes, strict=True)):
+            raise ValueError(f"CenterCrop({self.size}) does not fit a {tuple(sizes)} input")
+        index = [slice(None), slice(None)]
+        for n, h in zip(sizes, crop, strict=True):
+            top = round((n - h) / 2)
+            index.append(slice(top, top + h))
+        return x[tuple(index)]
+
+    def extra_repr(self) -> str:
+        return f"size={self.size!r}"
+
+
 # The functional pools by spatial rank (1, 2, 3), indexed from 0: a batch of
 # C×L maps is 3-D, so a tensor of dim n takes entry n − 3.
 _ADAPTIVE_AVG = (

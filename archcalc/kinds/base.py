@@ -336,6 +336,7 @@ TORCH_ARGUMENT_NAMES: dict[str, str | None] = {
     "kernel_size": "kernel",
     "output_size": "output",
     "num_parameters": "per_channel",
+    "scale_factor": "scale",
     "num_groups": "groups",
     "in_channels": None,
     "in_features": None,
@@ -495,6 +496,11 @@ class ArgReader:
             return tuple(self._check_int(name, item, minimum) for item in items)
         v = self._check_int(name, node, minimum)
         return (v,) * rank
+
+    def optional(self, name: str) -> Node | None:
+        """The node written for ``name``, or None: for an argument no typed getter reads
+        (a number or one per axis, a list of (before, after) pairs); the kind checks it."""
+        return self._take(name, None)
 
     def ints(self, name: str, minimum: int = 1) -> tuple[int, ...]:
         """A non-empty list of integers, each at least ``minimum`` (split's ``sizes: [58, 58]``)."""
