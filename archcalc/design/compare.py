@@ -129,9 +129,16 @@ def _notes(designs: tuple[Design, ...], override: Shape | None) -> tuple[str, ..
         shapes = {d.written_shape for d in designs}
         if len(shapes) > 1:
             listed = ", ".join(f"{d.name} {fmt_shape(d.written_shape)}" for d in designs)
+            # A waveform beside a clip: one --input would fail every design but one.
+            one_rank = len({len(shape) for shape in shapes}) == 1
+            advice = (
+                "pass --input to compare them at one size"
+                if one_rank
+                else "their ranks differ, so no one --input fits them all"
+            )
             notes.append(
                 f"inputs differ ({listed}): each design is compared at its own input "
-                "as written; pass --input to compare them at one size"
+                f"as written; {advice}"
             )
     else:
         for d in designs:

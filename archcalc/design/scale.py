@@ -17,7 +17,7 @@ from typing import Literal
 from archcalc.analysis.walk import analyze
 from archcalc.design.figures import Figures, figures
 from archcalc.errors import ArchcalcError
-from archcalc.kinds.base import Shape, fmt_shape
+from archcalc.kinds.base import RANK_SHAPES, Shape, fmt_shape
 from archcalc.spec.model import Spec
 
 # The analyser names a layer as "layers[4] (maxpool2d pool2)"; the path is the last word.
@@ -112,11 +112,18 @@ def scale(specs: Sequence[tuple[str, Spec]], sizes: Sequence[int]) -> ScaleResul
             raise ArchcalcError(
                 f"scale needs a C×H×W input, but {spec.name} takes {fmt_shape(spec.input_shape)}",
                 file=spec.file,
-                hint="scale grows H and W; a flat input has neither",
+                hint=_why_not_scaled(spec.input_shape),
             )
         points = tuple(_point(spec, s) for s in ordered)
         series.append(ScaleSeries(source, spec.name, spec.input_shape, points))
     return ScaleResult(ordered, tuple(series))
+
+
+def _why_not_scaled(shape: Shape) -> str:
+    if len(shape) == 1:
+        return "scale grows H and W; a flat input has neither"
+    # A waveform or a clip has spatial axes, just not the two that S×S names.
+    return f"scale grows H and W to S×S; a {RANK_SHAPES[len(shape) - 1]} input is not an image"
 
 
 def _point(spec: Spec, size: int) -> ScalePoint:

@@ -34,6 +34,21 @@ DEFINITIONS = (
     "depth = conv and linear layers on the longest path; final receptive field = its size at "
     "the last spatial layer · the share of the input's H×W it covers"
 )
+# The same definitions once a design reads a C×L or C×D×H×W input, where H×W would misname
+# the positions that the head, the body and the coverage are counted over.
+DEFINITIONS_ANY_RANK = (
+    "head = the layers after the last one whose output is still a feature map with more than "
+    "one position (L, H·W or D·H·W > 1); peak activations = the largest input + output of one "
+    "layer; memory at float32, batch 1; depth = conv and linear layers on the longest path; "
+    "final receptive field = its size at the last spatial layer · the share of the input's "
+    "positions (L, H×W or D×H×W) it covers"
+)
+
+
+def definitions(c: Comparison) -> str:
+    """What the rows count, in the words of the designs' inputs (flat or C×H×W: images')."""
+    images = all(len(d.input_shape) in (1, 3) for d in c.designs)
+    return DEFINITIONS if images else DEFINITIONS_ANY_RANK
 
 
 def metric_text(key: str, f: Figures) -> str:
@@ -150,7 +165,7 @@ def print_comparison(c: Comparison, console: Console) -> None:
             table.add_row(*row, style="red" if label == "Error" else None)
         print_table(console, table)
     print_wrapped(console, LEGEND, width)
-    print_wrapped(console, DEFINITIONS, width, style="dim")
+    print_wrapped(console, definitions(c), width, style="dim")
     for note in c.notes:
         print_wrapped(console, f"note: {note}", width, prefix="note: ", prefix_style="yellow")
 
@@ -187,7 +202,7 @@ def markdown(c: Comparison) -> str:
             row.append(f"**{shown}**" if mark == "best" else shown)
         rows.append(row)
     body = markdown_table(rows, ["", *_headers(c)], [False] + [True] * len(c.designs))
-    lines = [f"### {_title(c)}", "", body, "", f"{LEGEND}.", "", f"_{DEFINITIONS}._"]
+    lines = [f"### {_title(c)}", "", body, "", f"{LEGEND}.", "", f"_{definitions(c)}._"]
     lines += [f"\n> note: {n}" for n in c.notes]
     return inert("\n".join(lines) + "\n")
 

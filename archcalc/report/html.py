@@ -24,7 +24,7 @@ from archcalc import kinds
 from archcalc.analysis.memory import binary_size, estimate
 from archcalc.analysis.receptive import ReceptiveField, axes_text, number_text
 from archcalc.analysis.result import Analysis, Row
-from archcalc.kinds.base import Shape, fmt_shape
+from archcalc.kinds.base import RANK_SHAPES, Shape, fmt_shape
 from archcalc.render.columns import COLUMNS, cells, count, rf_text, share_text, total_cells
 
 
@@ -308,10 +308,18 @@ def rf_view(
 
     Bounds are inclusive input-pixel indices (row, column); ``inside_*`` are the
     same bounds clipped to the input, where padding pushes a field past the edge.
-    None where the input is not an image.
+    None where the input is flat; no grid (``"grid": None``, the field in numbers and
+    a ``note`` saying why) where it is C×L or C×D×H×W.
     """
-    if rf is None or len(input_shape) != 3:
+    if rf is None or len(input_shape) < 2:
         return None
+    if len(input_shape) != 3:
+        # A waveform or a clip has a field on every axis, but no H×W plane to draw it on.
+        return {
+            "grid": None,
+            "note": f"Fields are drawn over C×H×W images; this "
+            f"{RANK_SHAPES[len(input_shape) - 1]} input's is given in numbers above.",
+        }
     grid = (input_shape[1], input_shape[2])
     view: dict[str, Any] = {
         "grid": list(grid),
@@ -323,9 +331,9 @@ def rf_view(
     }
     if rf.whole:
         return view
-    if len(rf.size) != 2 or not rf.exact:
-        # The report draws fields on an H×W grid of whole pixels; a C×L or C×D×H×W
-        # field, or one with fractional steps, is given in numbers only.
+    if not rf.exact:
+        # The report draws fields on an H×W grid of whole pixels; one with fractional
+        # steps is given in numbers only.
         return view
     units = [("first", (0, 0))]
     if len(output_shape) == 3:
@@ -376,7 +384,12 @@ def rf_detail(rf: ReceptiveField | None, input_shape: Shape) -> str:
         return f"the whole {fmt_shape(input_shape[1:])} input"
     start = ", ".join(_num(s) for s in rf.start)
     size = "×".join(number_text(x) for x in rf.size)
-    return f"{size} px · jump {axes_text(rf.jump)} · start ({start})"
+    unit = _FIELD_UNITS.get(len(rf.size), "positions")
+    return f"{size} {unit} · jump {axes_text(rf.jump)} · start ({start})"
+
+
+# What one input position is called, by the number of spatial axes (a waveform's samples).
+_FIELD_UNITS = {1: "samples", 2: "px", 3: "voxels"}
 
 
 def _num(x: float) -> str:

@@ -180,8 +180,10 @@
       entry.appendChild(document.createTextNode(FAMILY_NAMES[family] || family));
       legend.appendChild(entry);
     }
-    legend.appendChild(el("span", "legend-note",
-      "height ∝ (H·W)^0.35, width ∝ log channels; thin slices keep the shape; bars are flat vectors"));
+    // The positions a block's height counts, named by the input's rank (a waveform has L).
+    const count = { 2: "L", 4: "D·H·W" }[data.input_shape.length] || "H·W";
+    legend.appendChild(el("span", "legend-note", "height ∝ (" + count +
+      ")^0.35, width ∝ log channels; thin slices keep the shape; bars are flat vectors"));
   }
 
   // ---- Skip edges: the graph's edges that left-to-right order does not show (a named tensor
@@ -267,6 +269,11 @@
     const rf = l.rf;
     if (!rf) {
       body.appendChild(el("p", "muted", "The input is not an image, so there is no spatial field."));
+      return;
+    }
+    if (!rf.grid) {
+      body.appendChild(el("p", "rf-title", l.path + ": " + l.text.rf_detail));
+      body.appendChild(el("p", "muted", rf.note));
       return;
     }
     const [H, W] = rf.grid;
