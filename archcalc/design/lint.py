@@ -479,7 +479,11 @@ def _dropout_before_norm(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     norm: Row | None = None
     for i in range(len(a.rows) - 1, -1, -1):
         next_norm[i] = norm
-        if a.rows[i].kind in NORMALISERS:
+        # Only a norm that keeps running statistics shifts: layer, group and instance norm
+        # use each sample's own at inference, whatever dropout did before them.
+        if a.rows[i].kind in NORMALISERS and getattr(
+            _args(a, a.rows[i]), "track_running_stats", False
+        ):
             norm = a.rows[i]
     for row, norm in zip(a.rows, next_norm, strict=True):
         p = getattr(_args(a, row), "p", 0.0)

@@ -10,7 +10,17 @@ import torch
 from torch import nn
 
 import archcalc
-from archcalc.bridge.modules import Concat, GlobalAvgPool, GlobalMaxPool, Residual
+from archcalc.bridge.modules import (
+    Chunk,
+    Concat,
+    DropPath,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    LayerNormChannels,
+    LayerScale,
+    Residual,
+    Split,
+)
 from archcalc.kinds import REGISTRY
 from tests.helpers import EXAMPLES
 
@@ -132,6 +142,26 @@ KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
     ("batchnorm3d", {"eps": 1e-3}, [6, 2, 4, 4], nn.BatchNorm3d(6, eps=1e-3)),
     ("dropout1d", 0.1, [3, 8], nn.Dropout1d(0.1)),
     ("dropout3d", 0.1, [3, 2, 4, 4], nn.Dropout3d(0.1)),
+    # Normalisations other than batch norm, ConvNeXt's and ShuffleNet's channel moves.
+    ("groupnorm", {"groups": 4, "eps": 1e-6}, [8, 6, 6], nn.GroupNorm(4, 8, eps=1e-6)),
+    ("groupnorm", {"groups": 2, "affine": False}, [6], nn.GroupNorm(2, 6, affine=False)),
+    ("instancenorm1d", {"affine": True}, [4, 10], nn.InstanceNorm1d(4, affine=True)),
+    ("instancenorm2d", None, [4, 6, 6], nn.InstanceNorm2d(4)),
+    (
+        "instancenorm3d",
+        {"track_running_stats": True, "momentum": 0.2},
+        [4, 2, 4, 4],
+        nn.InstanceNorm3d(4, momentum=0.2, track_running_stats=True),
+    ),
+    ("layernorm", {"eps": 1e-6}, [8, 6, 6], LayerNormChannels(8, eps=1e-6)),
+    ("layernorm", {"bias": False}, [4, 10], LayerNormChannels(4, bias=False)),
+    ("layernorm", None, [12], nn.LayerNorm(12)),
+    ("layer_scale", 1e-6, [8, 6, 6], LayerScale(8, rank=2, init=1e-6)),
+    ("layer_scale", {"init": 0.5}, [8, 2, 3, 3], LayerScale(8, rank=3, init=0.5)),
+    ("drop_path", 0.1, [8, 6, 6], DropPath(0.1)),
+    ("channel_shuffle", 2, [8, 6, 6], nn.ChannelShuffle(2)),
+    ("chunk", {"chunks": 2, "index": 1}, [8, 6, 6], Chunk(2, 1)),
+    ("split", {"sizes": [3, 5], "index": 0}, [8, 6, 6], Split((3, 5), 0)),
 ]
 
 
