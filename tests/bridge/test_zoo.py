@@ -39,6 +39,7 @@ ZOO: dict[str, dict[str, Any]] = {
     # A video network (torchvision.models.video): a 3×16×112×112 clip, one forward of a few
     # seconds on two cores, shared by every check below as the 2-D models' forward is.
     "r3d_18": {},
+    "shufflenet_v2_x1_0": {},
 }
 # The leaves compared shape by shape: the kinds that hold weights, in execution order.
 LEAF_TYPES = {
