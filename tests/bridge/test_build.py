@@ -11,6 +11,7 @@ from torch import nn
 
 import archcalc
 from archcalc.bridge.modules import (
+    CenterCrop,
     Chunk,
     Concat,
     DropPath,
@@ -162,6 +163,62 @@ KIND_TABLE: list[tuple[str, Any, list[int], nn.Module]] = [
     ("channel_shuffle", 2, [8, 6, 6], nn.ChannelShuffle(2)),
     ("chunk", {"chunks": 2, "index": 1}, [8, 6, 6], Chunk(2, 1)),
     ("split", {"sizes": [3, 5], "index": 0}, [8, 6, 6], Split((3, 5), 0)),
+    # Resampling: up, down, crop and pad.
+    (
+        "conv_transpose2d",
+        {"out": 6, "kernel": [3, 2], "stride": 2, "padding": 1, "output_padding": [1, 0]},
+        [4, 5, 5],
+        nn.ConvTranspose2d(4, 6, (3, 2), stride=2, padding=1, output_padding=(1, 0)),
+    ),
+    (
+        "conv_transpose1d",
+        {"out": 4, "kernel": 3, "dilation": 2, "groups": 2, "bias": False},
+        [2, 9],
+        nn.ConvTranspose1d(2, 4, 3, dilation=2, groups=2, bias=False),
+    ),
+    (
+        "conv_transpose3d",
+        {"out": 2, "kernel": 2, "stride": 2},
+        [4, 2, 3, 3],
+        nn.ConvTranspose3d(4, 2, 2, stride=2),
+    ),
+    ("upsample", 2, [3, 4, 5], nn.Upsample(scale_factor=2)),
+    (
+        "upsample",
+        {"size": [7, 9], "mode": "bilinear", "align_corners": True},
+        [3, 4, 5],
+        nn.Upsample(size=(7, 9), mode="bilinear", align_corners=True),
+    ),
+    (
+        "upsample",
+        {"scale": 1.5, "mode": "linear"},
+        [3, 8],
+        nn.Upsample(scale_factor=1.5, mode="linear"),
+    ),
+    ("pixel_shuffle", 2, [8, 3, 3], nn.PixelShuffle(2)),
+    ("pixel_unshuffle", 2, [2, 4, 6], nn.PixelUnshuffle(2)),
+    ("center_crop", [3, 4], [2, 6, 6], CenterCrop((3, 4))),
+    ("center_crop", 3, [2, 5, 5, 5], CenterCrop(3)),
+    ("pad", 1, [2, 4, 4], nn.ConstantPad2d(1, 0.0)),
+    (
+        "pad",
+        {"padding": [[0, 1], 2], "mode": "reflect"},
+        [2, 4, 4],
+        nn.ReflectionPad2d((2, 2, 0, 1)),
+    ),
+    ("pad", {"padding": 2, "mode": "replicate"}, [2, 5], nn.ReplicationPad1d(2)),
+    (
+        "pad",
+        {"padding": [1, 0, 1], "mode": "circular"},
+        [2, 3, 3, 3],
+        nn.CircularPad3d((1, 1, 0, 0, 1, 1)),
+    ),
+    (
+        "pad",
+        {"padding": [0, [1, 0]], "value": -1.0},
+        [2, 3, 3],
+        nn.ConstantPad2d((1, 0, 0, 0), -1.0),
+    ),
 ]
 
 
