@@ -40,6 +40,7 @@ ZOO: dict[str, dict[str, Any]] = {
     # seconds on two cores, shared by every check below as the 2-D models' forward is.
     "r3d_18": {},
     "shufflenet_v2_x1_0": {},
+    "convnext_tiny": {},
 }
 # The leaves compared shape by shape: the kinds that hold weights, in execution order.
 LEAF_TYPES = {
@@ -71,10 +72,11 @@ def real(request: pytest.FixtureRequest) -> Iterator[tuple[str, Run]]:
     # inception_v3 rescales its input channels first when this is on; a spec has no such step.
     assert not getattr(model, "transform_input", False)
     randomise_batchnorm(model)
+    _randomise_layer_norms_and_scales(model)
     leaves: list[tuple[str, tuple[int, ...]]] = []
     handles = [
         module.register_forward_hook(
-            lambda m, _i, out, kind=kind: leaves.append((kind, tuple(out.shape[1:])))
+            lambda m, _i, out, kind=kind: leaves.append(_as_written(kind, out))
         )
         for module in model.modules()
         for cls, kind in LEAF_TYPES.items()
@@ -89,6 +91,27 @@ def real(request: pytest.FixtureRequest) -> Iterator[tuple[str, Run]]:
         handle.remove()
     macs = counter.get_total_flops() // 2  # a multiply-add is two FLOPs
     yield name, Run(model, x, logits, macs, leaves)
+
+
+def _randomise_layer_norms_and_scales(model: nn.Module) -> None:
+    """Fresh layer norms are the identity, and ConvNeXt's scales of 1e-6 leave its blocks all
+    but unseen in the logits: values under which a swap or a wrong block would show."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm) and module.weight is not None:
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0.0, 0.1)
+        for name, p in model.named_parameters():
+            if name.endswith("layer_scale"):
+                p.uniform_(0.5, 1.5)
+
+
+def _as_written(kind: str, out: torch.Tensor) -> tuple[str, tuple[int, ...]]:
+    """A leaf's kind and output shape as its spec writes it. ConvNeXt's pointwise layers are
+    nn.Linear on channels-last maps (N, H, W, C): the spec's 1×1 convs, whose output is C×H×W."""
+    if kind == "linear" and out.dim() == 4:
+        return "conv2d", (out.shape[3], out.shape[1], out.shape[2])
+    return kind, tuple(out.shape[1:])
 
 
 def _analysis(name: str) -> archcalc.Analysis:
@@ -114,14 +137,31 @@ def test_every_weight_layer_has_torchvision_s_output_shape(real: tuple[str, Run]
 def _by_position(
     ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
-    """torchvision's tensors under archcalc's keys, paired in order; each pair must agree."""
+    """torchvision's tensors under archcalc's keys, paired in order; each pair must agree.
+
+    A pointwise nn.Linear (out×in) pairs with the spec's 1×1 conv (out×in×1×1): the same weight.
+    """
     assert len(ours) == len(theirs)
     renamed = {}
-    for (key, mine), (their_key, tensor) in zip(ours.items(), theirs.items(), strict=True):
+    for (key, mine), (their_key, tensor) in zip(ours.items(), _run_order(theirs), strict=True):
         assert key.rsplit(".", 1)[-1] == their_key.rsplit(".", 1)[-1], (key, their_key)
+        if mine.dim() == 4 and tensor.dim() == 2:
+            tensor = tensor[:, :, None, None]
         assert mine.shape == tensor.shape, (key, their_key)
         renamed[key] = tensor
     return renamed
+
+
+def _run_order(state: dict[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
+    """torchvision's tensors in the order its layers use them. A state_dict lists a module's own
+    parameters before its children's, but ConvNeXt's block applies its ``layer_scale`` after
+    them: it moves after its block's last key."""
+    keys = list(state)
+    for key in [k for k in keys if k.endswith(".layer_scale")]:
+        keys.remove(key)
+        owner = key[: -len("layer_scale")]
+        keys.insert(max(i for i, k in enumerate(keys) if k.startswith(owner)) + 1, key)
+    return [(k, state[k]) for k in keys]
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +172,9 @@ def built(real: tuple[str, Run]) -> nn.Module:
 
 
 def _norm_settings(model: nn.Module) -> list[tuple[float, float | None]]:
-    norms = (nn.BatchNorm2d, nn.BatchNorm3d)
-    return [(m.eps, m.momentum) for m in model.modules() if isinstance(m, norms)]
+    # Layer norms too (ConvNeXt's eps is 1e-6), which have no momentum.
+    norms = (nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm)
+    return [(m.eps, getattr(m, "momentum", None)) for m in model.modules() if isinstance(m, norms)]
 
 
 def test_every_batch_norm_has_torchvision_s_eps_and_momentum(
