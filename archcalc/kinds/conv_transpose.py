@@ -23,11 +23,14 @@ input::
     pad_before  = (d·(k−1) − p)/s
 
 that is start_x2 += (2p − d·(k−1))·jump/s, size += d·(k−1)·jump/s and
-jump /= s. With s > 1 these are Fractions, exact (analysis/receptive.py):
-the field's numbers after a transposed convolution are the average field of
-an output unit (units between inputs read fewer of them), and unit 0's
-bounds are exact. A Window (whole numbers of input units) cannot state this
-step, so the kind declares no window.
+jump /= s. With s > 1 these are exact Fractions (analysis/receptive.py).
+Unit j's field then spans [(j + p − d·(k−1))/s, (j + p)/s] in input units:
+every input it reads lies inside, and with dilation 1 every input inside is
+read. The span counts the inserted zeros' positions too, so it is a bound:
+with k = s (U-Net's 2×2, stride-2 up-convolutions) each unit reads exactly
+one input, yet the field grows by (s − 1)/s of the jump. A Window (whole
+numbers of input units) cannot state this step, so the kind declares no
+window.
 """
 
 from __future__ import annotations
