@@ -2,7 +2,7 @@
 
 Sizes are square (S×S) and keep each spec's channels. A size a network
 cannot take shows in its column ("collapses at pool2", "n/a: ..."); only a
-spec that cannot be loaded, or has no H×W to grow, ends with status 2.
+spec that cannot be loaded, or has no spatial axis to grow, ends with status 2.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = args.sizes
     if chosen is None:
         first = specs[0][1].input_shape
-        base = first[1] if len(first) == 3 else 1
+        base = first[-1] if len(first) >= 2 else 1  # W, or a waveform's L
         chosen = [base, 2 * base, 4 * base, 8 * base]
     result = scale(specs, chosen)
     if args.plot:

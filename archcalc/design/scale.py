@@ -1,5 +1,8 @@
 """Scale the input: the same figures at square sizes S×S, channels from each spec.
 
+A C×L input (a waveform) is scaled to length S, and a C×D×H×W input (a clip) to D×S×S:
+its frames D are a choice of their own, as written, while S is the frame's size.
+
 This is where a flatten + dense head shows itself: its first dense layer
 takes C·H·W inputs, so its parameters grow with the image's area, while a
 global-average-pooling head stays the same size. A size a network cannot take
@@ -94,7 +97,7 @@ class ScaleResult:
 def scale(specs: Sequence[tuple[str, Spec]], sizes: Sequence[int]) -> ScaleResult:
     """Analyse each ``(source, spec)`` at every S×S in ``sizes`` (sorted, duplicates dropped).
 
-    A spec on a flat input has no H×W to scale: that is a user's mistake and
+    A spec on a flat input has no spatial axis to scale: that is a user's mistake and
     raises :class:`ArchcalcError`.
     """
     ordered = tuple(sorted(set(sizes)))
@@ -108,26 +111,31 @@ def scale(specs: Sequence[tuple[str, Spec]], sizes: Sequence[int]) -> ScaleResul
         )
     series = []
     for source, spec in specs:
-        if len(spec.input_shape) != 3:
+        if len(spec.input_shape) < 2:
             raise ArchcalcError(
-                f"scale needs a C×H×W input, but {spec.name} takes {fmt_shape(spec.input_shape)}",
+                f"scale needs a feature-map input ({', '.join(RANK_SHAPES.values())}), "
+                f"but {spec.name} takes {fmt_shape(spec.input_shape)}",
                 file=spec.file,
-                hint=_why_not_scaled(spec.input_shape),
+                hint="scale grows L, or H and W; a flat input has none of them",
             )
         points = tuple(_point(spec, s) for s in ordered)
         series.append(ScaleSeries(source, spec.name, spec.input_shape, points))
     return ScaleResult(ordered, tuple(series))
 
 
-def _why_not_scaled(shape: Shape) -> str:
-    if len(shape) == 1:
-        return "scale grows H and W; a flat input has neither"
-    # A waveform or a clip has spatial axes, just not the two that S×S names.
-    return f"scale grows H and W to S×S; a {RANK_SHAPES[len(shape) - 1]} input is not an image"
+def grown_axes(written: Shape) -> int:
+    """How many trailing axes take the size S: a C×L input's L, otherwise H and W."""
+    return 1 if len(written) == 2 else 2
+
+
+def scaled_shape(written: Shape, size: int) -> Shape:
+    """``written`` with its grown axes set to ``size`` (channels, and a clip's D, kept)."""
+    kept = len(written) - grown_axes(written)
+    return (*written[:kept], *(size,) * grown_axes(written))
 
 
 def _point(spec: Spec, size: int) -> ScalePoint:
-    shape = (spec.input_shape[0], size, size)
+    shape = scaled_shape(spec.input_shape, size)
     try:
         return ScalePoint(size, shape, figures(analyze(spec, shape)))
     except ArchcalcError as err:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from archcalc.design.figures import FIGURE_KEYS
-from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries
+from archcalc.design.scale import GROWTH_KEYS, ScaleResult, ScaleSeries, grown_axes
 from archcalc.errors import ArchcalcError
 from archcalc.outfile import write_bytes
 from archcalc.render.boxtable import BoxTable
@@ -40,7 +40,8 @@ def _growth_text(g: float | None) -> str:
 
 
 def _grid(s: ScaleSeries) -> tuple[list[str], list[list[str]]]:
-    headers = ["", *(f"{p.size}×{p.size}" for p in s.points), "growth"]
+    grown = grown_axes(s.written_shape)
+    headers = ["", *("×".join([str(p.size)] * grown) for p in s.points), "growth"]
     rows = []
     for key, label in ROWS:
         row = [label]
@@ -55,7 +56,8 @@ def _grid(s: ScaleSeries) -> tuple[list[str], list[list[str]]]:
 
 
 def _title(s: ScaleSeries) -> str:
-    return f"{s.name} — input {s.written_shape[0]}×S×S ({s.source})"
+    kept = [str(n) for n in s.written_shape[: len(s.written_shape) - grown_axes(s.written_shape)]]
+    return f"{s.name} — input {'×'.join(kept + ['S'] * grown_axes(s.written_shape))} ({s.source})"
 
 
 def _blocks(
@@ -185,7 +187,7 @@ def plot(result: ScaleResult, path: str | Path, inputs: Iterable[str | Path] = (
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(list(result.sizes), [str(n) for n in result.sizes])
-    ax.set_xlabel("input size S (S×S pixels)")
+    ax.set_xlabel("input size S (S×S pixels; S samples for a C×L input)")
     ax.set_ylabel("parameters")
     ax.set_title("Parameters as the input grows")
     ax.grid(True, which="both", alpha=0.3)

@@ -115,11 +115,28 @@ def test_report_gives_every_field_in_numbers(path: str, tmp_path: Path) -> None:
 
 
 @BOTH
-def test_scale_refuses_in_one_line_naming_the_input(path: str) -> None:
-    result = run_cli("scale", path, "--sizes", "28,56")
-    _clean(result, allowed=(2,))
+def test_scale_grows_a_waveform_s_length_and_a_clip_s_frame(path: str) -> None:
+    result = run_cli("scale", path, "--sizes", "56,112", "--json")
+    _clean(result)
     a = _analysis(path)
+    points = json.loads(result.stdout)["specs"][0]["points"]
+    # L grows for C×L; H and W grow for C×D×H×W, the clip's frames staying as written.
+    kept = a.input_shape[:-1] if len(a.input_shape) == 2 else a.input_shape[:-2]
+    for point, size in zip(points, (56, 112), strict=True):
+        grown = (size,) if len(a.input_shape) == 2 else (size, size)
+        assert tuple(point["input_shape"]) == (*kept, *grown)
+        if point["failure"] is None:
+            at = archcalc.analyze(archcalc.load(ROOT / path), input_shape=(*kept, *grown))
+            assert point["macs"] == at.totals.macs
+    table = run_cli("scale", path, "--sizes", "56,112")
+    _clean(table)
+    pattern = "×".join([*map(str, kept), *["S"] * (len(a.input_shape) - len(kept))])
+    assert f"input {pattern} ({path})" in table.stdout
+
+
+def test_scale_refuses_a_flat_input_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "mlp.yaml").write_text("input: [784]\nlayers: [{linear: 10}]\n")
+    result = run_cli("scale", "mlp.yaml", cwd=tmp_path)
+    _clean(result, allowed=(2,))
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
-    assert fmt_shape(a.input_shape) in result.stderr
-    assert RANK_SHAPES[len(a.input_shape) - 1] in result.stderr
-    assert "flat input" not in result.stderr
+    assert result.stderr.startswith("mlp.yaml: ") and "784" in result.stderr

@@ -82,5 +82,8 @@ def test_sizes_are_sorted_and_deduplicated() -> None:
 
 
 def test_a_flat_input_cannot_scale() -> None:
-    with pytest.raises(ArchcalcError, match=r"scale needs a C×H×W input, but spec takes 784"):
+    with pytest.raises(
+        ArchcalcError,
+        match=r"scale needs a feature-map input \(C×L, C×H×W, C×D×H×W\), but spec takes 784",
+    ):
         scale([("mlp", loads("input: [784]\nlayers: [{linear: 10}]\n"))], SIZES)
