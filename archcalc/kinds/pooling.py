@@ -89,6 +89,14 @@ def window(a: PoolArgs, shape: Shape) -> Window:
 
 def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
     c, sizes = require_spatial(shape, a.rank, what)
+    # aten's pool3d_shape_check: AvgPool3d alone refuses an input smaller than its
+    # kernel on any axis, whatever the padding.
+    if what == "avgpool3d" and any(n < k for n, k in zip(sizes, a.kernel, strict=True)):
+        raise ShapeError(
+            f"expects an input of at least {fmt_shape(a.kernel)} (torch's AvgPool3d counts "
+            f"no padding here), but gets {fmt_shape(shape)}",
+            hint="lower the kernel or give a larger `input`",
+        )
     ks = a.effective_kernel
     outs = tuple(
         pool_out(n, k, s, p, a.ceil_mode)
