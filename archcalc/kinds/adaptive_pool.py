@@ -133,7 +133,8 @@ def _global_kind(word: str, cls: str) -> LayerKind[GlobalPoolArgs]:
         to_torch=lambda a, s: _global_torch(a, cls),
         summary=f"the {what} over every spatial axis, flattened to C unless `flatten: false`",
         torch_type=cls,  # archcalc.bridge.modules: AdaptiveNdPool(1) + Flatten
-        from_torch=lambda m, s: FromTorch(GlobalPoolArgs(bool(m.flatten))),
+        # the input shape, when known, names the pool of its rank in the operation text
+        from_torch=lambda m, s: FromTorch(GlobalPoolArgs(bool(m.flatten)), s),
         traits=Traits(),
         window=no_window,
         rf_step=global_step,
