@@ -38,7 +38,7 @@ def _lacks(kind: LayerKind[Any]) -> list[str]:
             "_positive_linear_copy tables"
         )
     if kind.name not in strategies.DRAWN_KINDS:
-        lacks.append("a hypothesis drawer in archcalc/testing/strategies.py (_LEAVES/ELEMENTWISE)")
+        lacks.append("a hypothesis drawer in archcalc/testing/strategies.py (DRAWERS)")
     t = kind.traits
     if t is not None:
         if t.family == "activations" and t.activation is None and not t.pass_through:
@@ -87,21 +87,14 @@ def test_traits_fill_the_tables_lint_and_anatomy_read() -> None:
     assert REGISTRY["silu"].traits and REGISTRY["silu"].traits.family == "activations"
 
 
-def _fits(entry: Any, shape: Shape) -> bool:
-    name = entry if isinstance(entry, str) else next(iter(entry))
-    return strategies.output_shape([entry], shape) is not None and name in REGISTRY
-
-
 @st.composite
 def _drawn(draw: st.DrawFn, name: str) -> tuple[Any, Shape]:
-    """A layer of kind ``name`` and an input it fits: a C×H×W map, else a flat vector."""
-    image = (draw(st.integers(1, 4)), draw(st.integers(1, 16)), draw(st.integers(1, 16)))
-    entry = draw(strategies.layer(name, image))
-    key = entry if isinstance(entry, str) else next(iter(entry))
-    if key == name and _fits(entry, image):
-        return entry, image
-    flat = (draw(st.integers(1, 8)),)
-    return draw(strategies.layer(name, flat)), flat
+    """A layer of kind ``name`` and an input of one of its ranks: F, C×L, C×H×W or C×D×H×W."""
+    rank = draw(st.sampled_from(strategies.kind_ranks(name)))
+    shape = draw(strategies.shapes(rank, max_channels=4, max_size=16))
+    entry = draw(strategies.layer(name, shape))
+    assert strategies.output_shape([entry], shape) is not None, (entry, shape)
+    return entry, shape
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -136,12 +129,12 @@ def test_each_kind_round_trips_through_torch_and_its_window_is_its_step(
     if window is None or step is GLOBAL:
         return
     assert step == window.step()
-    # The full window (pads after included) accounts for every output row and column,
-    # except adaptive pooling to a size that does not divide the input (torch's
-    # windows then differ in size; the window is the nearest regular one).
-    for axis in (0, 1):
+    # The full window (pads after included) accounts for every output size on every
+    # spatial axis, except adaptive pooling to a size that does not divide the input
+    # (torch's windows then differ in size; the window is the nearest regular one).
+    for axis in range(len(shape) - 1):
         n, out = shape[1 + axis], effect.output_shape[1 + axis]
-        if name == "adaptive_avg_pool2d" and n % out:
+        if name.startswith("adaptive_") and n % out:
             continue
         before, after = window.pads[axis]
         k = window.effective_kernel[axis]

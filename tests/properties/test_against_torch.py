@@ -1,17 +1,21 @@
 """The analysers against torch, on hypothesis-drawn specs.
 
-For every drawn spec, the module ``archcalc.build`` makes is run, and what
-torch does is compared with what archcalc says it will do, row by row:
-output shapes, parameters and buffers, MACs, and receptive fields (measured
-by back-propagation). Specs torch rejects must be ArchcalcErrors, never a
-crash and never accepted.
+Specs are drawn at every rank (flat, C×L, C×H×W, C×D×H×W inputs), as lists,
+composites and graphs of named tensors (``from:``, ``add`` skips, ``mul``
+gates, ``cat``). The module ``archcalc.build`` makes is run node by node along
+the spec's graph (``Analysis.graph``), and what torch does is compared with
+what archcalc says it will do, node by node: output shapes, parameters and
+buffers, MACs, and receptive fields (measured by back-propagation). Specs
+torch rejects must be ArchcalcErrors, never a crash and never accepted.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
-from itertools import zip_longest
+import itertools
+from collections.abc import Callable
+from fractions import Fraction
+from math import ceil, floor, prod
 from typing import Any
 
 import pytest
@@ -22,7 +26,8 @@ from torch import nn
 import archcalc
 from archcalc.analysis import Analysis, ReceptiveField, Row
 from archcalc.analysis.receptive import initial
-from archcalc.bridge.modules import Concat, GlobalAvgPool, Residual
+from archcalc.bridge.modules import Concat, GlobalAvgPool, GlobalMaxPool, GraphNet, Residual
+from archcalc.graph import Graph
 from archcalc.testing.strategies import invalid_specs, specs
 
 # These properties are what proves the analysers, so each runs three times the
@@ -34,42 +39,71 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-def _every_row(rows: tuple[Row, ...]) -> Iterator[Row]:
+def _every_row(rows: tuple[Row, ...]) -> list[Row]:
     """Every row of the tree, composites (residual, concat, branch, repeat copy) included."""
+    out: list[Row] = []
     for row in rows:
-        yield row
-        yield from _every_row(row.children)
+        out.append(row)
+        out += _every_row(row.children)
+    return out
 
 
-def _hook_outputs(model: nn.Module, paths: list[str], seen: dict[str, Any]) -> list[Any]:
-    def record(path: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            seen[path] = (inputs[0], out)
+def _graph(analysis: Analysis) -> Graph:
+    assert analysis.graph is not None
+    return analysis.graph
 
-        return hook
 
-    return [model.get_submodule(p).register_forward_hook(record(p)) for p in paths]
+def _node_rows(analysis: Analysis) -> dict[int, Row]:
+    """The row that shows each node's output: its own (a layer, a written merge), or
+    for a merge a shorthand implies, the row of the scope it ends (residual, concat)."""
+    graph = _graph(analysis)
+    rows: dict[int, Row] = {}
+    for row in _every_row(analysis.tree):
+        node = row.node if row.is_leaf else graph.scopes[row.path].output
+        assert node is not None, row.path
+        rows.setdefault(node, row)
+    return rows
+
+
+def _run(model: nn.Module, graph: Graph, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every node's value: the built module's layers, run along the graph's edges."""
+    values = [x]
+    for node in graph.nodes[1:]:
+        args = [values[i] for i in node.inputs]
+        if node.op == "cat":
+            y = torch.cat(args, dim=1)
+        elif node.is_merge:
+            y = args[0]
+            for a in args[1:]:
+                y = y + a if node.op == "add" else y * a
+        else:
+            y = model.get_submodule(node.path)(args[0])
+        values.append(y)
+    return values
+
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
     """MACs per sample, counted from the real tensors of the forward pass.
 
-    A conv does in_channels/groups·kh·kw multiply-adds per output element and a
-    linear in·out per sample: the fvcore convention docs/spec.md uses. Hooks
-    rather than FlopCounterMode, because these read the real shapes directly and
-    cost nothing per op over hundreds of examples; the zoo test in
-    tests/bridge/test_equivalence.py measures with FlopCounterMode instead.
+    A conv does in_channels/groups·(product of its kernel) multiply-adds per
+    output element and a linear in·out per sample: the fvcore convention
+    docs/spec.md uses. From the tensors rather than FlopCounterMode, because
+    these read the real shapes directly and cost nothing per op over hundreds
+    of examples; the zoo test in tests/bridge/test_equivalence.py measures with
+    FlopCounterMode instead.
     """
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return out[0].numel() * (x.shape[1] // module.groups) * kh * kw
+    if isinstance(module, _CONVS):
+        return out[0].numel() * (x.shape[1] // module.groups) * prod(module.kernel_size)
     if isinstance(module, nn.Linear):
         return x.shape[1] * out.shape[1]
     return 0
 
 
 @_MORE
-@given(spec_dict=specs())
+@given(spec_dict=specs(several_outputs=True))
 @example(
     spec_dict={  # torch pads an even `same` kernel unevenly: the odd pixel goes after
         "input": [2, 7, 6],
@@ -82,30 +116,72 @@ def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
         "layers": [{"maxpool2d": {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True}}],
     }
 )
+@example(
+    spec_dict={  # a C×L signal and a C×D×H×W volume, through their own kinds
+        "input": [2, 9, 4, 5],
+        "layers": [
+            {"conv3d": {"out": 3, "kernel": [3, 1, 2], "stride": [2, 1, 1], "padding": [1, 0, 1]}},
+            {"batchnorm3d": {}},
+            {"adaptive_max_pool3d": [2, 3, 1]},
+            {"global_avg_pool": {"flatten": False}},
+        ],
+    }
+)
+@example(
+    spec_dict={  # a gate: x · sigmoid(conv(pool(x))), broadcast from C×1, then a skip
+        "input": [3, 10],
+        "layers": [
+            {"conv1d": {"name": "x", "out": 4, "kernel": 3, "padding": 1}},
+            {"global_avg_pool": {"flatten": False}},
+            {"conv1d": {"out": 4, "kernel": 1}},
+            {"sigmoid": {"name": "gate"}},
+            {"mul": ["x", "gate"]},
+            {"maxpool1d": {"from": "x", "kernel": 2}},
+            {"cat": ["maxpool1d_5", "maxpool1d_5"]},
+        ],
+        "outputs": ["cat_6", "mul_4"],
+    }
+)
 def test_shapes_parameters_buffers_and_macs_match_torch(spec_dict: dict[str, Any]) -> None:
     spec = archcalc.from_dict(spec_dict)
     analysis = archcalc.analyze(spec)
+    graph = _graph(analysis)
     torch.manual_seed(0)
     model = archcalc.build(spec).eval()
-    rows = list(_every_row(analysis.tree))
-    seen: dict[str, Any] = {}
-    _hook_outputs(model, [r.path for r in rows], seen)
     # Two samples: BatchNorm without running stats needs more than one value per channel.
+    x = torch.randn(2, *analysis.input_shape)
     with torch.no_grad():
-        y = model(torch.randn(2, *analysis.input_shape))
+        y = model(x)
+        values = _run(model, graph, x)
 
-    assert tuple(y.shape[1:]) == analysis.output_shape
-    for row in rows:
-        assert tuple(seen[row.path][1].shape[1:]) == row.output_shape, row.path
-    leaf_modules = {name for name, m in model.named_modules() if not list(m.children())}
-    assert leaf_modules == {r.path for r in analysis.rows}
-    for row in analysis.rows:
+    # The module's own forward is the graph's (wiring), and returns every output.
+    outs = y if isinstance(y, tuple) else (y,)
+    assert len(outs) == len(graph.outputs)
+    for out, node in zip(outs, graph.outputs, strict=True):
+        # A pooling window of padding alone gives -inf, then NaN: the same on both sides.
+        torch.testing.assert_close(out, values[node], equal_nan=True)
+    assert tuple(outs[0].shape[1:]) == analysis.output_shape
+    for n, row in _node_rows(analysis).items():
+        assert tuple(values[n].shape[1:]) == row.output_shape, row.path
+    layers = [r for r in analysis.rows if not graph.nodes[r.node or 0].is_merge]
+    leaf_modules = {
+        name
+        for name, m in model.named_modules()
+        if not list(m.children()) and type(m) is not nn.Module
+    }
+    assert leaf_modules == {r.path for r in layers}
+    for row in layers:
+        assert row.node is not None
+        layer = graph.nodes[row.node]
         module = model.get_submodule(row.path)
-        params = [p for p in module.parameters()]
+        params = list(module.parameters())
         assert sum(p.numel() for p in params) == row.params, row.path
         assert sum(p.numel() for p in params if p.requires_grad) == row.trainable_params, row.path
         assert sum(b.numel() for b in module.buffers()) == row.buffers, row.path
-        assert row.macs == _macs(module, *seen[row.path]), row.path
+        assert row.macs == _macs(module, values[layer.inputs[0]], values[layer.id]), row.path
+    for row in analysis.rows:  # a written merge: no weights, no MACs
+        if graph.nodes[row.node or 0].is_merge:
+            assert (row.params, row.buffers, row.macs) == (0, 0, 0), row.path
     assert sum(p.numel() for p in model.parameters()) == analysis.totals.params
     assert sum(b.numel() for b in model.buffers()) == analysis.totals.buffers
     assert sum(r.macs or 0 for r in analysis.rows) == analysis.totals.macs
@@ -114,42 +190,73 @@ def test_shapes_parameters_buffers_and_macs_match_torch(spec_dict: dict[str, Any
 # ---------------------------------------------------------------- receptive fields
 
 
+def _axes(v: Any, rank: int) -> tuple[int, ...]:
+    return (v,) * rank if isinstance(v, int) else tuple(v) * (rank if len(v) == 1 else 1)
+
+
+_CONV_FN = {1: nn.functional.conv1d, 2: nn.functional.conv2d, 3: nn.functional.conv3d}
+
+
 class _WindowMean(nn.Module):
     """A pooling layer's windows averaged: positive and linear, the same windows.
 
     Max pooling back-propagates to one pixel per window, so the field is
-    measured through this instead. The output size is the real layer's (ceil_mode
-    included); extra zeros on the right let the last, partial window exist.
+    measured through this instead (a conv of the input's rank with averaging
+    weights). The output size is the real layer's (ceil_mode included); extra
+    zeros after the input let the last, partial window exist.
     """
 
-    def __init__(self, pool: nn.MaxPool2d | nn.AvgPool2d) -> None:
+    def __init__(self, pool: Any) -> None:
         super().__init__()
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        def pair(v: Any) -> tuple[int, int]:
-            return (v, v) if isinstance(v, int) else (v[0], v[1])
-
-        p = self.pool
-        (kh, kw), (sh, sw), (ph, pw) = pair(p.kernel_size), pair(p.stride), pair(p.padding)
-        dh, dw = pair(getattr(p, "dilation", 1))
-        oh, ow = p(x).shape[-2:]
-        h, w = x.shape[-2:]
-        extra_h = max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph))
-        extra_w = max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
-        padded = nn.functional.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
-        ones = torch.full((x.shape[1], 1, kh, kw), 1.0 / (kh * kw))
-        y = nn.functional.conv2d(
-            padded, ones, stride=(sh, sw), dilation=(dh, dw), groups=x.shape[1]
+        p: Any = self.pool
+        rank = x.dim() - 2
+        k, s = _axes(p.kernel_size, rank), _axes(p.stride or p.kernel_size, rank)
+        pad, d = _axes(p.padding, rank), _axes(getattr(p, "dilation", 1), rank)
+        out, sizes = p(x).shape[2:], x.shape[2:]
+        pads: list[int] = []
+        for a in reversed(range(rank)):  # F.pad lists the last axis first
+            extra = max(0, (out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 - (sizes[a] + 2 * pad[a]))
+            pads += [pad[a], pad[a] + extra]
+        ones = torch.full((x.shape[1], 1, *k), 1.0 / prod(k))
+        y = _CONV_FN[rank](
+            nn.functional.pad(x, pads), ones, stride=s, dilation=d, groups=x.shape[1]
         )
-        return y[..., :oh, :ow]
+        keep: Any = (..., *(slice(0, o) for o in out))
+        return y[keep]
 
 
-_DROPPED = (
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-    nn.Dropout,
+def _keep(m: Any) -> nn.Module:
+    return m
+
+
+def _drop(m: Any) -> nn.Module:
+    return nn.Identity()
+
+
+def _mean_weights(m: Any) -> nn.Module:
+    # 1/fan-in rather than 1, so that float32 neither overflows nor underflows over
+    # a dozen layers (float64 convolutions on CPU are many times slower).
+    with torch.no_grad():
+        m.weight.fill_(1.0 / m.weight[0].numel())
+        if m.bias is not None:
+            m.bias.zero_()
+    return m
+
+
+def _adaptive_mean(m: Any) -> nn.Module:
+    # Adaptive max pooling back-propagates to one pixel: average its windows instead.
+    rank = int(type(m).__name__[-2])
+    return getattr(nn, f"AdaptiveAvgPool{rank}d")(m.output_size)
+
+
+# How each module class becomes part of the positive linear copy: kept as it is
+# (positive and linear already), dropped (elementwise, or acting across
+# channels only), given equal positive weights, or swapped for its windows'
+# mean. tests/kinds/test_completeness.py requires each kind's torch class here.
+_ACTIVATIONS = (
     nn.ReLU,
     nn.LeakyReLU,
     nn.Tanh,
@@ -166,92 +273,152 @@ _DROPPED = (
     nn.Hardswish,
     nn.Mish,
     nn.Softplus,
-    nn.Dropout2d,
 )
-_KEPT = (nn.AdaptiveAvgPool2d, GlobalAvgPool, nn.Flatten, nn.Sequential, Residual, Concat)
-_WEIGHTED = (nn.Conv2d, nn.Linear)
-_POOLS = (nn.MaxPool2d, nn.AvgPool2d)
-# Every module class whose receptive field the copy below knows how to measure:
-# tests/kinds/test_completeness.py requires each kind's torch class to be here.
-RF_PROBED: frozenset[type[nn.Module]] = frozenset((*_DROPPED, *_KEPT, *_WEIGHTED, *_POOLS))
+_POSITIVE: dict[type[nn.Module], Callable[[Any], nn.Module]] = {
+    **dict.fromkeys(_ACTIVATIONS, _drop),
+    **dict.fromkeys((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LocalResponseNorm), _drop),
+    **dict.fromkeys((nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d), _drop),
+    **dict.fromkeys((*_CONVS, nn.Linear), _mean_weights),
+    **dict.fromkeys(
+        (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d),
+        _WindowMean,
+    ),
+    **dict.fromkeys(
+        (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d), _adaptive_mean
+    ),
+    GlobalMaxPool: lambda m: GlobalAvgPool(flatten=m.flatten),
+    **dict.fromkeys(
+        (
+            nn.AdaptiveAvgPool1d,
+            nn.AdaptiveAvgPool2d,
+            nn.AdaptiveAvgPool3d,
+            GlobalAvgPool,
+            nn.Flatten,
+        ),
+        _keep,
+    ),
+    # containers: the graph is run node by node, so only their leaves matter
+    **dict.fromkeys((nn.Module, nn.Sequential, Residual, Concat, GraphNet), _keep),
+}
+RF_PROBED: frozenset[type[nn.Module]] = frozenset(_POSITIVE)
 
 
 def _positive_linear_copy(model: nn.Module) -> nn.Module:
     """The same network with equal positive weights, no bias, nothing non-linear or cancelling.
 
     Then an input pixel has a non-zero gradient for an output unit exactly when
-    some path of windows joins them: the unit's receptive field. Activations,
-    normalisation and dropout become the identity (they are elementwise, or,
-    LRN, act across channels only); max pooling becomes a window mean. Weights
-    are 1/fan-in rather than 1 so that float32 neither overflows nor underflows
-    over a dozen layers (float64 convolutions on CPU are many times slower).
+    some path of windows joins them: the unit's receptive field. (A ``mul``
+    gate stays a product of positive values: still a non-zero gradient exactly
+    along the paths.)
     """
     positive = copy.deepcopy(model)
     for name, module in list(positive.named_modules()):
-        if isinstance(module, _WEIGHTED):
-            with torch.no_grad():
-                module.weight.fill_(1.0 / module.weight[0].numel())
-                if module.bias is not None:
-                    module.bias.zero_()
-            continue
-        if isinstance(module, _POOLS):
-            new: nn.Module = _WindowMean(module)
-        elif isinstance(module, _DROPPED):
-            new = nn.Identity()
-        elif isinstance(module, _KEPT) or module is positive:
-            continue
-        else:  # a new kind must say how its field is measured
+        how = _POSITIVE.get(type(module))
+        if how is None:  # a new kind must say how its field is measured
             raise AssertionError(f"no positive copy for {type(module).__name__} at {name}")
-        parent, _, child = name.rpartition(".")
-        setattr(positive.get_submodule(parent), child, new)
+        new = how(module)
+        if new is not module:
+            parent, _, child = name.rpartition(".")
+            setattr(positive.get_submodule(parent), child, new)
     return positive
 
 
-def _exact_field_rows(analysis: Analysis) -> set[str]:
-    """Paths of the rows whose analysed field is exact for every unit, not only the first.
+def _regular_windows(n: int, out: int) -> bool:
+    """Whether torch's adaptive windows from n to out all have one size and one stride.
 
-    Two things make archcalc's field an approximation (documented in
-    archcalc/kinds/adaptive_pool.py and analysis/receptive.py::merge), after
-    which a field cannot be checked unit by unit:
-    - adaptive_avg_pool2d to a size that does not divide the input: torch's
-      windows then differ in size, and archcalc uses the nearest regular one;
-    - paths that meet with different jumps: the union of the paths' fields
-      grows with the unit index at two rates, archcalc's one field at one.
+    Torch's window for output i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉); otherwise
+    windows differ in size and archcalc's field is the nearest regular one
+    (archcalc/kinds/adaptive_pool.py), which cannot be checked unit by unit.
     """
-    exact: set[str] = set()
+    starts = [i * n // out for i in range(out)]
+    ends = [-(-(i + 1) * n // out) for i in range(out)]
+    steps = {b - a for a, b in itertools.pairwise(starts)}
+    return len({e - s for s, e in zip(starts, ends, strict=True)}) == 1 and len(steps) <= 1
 
-    def jump(rf: ReceptiveField | None) -> tuple[int, int] | None:
-        return None if rf is None or rf.whole else rf.jump
 
-    def walk(rows: tuple[Row, ...], rf: ReceptiveField | None, ok: bool) -> bool:
-        for row in rows:
-            if row.is_leaf:
-                if row.kind == "adaptive_avg_pool2d":
-                    (_, h, w), (_, oh, ow) = row.input_shape, row.output_shape
-                    ok = ok and h % oh == 0 and w % ow == 0
-            elif row.kind in ("residual", "concat"):
-                paths = [c for c in row.children if c.kind in ("shortcut", "branch")]
-                main = tuple(c for c in row.children if c.kind not in ("shortcut", "branch"))
-                ends, oks = [], []
-                if main or row.kind == "residual":  # a residual's main path, or its identity
-                    oks.append(walk(main, rf, ok))
-                    ends.append(main[-1].receptive_field if main else rf)
-                for path in paths:
-                    oks.append(walk((path,), rf, ok))
-                    ends.append(path.receptive_field)
-                if row.kind == "residual" and not any(c.kind == "shortcut" for c in paths):
-                    ends.append(rf)  # the identity shortcut
-                jumps = {jump(e) for e in ends} - {None}
-                ok = all(oks) and len(jumps) <= 1
-            else:
-                ok = walk(row.children, rf, ok)
-            if ok:
-                exact.add(row.path)
-            rf = row.receptive_field
-        return ok
+_ADAPTIVE = (
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveMaxPool3d,
+)
+EVERY, FIRST, NONE = 2, 1, 0  # which units of a node's field the measurement can check
 
-    walk(analysis.tree, initial(), True)
-    return exact
+
+def _field_checks(analysis: Analysis, model: nn.Module, rows: dict[int, Row]) -> dict[int, int]:
+    """For each node: EVERY unit's field is exact, only the FIRST unit's is bounded, or NONE.
+
+    Read from the graph, node by node, never from row kinds. A node is at most
+    as checkable as its inputs, and:
+    - a merge of fields with different jumps grows with the unit index at
+      several rates, archcalc's one field at the fastest: unit 0 is bounded;
+    - a fractional field (after upsampling or a transposed conv,
+      ReceptiveField.exact False) is the nearest regular field to windows that
+      are not all alike: unit 0's measured field lies within the analysed
+      bounds of unit 0, fractional ends rounded outwards (floor, ceil);
+    - adaptive pooling whose windows differ (torch's rounding) makes every
+      later field an approximation: none is checked after it.
+    """
+    graph = _graph(analysis)
+    rank = len(analysis.input_shape) - 1
+    fields: dict[int, ReceptiveField | None] = {0: initial(rank) if rank else None}
+    fields |= {n: r.receptive_field for n, r in rows.items()}
+    state = {0: EVERY}
+    for node in graph.nodes[1:]:
+        s = min(state[i] for i in node.inputs)
+        if node.is_merge:
+            known = [fields[i] for i in node.inputs]
+            jumps = {f.jump for f in known if f is not None and not f.whole}
+            if len(jumps) > 1:
+                s = min(s, FIRST)
+        elif isinstance(model.get_submodule(node.path), _ADAPTIVE):
+            row = rows[node.id]
+            sizes = zip(row.input_shape[1:], row.output_shape[1:], strict=True)
+            if not all(_regular_windows(n, o) for n, o in sizes):
+                s = NONE
+        rf = fields[node.id]
+        if rf is not None and not rf.exact:
+            s = min(s, FIRST)
+        state[node.id] = s
+    return state
+
+
+def _half_bounds(rf: ReceptiveField, exact: bool) -> list[tuple[int, int]]:
+    """Unit 0's first and last input pixel per axis; fractional ends rounded outwards."""
+    lo_x2, hi_x2 = rf.bounds_x2()
+    if exact:
+        assert all(x % 2 == 0 for x in lo_x2), lo_x2  # an exact field's ends are whole pixels
+        return [(int(lo) // 2, int(hi) // 2) for lo, hi in zip(lo_x2, hi_x2, strict=True)]
+    return [
+        (floor(Fraction(lo) / 2), ceil(Fraction(hi) / 2))
+        for lo, hi in zip(lo_x2, hi_x2, strict=True)
+    ]
+
+
+def _units(
+    rf: ReceptiveField, out_sizes: tuple[int, ...], in_sizes: tuple[int, ...]
+) -> list[tuple[int, ...]]:
+    """Units to measure: the first and last, and the first and last whose field lies inside.
+
+    A unit's field is a box, so one unit checks every axis; a unit whose field
+    lies inside the input on every axis is the one that can be checked exactly.
+    """
+    inside = []
+    for axis, (lo, hi) in enumerate(_half_bounds(rf, True)):
+        j = int(rf.jump[axis])
+        units = [
+            i for i in range(out_sizes[axis]) if lo + i * j >= 0 and hi + i * j < in_sizes[axis]
+        ]
+        inside.append(sorted({units[0], units[-1]}) if units else [])
+    picks = {tuple(0 for _ in out_sizes), tuple(o - 1 for o in out_sizes)}
+    if all(inside):
+        longest = max(len(ins) for ins in inside)
+        picks |= {
+            tuple(ins[m] if m < len(ins) else ins[0] for ins in inside) for m in range(longest)
+        }
+    return sorted(picks)
 
 
 def _extent(mask: torch.Tensor) -> tuple[int, int] | None:
@@ -259,34 +426,8 @@ def _extent(mask: torch.Tensor) -> tuple[int, int] | None:
     return (hits[0], hits[-1]) if hits else None
 
 
-def _units(
-    rf: ReceptiveField, out_hw: tuple[int, int], in_hw: tuple[int, int]
-) -> list[tuple[int, int]]:
-    """Units to measure: the first and last, and the first and last whose field lies inside.
-
-    A unit's field is a rectangle, so one unit checks both axes; a unit whose
-    field lies inside the input on both axes is the one that can be checked exactly.
-    """
-    (lo_x2, hi_x2) = rf.bounds_x2()
-    assert lo_x2[0] % 2 == 0 and lo_x2[1] % 2 == 0  # a field's ends are whole pixels
-    inside = []
-    for axis in (0, 1):
-        lo, hi, jump = lo_x2[axis] // 2, hi_x2[axis] // 2, rf.jump[axis]
-        units = [
-            i for i in range(out_hw[axis]) if lo + i * jump >= 0 and hi + i * jump < in_hw[axis]
-        ]
-        inside.append(sorted({units[0], units[-1]}) if units else [])
-    picks = {(0, 0), (out_hw[0] - 1, out_hw[1] - 1)}
-    if inside[0] and inside[1]:
-        picks |= {
-            (inside[0][0] if i is None else i, inside[1][0] if j is None else j)
-            for i, j in zip_longest(*inside)
-        }
-    return sorted(picks)
-
-
 @_MORE
-@given(spec_dict=specs(flat_inputs=False))
+@given(spec_dict=specs(flat_inputs=False, several_outputs=True))
 @example(
     spec_dict={  # `same` with an even kernel: torch's extra pixel is after, not before
         "input": [1, 6, 7],
@@ -311,48 +452,93 @@ def _units(
         ],
     }
 )
+@example(
+    spec_dict={  # 1-D and 3-D windows, max pooling (dilated) and adaptive max pooling
+        "input": [1, 5, 9, 7],
+        "layers": [
+            {"conv3d": {"out": 2, "kernel": [1, 3, 2], "stride": [1, 2, 1], "padding": [0, 1, 1]}},
+            {"maxpool3d": {"kernel": 2, "stride": 1, "dilation": [1, 2, 1], "ceil_mode": True}},
+            {"adaptive_max_pool3d": [2, 1, 3]},
+        ],
+    }
+)
+@example(
+    spec_dict={  # a skip across scales: paths of jumps 1 and 2 meet (unit 0 only)
+        "input": [1, 16],
+        "layers": [
+            {"conv1d": {"name": "a", "out": 1, "kernel": 3, "padding": 1}},
+            {"conv1d": {"out": 1, "kernel": 2, "stride": 2}},
+            {
+                "conv1d": {
+                    "name": "b",
+                    "from": "a",
+                    "out": 1,
+                    "kernel": 3,
+                    "stride": 2,
+                    "padding": 1,
+                }
+            },
+            {"cat": ["conv1d_1", "b"]},
+            {"conv1d": {"out": 1, "kernel": 3}},
+        ],
+    }
+)
 def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> None:
+    """Each node's analysed field against the gradient support of its units.
+
+    A unit whose analysed field lies inside the input has exactly that support
+    on every axis (every path of windows exists); one reaching into the padding
+    has a support within it. Where only unit 0 is checkable (_field_checks),
+    its support lies within unit 0's analysed bounds, fractional ends rounded
+    outwards: an exact per-unit check is impossible in general once fields
+    are fractional (upsampling, transposed convs) or paths meet with different
+    jumps.
+    """
     spec = archcalc.from_dict(spec_dict)
     analysis = archcalc.analyze(spec)
-    in_hw = (analysis.input_shape[1], analysis.input_shape[2])
-    exact = _exact_field_rows(analysis)
-    # Each (row, unit) to measure gets its own sample of the batch: the copy is
-    # linear and batch-independent, so one backward pass measures them all.
-    probes: list[tuple[Row, int, int]] = []
-    for row in _every_row(analysis.tree):
+    graph = _graph(analysis)
+    in_sizes = analysis.input_shape[1:]
+    model = archcalc.build(spec)
+    rows = _node_rows(analysis)
+    checks = _field_checks(analysis, model, rows)
+    # Each (node, unit) to measure gets its own sample of the batch: the copy is
+    # positive and batch-independent, so one backward pass measures them all.
+    probes: list[tuple[int, tuple[int, ...]]] = []
+    for node, row in sorted(rows.items()):
         rf = row.receptive_field
-        if rf is None or rf.whole or len(row.output_shape) != 3 or row.path not in exact:
+        if rf is None or rf.whole or len(row.output_shape) < 2 or checks[node] == NONE:
             continue  # a flat or globally pooled unit sees everything by definition
-        out_hw = (row.output_shape[1], row.output_shape[2])
-        probes += [(row, i, j) for i, j in _units(rf, out_hw, in_hw)]
+        if checks[node] == FIRST:
+            probes.append((node, tuple(0 for _ in in_sizes)))
+        else:
+            probes += [(node, u) for u in _units(rf, row.output_shape[1:], in_sizes)]
     if not probes:
         return
-    positive = _positive_linear_copy(archcalc.build(spec)).eval()
-    seen: dict[str, Any] = {}
-    paths = sorted({row.path for row, _, _ in probes})
-    _hook_outputs(positive, paths, seen)
+    positive = _positive_linear_copy(model).eval()
     x = torch.ones(len(probes), *analysis.input_shape, requires_grad=True)
-    positive(x)
-    grads = {p: torch.zeros_like(seen[p][1]) for p in paths}
-    for k, (row, i, j) in enumerate(probes):
-        grads[row.path][k, :, i, j] = 1.0
-    (dx,) = torch.autograd.grad([seen[p][1] for p in paths], x, [grads[p] for p in paths])
-    support = dx.sum(dim=1) > 0  # (probe, H, W); every term is positive
+    values = _run(positive, graph, x)
+    nodes = sorted({n for n, _ in probes})
+    grads = {n: torch.zeros_like(values[n]) for n in nodes}
+    for k, (n, unit) in enumerate(probes):
+        at: Any = (k, slice(None), *unit)
+        grads[n][at] = 1.0
+    (dx,) = torch.autograd.grad([values[n] for n in nodes], x, [grads[n] for n in nodes])
+    support = dx.sum(dim=1) > 0  # (probe, *spatial); every term is positive
 
-    for k, (row, i, j) in enumerate(probes):
-        rf = row.receptive_field
+    for k, (n, unit) in enumerate(probes):
+        rf = rows[n].receptive_field
         assert rf is not None
-        (lo_x2, hi_x2) = rf.bounds_x2()
+        every = checks[n] == EVERY
         field = [
-            (lo_x2[a] // 2 + unit * rf.jump[a], hi_x2[a] // 2 + unit * rf.jump[a])
-            for a, unit in ((0, i), (1, j))
+            (lo + u * int(j), hi + u * int(j)) if every else (lo, hi)
+            for (lo, hi), u, j in zip(_half_bounds(rf, every), unit, rf.jump, strict=True)
         ]
-        inside = all(lo >= 0 and hi < n for (lo, hi), n in zip(field, in_hw, strict=True))
-        for axis, mask in ((0, support[k].any(dim=1)), (1, support[k].any(dim=0))):
-            lo, hi = field[axis]
-            measured = _extent(mask)
-            where = f"{row.path} unit {(i, j)} axis {'HW'[axis]}: analysed [{lo}, {hi}]"
-            if inside:
+        inside = all(lo >= 0 and hi < size for (lo, hi), size in zip(field, in_sizes, strict=True))
+        for axis, (lo, hi) in enumerate(field):
+            others = tuple(a for a in range(len(in_sizes)) if a != axis)
+            measured = _extent(support[k].any(dim=others) if others else support[k])
+            where = f"{rows[n].path} unit {unit} axis {axis}: analysed [{lo}, {hi}]"
+            if every and inside:
                 # Inside the input every path of windows exists, so the extremes are reached.
                 assert measured == (lo, hi), f"{where}, measured {measured}"
             elif measured is not None:
@@ -366,8 +552,9 @@ def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> 
 def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
     """Run the offending layer as torch itself would, written out without archcalc's rules."""
     ((kind, args),) = entry.items()
+    rank = x.dim() - 2
 
-    def pair(v: Any, default: int | None) -> Any:
+    def axes(v: Any, default: int | None) -> Any:
         return default if v is None else tuple(v) if isinstance(v, list) else v
 
     if kind == "concat":
@@ -376,21 +563,21 @@ def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
             part = archcalc.from_dict({"input": list(x.shape[1:]), "layers": branch})
             outs.append(archcalc.build(part).eval()(x))
         return torch.cat(outs, dim=1)
-    if kind == "conv2d":
-        return nn.Conv2d(
+    if kind.startswith("conv"):
+        return getattr(nn, f"Conv{rank}d")(
             x.shape[1],
             args["out"],
-            pair(args["kernel"], 1),
-            stride=pair(args.get("stride"), 1),
-            padding=pair(args.get("padding"), 0),
-            dilation=pair(args.get("dilation"), 1),
+            axes(args["kernel"], 1),
+            stride=axes(args.get("stride"), 1),
+            padding=axes(args.get("padding"), 0),
+            dilation=axes(args.get("dilation"), 1),
             groups=args.get("groups", 1),
         )(x)
-    pool = nn.MaxPool2d if kind == "maxpool2d" else nn.AvgPool2d
+    pool = getattr(nn, f"{'Max' if kind.startswith('max') else 'Avg'}Pool{rank}d")
     return pool(
-        pair(args["kernel"], 1),
-        stride=pair(args.get("stride"), None),
-        padding=pair(args.get("padding"), 0),
+        axes(args["kernel"], 1),
+        stride=axes(args.get("stride"), None),
+        padding=axes(args.get("padding"), 0),
     )(x)
 
 
