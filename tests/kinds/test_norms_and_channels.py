@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+import torchvision
 from torch import nn
 from torchvision.models.convnext import CNBlock, LayerNorm2d
 from torchvision.ops import StochasticDepth
@@ -19,6 +20,7 @@ from archcalc.bridge.summarize import summarize
 from archcalc.bridge.summarize.torch_kinds import known_kind
 from archcalc.design.lint import NORMALISERS, PASS_THROUGH, lint
 from archcalc.kinds import REGISTRY
+from tests.helpers import EXAMPLES
 
 
 class _ChannelsLast(nn.Module):
@@ -362,3 +364,15 @@ def test_drop_path_before_a_norm_is_flagged_only_where_running_statistics_shift(
     )
     codes = [f.code for f in lint(archcalc.analyze(spec)).findings]
     assert ("AC107" in codes) is flagged
+
+
+def test_convnext_tiny_s_stochastic_depth_rises_as_torchvision_s() -> None:
+    # The spec writes 0.1·i/17 to 4 decimals (eval ignores it; training would not).
+    with torch.device("meta"):
+        theirs = torchvision.models.convnext_tiny()
+    expected = [m.p for m in theirs.modules() if isinstance(m, StochasticDepth)]
+    with torch.device("meta"):
+        built = archcalc.build(archcalc.load(EXAMPLES / "convnext_tiny.yaml"))
+    ours = [m.p for m in built.modules() if isinstance(m, DropPath)]
+    assert len(ours) == len(expected) == 18
+    assert all(abs(a - b) <= 5e-5 for a, b in zip(ours, expected, strict=True)), ours
