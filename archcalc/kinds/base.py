@@ -13,6 +13,7 @@ tests/kinds/test_completeness.py holds every registered kind to it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -550,7 +551,10 @@ class ArgReader:
             return float(default)
         v = node.value
         if hint is None and default is not _REQUIRED:
-            hint = f"e.g. `{name}: {default:g}`, the default"
+            hint = f"e.g. `{name}: {yaml_number(default)}`, the default"
+        if isinstance(v, str) and _FLOAT_TEXT.fullmatch(v.strip()) and math.isfinite(float(v)):
+            # YAML 1.1 reads an exponent without a dot (1e-6) as text, a trap for eps.
+            hint = f"YAML reads `{v}` as text; write `{yaml_number(float(v))}`"
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             raise self.error(
                 node, f"`{name}` expects a number, but gets {describe(node)}", hint=hint
@@ -591,6 +595,18 @@ def check_input_order(node: Node, dims: Shape) -> None:
     error = input_order_error(node, dims)
     if error is not None:
         raise error
+
+
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def yaml_number(x: float) -> str:
+    """A float as YAML reads it back as a number: ``1e-06`` is text there, ``1.0e-06`` is not."""
+    text = f"{x:g}"
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        return f"{mantissa}.0e{exponent}"
+    return text
 
 
 def _as_float(v: int | float) -> float:

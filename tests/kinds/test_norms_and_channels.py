@@ -246,6 +246,8 @@ def _error(text: str) -> archcalc.ArchcalcError:
         (["layernorm: {normalized_shape: 48}"], "normalized", "no argument", "inferred from"),
         (["groupnorm: {groups: 4, num_channels: 48}"], "num_ch", "no argument", "inferred"),
         (["layernorm: {eps: 0}"], "0}", "`eps` expects a number in (0, ∞)", None),
+        (["layernorm: {eps: 1e-6}"], "1e-6", "gets '1e-6'", "YAML reads `1e-6` as text"),
+        (["layer_scale: {init: x}"], "x}", "`init` expects a number", "`init: 1.0e-06`"),
     ],
 )
 def test_mistakes_are_located_errors(
