@@ -161,7 +161,8 @@ def _check(a: PadArgs, shape: Shape) -> tuple[int, Axes, tuple[Pair, ...]]:
         if n + before + after > MAX_INT:
             raise ShapeError(
                 f"expects an output of at most {MAX_INT:,} per axis, but pads {n} to "
-                f"{n + before + after:,}"
+                f"{n + before + after:,}",
+                hint="pad less",
             )
     return c, sizes, pairs
 
@@ -231,7 +232,8 @@ KINDS = [
         to_torch=to_torch,
         main_arg="padding",
         summary="pad every spatial axis, any rank (padding: an int, one per axis or "
-        "[before, after] pairs; mode: constant, reflect, replicate, circular; value)",
+        "[before, after] pairs; mode: constant, reflect, replicate, circular; value); "
+        "builds torch's ConstantPad/ReflectionPad/ReplicationPad/CircularPad{1,2,3}d",
         torch_type="ConstantPad2d",
         torch_aliases=tuple(
             f"{cls}{rank}d"

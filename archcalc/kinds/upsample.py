@@ -216,8 +216,10 @@ def output_sizes(a: UpsampleArgs, sizes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _exact(v: float) -> Fraction:
-    """The scale as written (``1.1`` is 11/10), not the binary float's long fraction."""
-    return Fraction(repr(v))
+    """The scale as written (``1.1`` is 11/10), not the binary float's long fraction; a decimal
+    of more than six places (1/3 written out) as the nearest fraction of denominator up to 10⁶,
+    so that its field stays within the receptive field's bounds on denominators."""
+    return Fraction(repr(v)).limit_denominator(10**6)
 
 
 def rf_step(a: UpsampleArgs, shape: Shape) -> RFStep:
