@@ -138,7 +138,16 @@ def _instance_parse(r: ArgReader) -> InstanceNormArgs:
 def _instance_apply(a: InstanceNormArgs, shape: Shape, rank: int) -> Effect:
     # Torch reads a batch of one rank lower as unbatched (InstanceNorm1d takes (N, F) as one
     # C×L sample), so each kind takes its own rank only.
-    c, _ = require_spatial(shape, rank, f"instancenorm{rank}d")
+    c, sizes = require_spatial(shape, rank, f"instancenorm{rank}d")
+    # torch normalises by the sample's own statistics unless it tracks running ones, and
+    # refuses a single position to compute them over, in eval mode too
+    if not a.track_running_stats and all(n == 1 for n in sizes):
+        raise ShapeError(
+            f"expects more than one position per channel to normalise over, but gets "
+            f"{fmt_shape(shape)}",
+            hint="torch refuses it; normalise before pooling to 1, or set "
+            "`track_running_stats: true` to use running statistics in eval mode",
+        )
     return Effect(
         output_shape=shape,
         params=2 * c if a.affine else 0,
