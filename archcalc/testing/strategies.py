@@ -78,6 +78,9 @@ _FAMILIES = {
     "global": 1,
     "flatten": 1,
     "linear": 2,
+    "resample": 2,
+    "crop": 1,
+    "channels": 1,
 }
 _COMPOSITES = ("repeat", "residual", "concat")
 _MERGES = ("add", "mul", "cat")
@@ -205,8 +208,9 @@ def invalid_specs(
     The last layer collapses a spatial size (conv or pooling larger than the
     padded input), uses groups that do not divide the channels, pads a pooling
     window by more than half its kernel, asks `same` padding of a strided conv,
-    joins concat branches of different sizes, or (3-D) asks AvgPool3d for a
-    kernel larger than the input, which torch refuses even where padding fits it.
+    joins concat branches of different sizes, asks AvgPool3d for a kernel
+    larger than the input (torch refuses it even where padding fits it), or
+    instance-normalises one position per channel.
     """
     rank = draw(st.sampled_from((2, 1, 3)))
     shape = draw(shapes(rank, min(4, max_channels), max_size))
@@ -226,9 +230,14 @@ def invalid_specs(
                 "same_stride",
                 "concat_mismatch",
                 "avgpool3d_small",
+                "instancenorm_one",
             )
         )
     )
+    if how == "instancenorm_one":
+        pool = draw(st.sampled_from(("adaptive_avg_pool", "adaptive_max_pool")))
+        layers.append({f"{pool}{len(end) - 1}d": 1})
+        end = (end[0], *(1 for _ in end[1:]))
     layers.append(_invalid_layer(draw, how, end, lim))
     return {"name": "invalid", "input": list(shape), "layers": layers}
 
@@ -679,6 +688,274 @@ def _flatten_shape(args: dict[str, Any], shape: Shape) -> Shape:
     return (prod(shape),)
 
 
+# ---------------------------------------------------------------- resampling, crops, channels
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _conv_transpose(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    c, sizes = shape[0], shape[1:]
+    groups = draw(st.sampled_from(_divisors(c)))
+    out = groups * draw(st.integers(1, max(1, lim.channels // groups)))
+    kernel, stride, pad, extra, dilation = [], [], [], [], []
+    for n in sizes:
+        cap = max(lim.size, n)
+        s = draw(st.sampled_from([s for s in (1, 2, 3) if (n - 1) * s + 1 <= cap]))
+        d = draw(st.integers(1, 2))
+        k = draw(st.integers(1, 4))
+        o = draw(st.integers(0, max(s, d) - 1))  # torch: output_padding < max(stride, dilation)
+        span = (n - 1) * s + d * (k - 1) + o  # the output is span − 2p + 1
+        lo = max(0, -(-(span + 1 - cap) // 2))  # the least padding that keeps sides ≤ cap
+        pad.append(draw(st.integers(lo, min(span // 2, lo + 2))))
+        kernel.append(k)
+        stride.append(s)
+        extra.append(o)
+        dilation.append(d)
+    args: dict[str, Any] = {"out": out, "kernel": _fmt(draw, kernel)}
+    for name, values, default in (
+        ("stride", stride, 1),
+        ("padding", pad, 0),
+        ("output_padding", extra, 0),
+        ("dilation", dilation, 1),
+    ):
+        if any(v != default for v in values) or draw(st.integers(0, 4)) == 0:
+            args[name] = _fmt(draw, values)
+    if groups != 1:
+        args["groups"] = groups
+    if draw(st.booleans()):
+        args["bias"] = False
+    return {kind: args}
+
+
+def _conv_transpose_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    c, sizes = shape[0], shape[1:]
+    rank = len(sizes)
+    groups = args.get("groups", 1)
+    if c % groups or args["out"] % groups:
+        return None
+    out = []
+    for n, k, s, p, o, d in zip(
+        sizes,
+        _axes(args["kernel"], rank, 0),
+        _axes(args.get("stride"), rank, 1),
+        _axes(args.get("padding"), rank, 0),
+        _axes(args.get("output_padding"), rank, 0),
+        _axes(args.get("dilation"), rank, 1),
+        strict=True,
+    ):
+        size = (n - 1) * s - 2 * p + d * (k - 1) + o + 1
+        if o >= max(s, d) or size < 1:
+            return None
+        out.append(size)
+    return (args["out"], *out)
+
+
+_LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
+_SCALES: tuple[float, ...] = (2, 1.5, 3, 0.5, 1, 2.5, 0.75)
+
+
+def _upsample(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    sizes = shape[1:]
+    args: dict[str, Any] = {}
+    if draw(st.booleans()):  # a scale: one for every axis, or one per axis
+        per_axis: list[list[float]] = [
+            [v for v in _SCALES if 1 <= int(n * v) <= max(lim.size, n)] for n in sizes
+        ]
+        common = [v for v in _SCALES if all(v in fit for fit in per_axis)]
+        every = bool(common) and draw(st.booleans())
+        if every:
+            args["scale"] = draw(st.sampled_from(common))
+        else:
+            args["scale"] = [draw(st.sampled_from(fit)) for fit in per_axis]
+    else:
+        args["size"] = _fmt(draw, [draw(st.integers(1, max(lim.size, n))) for n in sizes])
+    mode = draw(st.sampled_from(("nearest", _LINEAR_MODES[len(sizes)])))
+    if mode != "nearest":
+        args["mode"] = mode
+        if draw(st.booleans()):
+            args["align_corners"] = draw(st.booleans())
+    elif draw(st.booleans()):
+        args["mode"] = mode
+    if list(args) == ["scale"] and draw(st.booleans()):
+        return {kind: args["scale"]}  # `upsample: 2`
+    return {kind: args}
+
+
+def _upsample_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    sizes = shape[1:]
+    mode = args.get("mode", "nearest")
+    if mode != "nearest" and mode != _LINEAR_MODES[len(sizes)]:
+        return None
+    if "size" in args:
+        out = _axes(args["size"], len(sizes), 0)
+    else:
+        scale = args["scale"]
+        scales = scale if isinstance(scale, list) else [scale] * len(sizes)
+        out = tuple(int(n * float(v)) for n, v in zip(sizes, scales, strict=True))  # ⌊n·s⌋
+    return None if len(out) != len(sizes) or min(out) < 1 else (shape[0], *out)
+
+
+def _shuffle(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    c, sizes = shape[0], shape[1:]
+    if kind == "pixel_shuffle":
+        fits = [r for r in (1, 2, 3) if c % (r * r) == 0 and max(sizes) * r <= max(lim.size, 1)]
+    else:
+        fits = [r for r in (1, 2, 3) if all(n % r == 0 for n in sizes)]
+    r = draw(st.sampled_from(fits or [1]))
+    return {kind: r}
+
+
+def _pixel_shuffle_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    r = args["upscale_factor"]
+    c, sizes = shape[0], shape[1:]
+    return None if c % (r * r) else (c // (r * r), *(n * r for n in sizes))
+
+
+def _pixel_unshuffle_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    r = args["downscale_factor"]
+    c, sizes = shape[0], shape[1:]
+    return None if any(n % r for n in sizes) else (c * r * r, *(n // r for n in sizes))
+
+
+def _center_crop(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    size = _fmt(draw, [draw(st.integers(1, n)) for n in shape[1:]])
+    return {kind: size} if draw(st.booleans()) else {kind: {"size": size}}
+
+
+def _center_crop_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    size = _axes(args["size"], _rank(shape), 0)
+    if len(size) != _rank(shape) or any(h > n for h, n in zip(size, shape[1:], strict=True)):
+        return None
+    return (shape[0], *size)
+
+
+def _pad_pairs(padding: Any, rank: int) -> list[tuple[int, int]]:
+    if isinstance(padding, int):
+        return [(padding, padding)] * rank
+    return [(p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding]
+
+
+def _pad(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    sizes = shape[1:]
+    mode = draw(st.sampled_from(("constant", "reflect", "replicate", "circular")))
+    # reflect pads less than the axis; circular at most the axis (torch's limits)
+    most = [min(2, n - 1 if mode == "reflect" else n) for n in sizes]
+    form = draw(st.sampled_from(("int", "axes", "pairs")))
+    padding: Any
+    if form == "int":
+        padding = draw(st.integers(0, min(most)))
+    else:
+        pairs = [(draw(st.integers(0, m)), draw(st.integers(0, m))) for m in most]
+        padding = [p[0] if form == "axes" else list(p) for p in pairs]
+    args: dict[str, Any] = {"padding": padding}
+    if mode != "constant" or draw(st.booleans()):
+        args["mode"] = mode
+    if mode == "constant" and draw(st.booleans()):
+        args["value"] = draw(st.sampled_from((0.0, 1.0, -2.5)))
+    return {kind: padding} if list(args) == ["padding"] and draw(st.booleans()) else {kind: args}
+
+
+def _pad_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    sizes = shape[1:]
+    pairs = _pad_pairs(args["padding"], len(sizes))
+    mode = args.get("mode", "constant")
+    out = []
+    for n, (before, after) in zip(sizes, pairs, strict=True):
+        side = max(before, after)
+        if (mode == "reflect" and side >= n) or (mode == "circular" and side > n):
+            return None
+        out.append(n + before + after)
+    return (shape[0], *out) if len(pairs) == len(sizes) else None
+
+
+def _groupnorm(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    groups = draw(st.sampled_from(_divisors(shape[0])))
+    if draw(st.booleans()):
+        return {kind: groups}
+    return {kind: {"groups": groups, "eps": 1e-3, "affine": draw(st.booleans())}}
+
+
+def _groupnorm_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    return None if shape[0] % args["groups"] else shape
+
+
+def _instancenorm(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    args: dict[str, Any] = {}
+    if prod(shape[1:]) == 1 or draw(st.booleans()):  # one position: statistics must be tracked
+        args["affine"] = draw(st.booleans())
+        args["track_running_stats"] = prod(shape[1:]) == 1 or draw(st.booleans())
+        args["momentum"] = draw(st.sampled_from((0.1, 0.5)))
+    return {kind: args} if args else kind
+
+
+def _instancenorm_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    # torch normalises by the sample's own statistics unless it tracks running ones,
+    # and refuses one position to do it over, in eval mode too
+    if prod(shape[1:]) == 1 and not args.get("track_running_stats", False):
+        return None
+    return shape
+
+
+def _layernorm(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    if draw(st.booleans()):
+        return kind
+    affine = draw(st.booleans())
+    args: dict[str, Any] = {
+        "eps": draw(st.sampled_from((1e-5, 1e-6))),
+        "elementwise_affine": affine,
+    }
+    if affine and draw(st.booleans()):
+        args["bias"] = False
+    return {kind: args}
+
+
+def _scaled(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    """layer_scale's init or drop_path's p: the shorthand or the mapping."""
+    v = draw(st.sampled_from((0.1, 0.0, 1e-6, 1.0) if kind == "layer_scale" else (0.1, 0.0, 0.5)))
+    name = DRAWERS[kind].main
+    if kind == "layer_scale" and draw(st.booleans()):
+        return kind  # init defaults to 1e-6
+    return {kind: v} if draw(st.booleans()) else {kind: {name: v}}
+
+
+def _channel_shuffle(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    groups = draw(st.sampled_from(_divisors(shape[0])))
+    return {kind: groups} if draw(st.booleans()) else {kind: {"groups": groups}}
+
+
+def _pieces(c: int, chunks: int) -> list[int]:
+    """torch.chunk's pieces: ⌈C/chunks⌉ channels each, the last what remains."""
+    size = -(-c // chunks)
+    return [min(size, c - i) for i in range(0, c, size)]
+
+
+def _chunk(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    chunks = draw(st.integers(1, 4))
+    index = draw(st.integers(0, len(_pieces(shape[0], chunks)) - 1))
+    return {kind: {"chunks": chunks, "index": index}}
+
+
+def _chunk_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    pieces = _pieces(shape[0], args["chunks"])
+    index = args["index"]
+    return (pieces[index], *shape[1:]) if index < len(pieces) else None
+
+
+def _split_channels(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
+    c, sizes = shape[0], []
+    while c:
+        sizes.append(draw(st.integers(1, c)))
+        c -= sizes[-1]
+    return {kind: {"sizes": sizes, "index": draw(st.integers(0, len(sizes) - 1))}}
+
+
+def _split_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
+    sizes = args["sizes"]
+    return None if sum(sizes) != shape[0] else (sizes[args["index"]], *shape[1:])
+
+
 def _bare(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
     return kind
 
@@ -705,6 +982,28 @@ DRAWERS: dict[str, Drawer] = {
     **{f"global_{w}_pool": Drawer(_global, _global_shape, MAPS, "global") for w in ("avg", "max")},
     "flatten": Drawer(_bare, _flatten_shape, ANY, "flatten", flattens=True),
     "linear": Drawer(_linear, _linear_shape, FLAT, "linear", "out"),
+    **{
+        f"conv_transpose{r}d": Drawer(_conv_transpose, _conv_transpose_shape, (r,), "resample")
+        for r in MAPS
+    },
+    "upsample": Drawer(_upsample, _upsample_shape, MAPS, "resample", "scale"),
+    "pixel_shuffle": Drawer(_shuffle, _pixel_shuffle_shape, (2,), "resample", "upscale_factor"),
+    "pixel_unshuffle": Drawer(
+        _shuffle, _pixel_unshuffle_shape, (2,), "resample", "downscale_factor"
+    ),
+    "center_crop": Drawer(_center_crop, _center_crop_shape, MAPS, "crop", "size"),
+    "pad": Drawer(_pad, _pad_shape, MAPS, "crop", "padding"),
+    "groupnorm": Drawer(_groupnorm, _groupnorm_shape, ANY, "norm", "groups", True),
+    **{
+        f"instancenorm{r}d": Drawer(_instancenorm, _instancenorm_shape, (r,), "norm", None, True)
+        for r in MAPS
+    },
+    "layernorm": Drawer(_layernorm, _same, ANY, "norm", None, True),
+    "layer_scale": Drawer(_scaled, _same, ANY, "elementwise", "init", True),
+    "drop_path": Drawer(_scaled, _same, ANY, "elementwise", "p", True),
+    "channel_shuffle": Drawer(_channel_shuffle, _groupnorm_shape, MAPS, "channels", "groups", True),
+    "chunk": Drawer(_chunk, _chunk_shape, ANY, "channels"),
+    "split": Drawer(_split_channels, _split_shape, ANY, "channels"),
 }
 
 # Every layer kind these strategies draw: what tests/kinds/test_completeness.py
@@ -849,6 +1148,8 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: Limits) -> Entr
         ks = [n + 1 if hit[a] else 1 for a, n in enumerate(sizes)]
         pads = [k // 2 for k in ks]
         return {"avgpool3d": {"kernel": _fmt(draw, ks), "stride": 1, "padding": _fmt(draw, pads)}}
+    if how == "instancenorm_one":  # after a pool to one position: no statistics to take
+        return {f"instancenorm{rank}d": {"affine": draw(st.booleans())}}
     if how in ("pool_collapse", "avgpool3d_small"):  # the latter at rank 1 or 2
         kind = draw(st.sampled_from((f"maxpool{rank}d", f"avgpool{rank}d")))
         ks = [n + 1 + draw(st.integers(0, 2)) if hit[a] else 1 for a, n in enumerate(sizes)]

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Callable
 from fractions import Fraction
 from math import ceil, floor, prod
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
@@ -26,8 +26,22 @@ from torch import nn
 import archcalc
 from archcalc.analysis import Analysis, ReceptiveField, Row
 from archcalc.analysis.receptive import initial
-from archcalc.bridge.modules import Concat, GlobalAvgPool, GlobalMaxPool, GraphNet, Residual
+from archcalc.bridge.modules import (
+    CenterCrop,
+    Chunk,
+    Concat,
+    DropPath,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    GraphNet,
+    LayerNormChannels,
+    LayerScale,
+    Residual,
+    Split,
+)
 from archcalc.graph import Graph
+from archcalc.kinds import REGISTRY
+from archcalc.kinds.base import SpatialStep
 from archcalc.testing.strategies import invalid_specs, specs
 
 # These properties are what proves the analysers, so each runs three times the
@@ -83,6 +97,7 @@ def _run(model: nn.Module, graph: Graph, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
@@ -90,13 +105,17 @@ def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
 
     A conv does in_channels/groups·(product of its kernel) multiply-adds per
     output element and a linear in·out per sample: the fvcore convention
-    docs/spec.md uses. From the tensors rather than FlopCounterMode, because
-    these read the real shapes directly and cost nothing per op over hundreds
-    of examples; the zoo test in tests/bridge/test_equivalence.py measures with
-    FlopCounterMode instead.
+    docs/spec.md uses; a transposed conv out_channels/groups·(its kernel) per
+    input element, as torch.utils.flop_counter counts it. From the tensors
+    rather than FlopCounterMode, because these read the real shapes directly
+    and cost nothing per op over hundreds of examples; the zoo test in
+    tests/bridge/test_equivalence.py measures with FlopCounterMode instead.
     """
     if isinstance(module, _CONVS):
         return out[0].numel() * (x.shape[1] // module.groups) * prod(module.kernel_size)
+    if isinstance(module, _TRANSPOSED):
+        per_input = module.out_channels // module.groups * prod(module.kernel_size)
+        return x[0].numel() * per_input
     if isinstance(module, nn.Linear):
         return x.shape[1] * out.shape[1]
     return 0
@@ -246,6 +265,14 @@ def _mean_weights(m: Any) -> nn.Module:
     return m
 
 
+def _zero_pad(m: Any) -> nn.Module:
+    # Reflected, replicated or wrapped padding copies real pixels into the border, which
+    # would join a unit to pixels far from its window; the field is the windows' geometry,
+    # as for every zero-padded conv, so measure through zeros.
+    rank = int(type(m).__name__[-2])
+    return getattr(nn, f"ConstantPad{rank}d")(m.padding, 0.0)
+
+
 def _adaptive_mean(m: Any) -> nn.Module:
     # Adaptive max pooling back-propagates to one pixel: average its windows instead.
     rank = int(type(m).__name__[-2])
@@ -297,6 +324,37 @@ _POSITIVE: dict[type[nn.Module], Callable[[Any], nn.Module]] = {
         ),
         _keep,
     ),
+    # resampling: transposed convs get equal weights; interpolation weights are positive
+    # already, shuffles and crops move pixels, constant padding adds no path
+    **dict.fromkeys(_TRANSPOSED, _mean_weights),
+    **dict.fromkeys((nn.Upsample, nn.PixelShuffle, nn.PixelUnshuffle, CenterCrop), _keep),
+    **{
+        getattr(nn, f"{cls}{rank}d"): how
+        for cls, how in (
+            ("ConstantPad", _keep),
+            ("ZeroPad", _keep),
+            ("ReflectionPad", _zero_pad),
+            ("ReplicationPad", _zero_pad),
+            ("CircularPad", _zero_pad),
+        )
+        for rank in (1, 2, 3)
+    },
+    # normalisations and scales act per position or per channel: elementwise for the field
+    **dict.fromkeys(
+        (
+            nn.GroupNorm,
+            nn.InstanceNorm1d,
+            nn.InstanceNorm2d,
+            nn.InstanceNorm3d,
+            nn.LayerNorm,
+            LayerNormChannels,
+            LayerScale,
+            DropPath,
+        ),
+        _drop,
+    ),
+    # channel moves: every unit keeps its position
+    **dict.fromkeys((nn.ChannelShuffle, Chunk, Split), _keep),
     # containers: the graph is run node by node, so only their leaves matter
     **dict.fromkeys((nn.Module, nn.Sequential, Residual, Concat, GraphNet), _keep),
 }
@@ -324,16 +382,18 @@ def _positive_linear_copy(model: nn.Module) -> nn.Module:
 
 
 def _regular_windows(n: int, out: int) -> bool:
-    """Whether torch's adaptive windows from n to out all have one size and one stride.
+    """Whether torch's adaptive windows from n to out all have one size and one whole stride.
 
     Torch's window for output i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉); otherwise
-    windows differ in size and archcalc's field is the nearest regular one
+    windows differ in size, or (out > n) overlap by a fraction of a pixel per
+    unit, and archcalc's field is the nearest regular one
     (archcalc/kinds/adaptive_pool.py), which cannot be checked unit by unit.
     """
     starts = [i * n // out for i in range(out)]
     ends = [-(-(i + 1) * n // out) for i in range(out)]
     steps = {b - a for a, b in itertools.pairwise(starts)}
-    return len({e - s for s, e in zip(starts, ends, strict=True)}) == 1 and len(steps) <= 1
+    same_size = len({e - s for s, e in zip(starts, ends, strict=True)}) == 1
+    return same_size and len(steps) <= 1 and 0 not in steps
 
 
 _ADAPTIVE = (
@@ -347,45 +407,101 @@ _ADAPTIVE = (
 EVERY, FIRST, NONE = 2, 1, 0  # which units of a node's field the measurement can check
 
 
-def _field_checks(analysis: Analysis, model: nn.Module, rows: dict[int, Row]) -> dict[int, int]:
-    """For each node: EVERY unit's field is exact, only the FIRST unit's is bounded, or NONE.
+Interval = tuple[int, int]
+
+
+class _Check(NamedTuple):
+    """How a node's field can be checked: ``how`` (EVERY, FIRST or NONE), and per axis the
+    input pixels every map on the way to it covers (where a unit's field is exact)."""
+
+    how: int
+    valid: tuple[Interval, ...]
+
+
+def _field_checks(analysis: Analysis, model: nn.Module, rows: dict[int, Row]) -> dict[int, _Check]:
+    """For each node: EVERY unit's field is checked, only the FIRST unit's, or NONE.
 
     Read from the graph, node by node, never from row kinds. A node is at most
     as checkable as its inputs, and:
+    - a unit's field is exact where it lies inside the region every map on its
+      way covers (``valid``): there every path of windows exists. Elsewhere a
+      path crosses padding, which holds no pixel, so the measured field lies
+      within the analysed one. Usually the region is the input; after a crop
+      (negative padding) it is the crop's, and a later window's padding may lie
+      inside the input;
     - a merge of fields with different jumps grows with the unit index at
       several rates, archcalc's one field at the fastest: unit 0 is bounded;
-    - a fractional field (after upsampling or a transposed conv,
-      ReceptiveField.exact False) is the nearest regular field to windows that
-      are not all alike: unit 0's measured field lies within the analysed
-      bounds of unit 0, fractional ends rounded outwards (floor, ceil);
-    - adaptive pooling whose windows differ (torch's rounding) makes every
-      later field an approximation: none is checked after it.
+    - a fractional step (upsampling, pixel_shuffle, a strided transposed
+      conv), and a fractional field after it (ReceptiveField.exact False, or
+      ends between pixels), is an average over windows that are not all alike,
+      or a bound, even where its numbers come out whole: only unit 0's
+      measured field is checked, and it must lie within the analysed bounds of
+      unit 0, fractional ends rounded outwards (floor, ceil), here and after;
+    - such a bound on unit 0 says nothing of later units, so a step whose
+      unit 0 reads a later unit (negative pad_before: a crop) checks nothing
+      after it; nor does adaptive pooling whose windows differ (torch's
+      rounding), whose field is the nearest regular one;
+    - nor does linear interpolation (upsample's linear modes), whose field
+      archcalc/kinds/upsample.py states as the average over units, not a
+      bound: unit j reads units ⌊src(j)⌋ and ⌊src(j)⌋ + 1, while the analysed
+      window is centred on src(j). Even unit 0 falls outside it when the scale
+      is below 1 and the jump above 1: [C, 12] → maxpool1d 3 → upsample
+      {scale: 0.75, mode: linear} analyses unit 0 as [−1, 4], torch reads 0…5.
     """
     graph = _graph(analysis)
-    rank = len(analysis.input_shape) - 1
-    fields: dict[int, ReceptiveField | None] = {0: initial(rank) if rank else None}
+    in_sizes = analysis.input_shape[1:]
+    fields: dict[int, ReceptiveField | None] = {0: initial(len(in_sizes)) if in_sizes else None}
     fields |= {n: r.receptive_field for n, r in rows.items()}
-    state = {0: EVERY}
+    checks = {0: _Check(EVERY, tuple((0, n - 1) for n in in_sizes))}
     for node in graph.nodes[1:]:
-        s = min(state[i] for i in node.inputs)
+        inputs = [checks[i] for i in node.inputs]
+        how = min(c.how for c in inputs)
         if node.is_merge:
-            known = [fields[i] for i in node.inputs]
-            jumps = {f.jump for f in known if f is not None and not f.whole}
+            jumps = {f.jump for i in node.inputs if (f := fields[i]) is not None and not f.whole}
             if len(jumps) > 1:
-                s = min(s, FIRST)
-        elif isinstance(model.get_submodule(node.path), _ADAPTIVE):
+                how = min(how, FIRST)
+        else:
             row = rows[node.id]
-            sizes = zip(row.input_shape[1:], row.output_shape[1:], strict=True)
-            if not all(_regular_windows(n, o) for n, o in sizes):
-                s = NONE
-        rf = fields[node.id]
-        if rf is not None and not rf.exact:
-            s = min(s, FIRST)
-        state[node.id] = s
-    return state
+            step = REGISTRY[node.op].rf_step
+            assert step is not None and node.layer is not None
+            moves = step(node.layer.args, row.input_shape)
+            if isinstance(moves, SpatialStep):
+                if how == FIRST and min(moves.pad_before) < 0:
+                    how = NONE
+                if not all(isinstance(x, int) for x in (*moves.kernel, *moves.stride)):
+                    how = min(how, FIRST)  # a fractional step: its field is a bound
+            module = model.get_submodule(node.path)
+            if isinstance(module, nn.Upsample) and module.mode != "nearest":
+                how = NONE  # an average field, not a bound (see the docstring)
+            if isinstance(module, _ADAPTIVE):
+                sizes = zip(row.input_shape[1:], row.output_shape[1:], strict=True)
+                if not all(_regular_windows(n, o) for n, o in sizes):
+                    how = NONE
+        rf, row = fields[node.id], rows[node.id]
+        valid: tuple[Interval, ...] = ()
+        if rf is not None and not rf.whole:
+            if not rf.exact or any(x % 2 for x in rf.bounds_x2()[0]):
+                how = min(how, FIRST)  # fractional, or (linear upsampling by 1) between pixels
+            elif how == EVERY:
+                # the input pixels this node's own units cover, within every earlier map's
+                covered = [
+                    (lo, hi + (m - 1) * int(j))
+                    for (lo, hi), m, j in zip(
+                        _half_bounds(rf, True), row.output_shape[1:], rf.jump, strict=True
+                    )
+                ]
+                for c in inputs:
+                    if c.valid:
+                        covered = [
+                            (max(a, b), min(x, y))
+                            for (a, x), (b, y) in zip(covered, c.valid, strict=True)
+                        ]
+                valid = tuple(covered)
+        checks[node.id] = _Check(how, valid)
+    return checks
 
 
-def _half_bounds(rf: ReceptiveField, exact: bool) -> list[tuple[int, int]]:
+def _half_bounds(rf: ReceptiveField, exact: bool) -> list[Interval]:
     """Unit 0's first and last input pixel per axis; fractional ends rounded outwards."""
     lo_x2, hi_x2 = rf.bounds_x2()
     if exact:
@@ -397,20 +513,23 @@ def _half_bounds(rf: ReceptiveField, exact: bool) -> list[tuple[int, int]]:
     ]
 
 
+def _inside(field: list[Interval], valid: tuple[Interval, ...]) -> bool:
+    return all(a <= lo and hi <= b for (lo, hi), (a, b) in zip(field, valid, strict=True))
+
+
 def _units(
-    rf: ReceptiveField, out_sizes: tuple[int, ...], in_sizes: tuple[int, ...]
+    rf: ReceptiveField, out_sizes: tuple[int, ...], valid: tuple[Interval, ...]
 ) -> list[tuple[int, ...]]:
     """Units to measure: the first and last, and the first and last whose field lies inside.
 
     A unit's field is a box, so one unit checks every axis; a unit whose field
-    lies inside the input on every axis is the one that can be checked exactly.
+    lies inside the valid region on every axis is the one that can be checked exactly.
     """
     inside = []
     for axis, (lo, hi) in enumerate(_half_bounds(rf, True)):
         j = int(rf.jump[axis])
-        units = [
-            i for i in range(out_sizes[axis]) if lo + i * j >= 0 and hi + i * j < in_sizes[axis]
-        ]
+        a, b = valid[axis]
+        units = [i for i in range(out_sizes[axis]) if a <= lo + i * j and hi + i * j <= b]
         inside.append(sorted({units[0], units[-1]}) if units else [])
     picks = {tuple(0 for _ in out_sizes), tuple(o - 1 for o in out_sizes)}
     if all(inside):
@@ -483,16 +602,38 @@ def _extent(mask: torch.Tensor) -> tuple[int, int] | None:
         ],
     }
 )
+@example(
+    spec_dict={  # after a crop, padding lies inside the input: the field only bounds
+        "input": [1, 1, 3],
+        "layers": [{"center_crop": [1, 2]}, {"avgpool2d": {"kernel": [1, 2], "padding": [0, 1]}}],
+    }
+)
+@example(
+    spec_dict={  # U-Net's skip: up-convolution, a crop of the encoder's map, cat, conv
+        "input": [2, 12],
+        "layers": [
+            {"conv1d": {"name": "enc", "out": 2, "kernel": 3}},
+            {"maxpool1d": 2},
+            {"conv1d": {"out": 4, "kernel": 3}},
+            {"conv_transpose1d": {"name": "up", "out": 2, "kernel": 2, "stride": 2}},
+            {"center_crop": {"name": "skip", "from": "enc", "size": 6}},
+            {"cat": ["skip", "up"]},
+            {"conv1d": {"out": 1, "kernel": 3}},
+            {"upsample": {"scale": 2, "mode": "linear"}},
+        ],
+    }
+)
 def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> None:
     """Each node's analysed field against the gradient support of its units.
 
-    A unit whose analysed field lies inside the input has exactly that support
-    on every axis (every path of windows exists); one reaching into the padding
-    has a support within it. Where only unit 0 is checkable (_field_checks),
-    its support lies within unit 0's analysed bounds, fractional ends rounded
-    outwards: an exact per-unit check is impossible in general once fields
-    are fractional (upsampling, transposed convs) or paths meet with different
-    jumps.
+    A unit whose analysed field lies inside the input (inside every map on its
+    way, after a crop) has exactly that support on every axis: every path of
+    windows exists. One reaching into padding has a support within it. Where
+    only unit 0 is checkable (_field_checks), its support lies within unit 0's
+    analysed bounds, fractional ends rounded outwards (floor, ceil): an exact
+    per-unit check is impossible in general once fields are fractional
+    (upsampling, pixel_shuffle, strided transposed convs) or paths meet with
+    different jumps.
     """
     spec = archcalc.from_dict(spec_dict)
     analysis = archcalc.analyze(spec)
@@ -506,12 +647,12 @@ def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> 
     probes: list[tuple[int, tuple[int, ...]]] = []
     for node, row in sorted(rows.items()):
         rf = row.receptive_field
-        if rf is None or rf.whole or len(row.output_shape) < 2 or checks[node] == NONE:
+        if rf is None or rf.whole or len(row.output_shape) < 2 or checks[node].how == NONE:
             continue  # a flat or globally pooled unit sees everything by definition
-        if checks[node] == FIRST:
+        if checks[node].how == FIRST:
             probes.append((node, tuple(0 for _ in in_sizes)))
         else:
-            probes += [(node, u) for u in _units(rf, row.output_shape[1:], in_sizes)]
+            probes += [(node, u) for u in _units(rf, row.output_shape[1:], checks[node].valid)]
     if not probes:
         return
     positive = _positive_linear_copy(model).eval()
@@ -528,18 +669,18 @@ def test_receptive_field_matches_the_measured_one(spec_dict: dict[str, Any]) -> 
     for k, (n, unit) in enumerate(probes):
         rf = rows[n].receptive_field
         assert rf is not None
-        every = checks[n] == EVERY
+        every = checks[n].how == EVERY
         field = [
             (lo + u * int(j), hi + u * int(j)) if every else (lo, hi)
             for (lo, hi), u, j in zip(_half_bounds(rf, every), unit, rf.jump, strict=True)
         ]
-        inside = all(lo >= 0 and hi < size for (lo, hi), size in zip(field, in_sizes, strict=True))
+        inside = every and _inside(field, checks[n].valid)
         for axis, (lo, hi) in enumerate(field):
             others = tuple(a for a in range(len(in_sizes)) if a != axis)
             measured = _extent(support[k].any(dim=others) if others else support[k])
             where = f"{rows[n].path} unit {unit} axis {axis}: analysed [{lo}, {hi}]"
-            if every and inside:
-                # Inside the input every path of windows exists, so the extremes are reached.
+            if inside:
+                # Inside the valid region every path of windows exists: the extremes are reached.
                 assert measured == (lo, hi), f"{where}, measured {measured}"
             elif measured is not None:
                 # Padding pixels do not exist in the input: only containment is certain.
@@ -563,6 +704,8 @@ def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
             part = archcalc.from_dict({"input": list(x.shape[1:]), "layers": branch})
             outs.append(archcalc.build(part).eval()(x))
         return torch.cat(outs, dim=1)
+    if kind.startswith("instancenorm"):
+        return getattr(nn, f"InstanceNorm{rank}d")(x.shape[1], affine=args["affine"]).eval()(x)
     if kind.startswith("conv"):
         return getattr(nn, f"Conv{rank}d")(
             x.shape[1],
