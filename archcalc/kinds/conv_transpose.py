@@ -10,27 +10,25 @@ o < max(s, d). The weight is C_in × (out/groups) × Πk, and the multiply-adds
 are counted per *input* element, as torch.utils.flop_counter counts them: each
 of the C_in·Πn inputs is multiplied into (out/groups)·Πk outputs.
 
-Receptive field. A transposed convolution is the same as inserting s − 1 zeros
-between input units (the input, spread to stride 1/s), padding that by
-d·(k−1) − p on both sides (plus o after), then running a stride-1
-convolution with dilation d over it. In units of the spread input the window
-of output unit j starts at j − (d·(k−1) − p) and spans d·(k−1) + 1 units; one
-spread unit is 1/s of an input unit. So per axis, in units of the layer's
+Receptive field. Output unit j of a transposed convolution (D = d·(k−1))
+reads the input units i with j = i·s − p + d·t for a tap t, that is every i
+in [⌈(j + p − D)/s⌉, ⌊(j + p)/s⌋] reached by a tap (all of them when d = 1).
+Over s neighbouring units that span averages (D + 1 − s)/s input units and
+its centre is exactly (j + p − D/2)/s. So per axis, in units of the layer's
 input::
 
-    stride      = 1/s
-    k' − 1      = d·(k−1)/s
-    pad_before  = (d·(k−1) − p)/s
+    stride  = 1/s
+    k' − 1  = max(0, (D + 1 − s)/s)         the average unit's span
+    start  += (p − D/2)/s · jump            (start_x2 += (2p − D)/s · jump)
 
-that is start_x2 += (2p − d·(k−1))·jump/s, size += d·(k−1)·jump/s and
-jump /= s. With s > 1 these are exact Fractions (analysis/receptive.py).
-Unit j's field then spans [(j + p − d·(k−1))/s, (j + p)/s] in input units:
-every input it reads lies inside, and with dilation 1 every input inside is
-read. The span counts the inserted zeros' positions too, so it is a bound:
-with k = s (U-Net's 2×2, stride-2 up-convolutions) each unit reads exactly
-one input, yet the field grows by (s − 1)/s of the jump. A Window (whole
-numbers of input units) cannot state this step, so the kind declares no
-window.
+and pad_before is whatever moves the start by that. This is the rule nearest
+upsampling follows (k = s, d = 1: U-Net's 2×2, stride-2 up-convolutions read
+exactly one input per unit, and the field does not grow), and a stride-1
+transposed convolution is an ordinary window of k' = D + 1. With s > 1 the
+numbers are exact Fractions (analysis/receptive.py): the field of the average
+unit, whose size differs from unit to unit by less than one jump when k is
+not a multiple of s. A Window (whole numbers of input units) cannot state
+this step, so the kind declares no window.
 """
 
 from __future__ import annotations
@@ -124,14 +122,19 @@ def _parse(r: ArgReader, rank: int) -> ConvTransposeArgs:
 
 
 def rf_step(a: ConvTransposeArgs, shape: Shape) -> RFStep:
-    """The step of a zero-insertion ×s, padding d·(k−1) − p and a stride-1 window (see above)."""
-    span = tuple(d * (k - 1) for k, d in zip(a.kernel, a.dilation, strict=True))
+    """The average unit's step: span max(0, (D + 1 − s)/s), centre (j + p − D/2)/s (see above)."""
+    kernel: list[Number] = []
+    pad_before: list[Number] = []
+    for k, d, s, p in zip(a.kernel, a.dilation, a.stride, a.padding, strict=True):
+        span = d * (k - 1)
+        width = max(Fraction(0), Fraction(span + 1 - s, s))
+        # start_x2 moves by (k' − 1 − 2·pad_before)·jump, which must be (2p − D)/s·jump.
+        kernel.append(_plain(width + 1))
+        pad_before.append(_plain((width - Fraction(2 * p - span, s)) / 2))
     return SpatialStep(
-        kernel=tuple(_plain(Fraction(e, s) + 1) for e, s in zip(span, a.stride, strict=True)),
+        kernel=tuple(kernel),
         stride=tuple(_plain(Fraction(1, s)) for s in a.stride),
-        pad_before=tuple(
-            _plain(Fraction(e - p, s)) for e, p, s in zip(span, a.padding, a.stride, strict=True)
-        ),
+        pad_before=tuple(pad_before),
     )
 
 

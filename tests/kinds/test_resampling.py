@@ -111,11 +111,17 @@ def test_conv_transpose_counts_macs_per_input_element() -> None:
     ("k", "s", "p", "d", "op"),
     [(2, 2, 0, 1, 0), (3, 2, 1, 1, 1), (4, 2, 1, 1, 0), (3, 3, 2, 2, 2), (5, 1, 2, 1, 0)],
 )
-def test_conv_transpose_field_bounds_are_the_inputs_each_unit_reads(
+def test_conv_transpose_field_is_the_average_unit_s(
     k: int, s: int, p: int, d: int, op: int
 ) -> None:
-    """Unit j's field spans [(j + p − d(k−1))/s, (j + p)/s]: exactly the inputs it reads."""
-    n = 7
+    """Unit j reads inputs in [(j + p − D)/s, (j + p)/s] (D = d(k−1)), centred at (j + p − D/2)/s.
+
+    The analysed field has exactly that centre for every unit, holds every input each
+    unit reads, and (dilation 1: every input in the bounds is read) its size is the
+    average over s neighbouring units of what they read, max(0, (D + 1 − s)/s) + 1.
+    """
+    n = 9
+    span = d * (k - 1)
     module = nn.ConvTranspose1d(1, 1, k, stride=s, padding=p, output_padding=op, dilation=d)
     nn.init.ones_(module.weight)
     a = _analyze(
@@ -136,15 +142,19 @@ def test_conv_transpose_field_bounds_are_the_inputs_each_unit_reads(
     x = torch.zeros(1, 1, n, requires_grad=True)
     y = module(x)
     assert y.shape[-1] == a.output_shape[1]
+    spans: list[int] = []
     for j in range(y.shape[-1]):
         (grad,) = torch.autograd.grad(y[0, 0, j], x, retain_graph=True)
         read = [i for i in range(n) if grad[0, 0, i] != 0]
         centre = Fraction(rf.start_x2[0]) / 2 + j * Fraction(rf.jump[0])
-        half = (Fraction(rf.size[0]) - 1) / 2
-        lo, hi = centre - half, centre + half
-        assert (lo, hi) == (Fraction(j + p - d * (k - 1), s), Fraction(j + p, s))
-        # Every input unit inside the bounds (and in the input) is read, and no other.
+        assert centre == Fraction(2 * (j + p) - span, 2 * s)
+        lo, hi = Fraction(j + p - span, s), Fraction(j + p, s)
         assert read == [i for i in range(n) if lo <= i <= hi and (j + p - i * s) % d == 0]
+        if lo >= 0 and hi <= n - 1:  # a unit whose every tap lands inside the input
+            spans.append(read[-1] - read[0] if read else -1)
+    if d == 1 and len(spans) >= s:
+        period = spans[:s]
+        assert Fraction(rf.size[0]) - 1 == max(Fraction(0), Fraction(sum(period), s))
 
 
 # -- upsample ------------------------------------------------------------------
