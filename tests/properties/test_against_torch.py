@@ -73,9 +73,11 @@ def _node_rows(analysis: Analysis) -> dict[int, Row]:
     graph = _graph(analysis)
     rows: dict[int, Row] = {}
     for row in _every_row(analysis.tree):
-        node = row.node if row.is_leaf else graph.scopes[row.path].output
-        assert node is not None, row.path
-        rows.setdefault(node, row)
+        if row.is_leaf:
+            assert row.node is not None, row.path
+            rows[row.node] = row  # its own row: a block's reads the block's input
+        else:
+            rows.setdefault(graph.scopes[row.path].output, row)
     return rows
 
 
@@ -620,6 +622,22 @@ def _extent(mask: torch.Tensor) -> tuple[int, int] | None:
             {"cat": ["skip", "up"]},
             {"conv1d": {"out": 1, "kernel": 3}},
             {"upsample": {"scale": 2, "mode": "linear"}},
+        ],
+    }
+)
+@example(
+    spec_dict={  # a block ending in adaptive pooling: the pool's own input decides its windows
+        "input": [1, 2, 1],
+        "layers": [
+            {
+                "repeat": {
+                    "times": 1,
+                    "layers": [
+                        {"conv2d": {"out": 1, "kernel": [2, 1], "padding": [0, 1]}},
+                        {"adaptive_avg_pool2d": {"output": [2, 1]}},
+                    ],
+                }
+            }
         ],
     }
 )
