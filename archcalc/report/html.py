@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from json.encoder import encode_basestring
-from typing import Any, NamedTuple
+from typing import Any
 
 from archcalc import kinds
 from archcalc.analysis.memory import binary_size, estimate
@@ -235,6 +235,8 @@ class _LayerData:
         self.shapes: dict[Shape, tuple[str, str, str]] = {}
         self.fields: dict[_FieldKey, tuple[str, str, dict[str, Any] | None]] = {}
         self.fields_json: dict[_FieldKey, tuple[str, str, str]] = {}
+        self.kinds: dict[str, str] = {}
+        self.numbers: dict[tuple[int, float, int | None, int], str] = {}
 
     def shape(self, shape: Shape) -> tuple[str, str, str]:
         """(``4×16×16``, its JSON string, the shape as a JSON list)."""
@@ -299,23 +301,40 @@ class _LayerData:
 
     def json(self, row: Row) -> str:
         """``_ENCODER.encode(self(row))``, written as one string."""
-        share = self.analysis.share(row)
         rf, detail, view = self.field_json(row)
         _, input_json, _ = self.shape(row.input_shape)
         _, output_json, shape_json = self.shape(row.output_shape)
         return (
-            f'{{"path":{_str(row.path)},"name":{_str(row.name)},"kind":{_str(row.kind)},'
-            f'"family":{_str(self.families.get(row.kind, "other"))},'
+            f'{{"path":{_str(row.path)},"name":{_str(row.name)},{self.kind_json(row.kind)},'
             f'"thin":{"true" if _elementwise(row) else "false"},'
             f'"operation":{_str(row.operation)},"shape":{shape_json},'
             f'"input":{input_json},"output":{output_json},'
-            f'"params":{_number(row.params)},"share":{_number(share)},'
-            f'"text":{{"params":{_str(count(row.params))},'
-            f'"share":{_str(share_text(share) or "0%")},"macs":{_str(count(row.macs))},'
-            f'"activation":{_str(binary_size(row.activation_bytes))},'
+            f"{self.numbers_json(row)}"
             f'"rf":{rf},"rf_detail":{detail}}},"rf":{view},'
             f'"note":{"null" if row.note is None else _str(row.note)}}}'
         )
+
+    def kind_json(self, kind: str) -> str:
+        """``"kind":…,"family":…``."""
+        found = self.kinds.get(kind)
+        if found is None:
+            family = self.families.get(kind, "other")
+            found = self.kinds[kind] = f'"kind":{_str(kind)},"family":{_str(family)}'
+        return found
+
+    def numbers_json(self, row: Row) -> str:
+        """``"params":…,"share":…,"text":{"params":…,"share":…,"macs":…,"activation":…,``."""
+        share = self.analysis.share(row)
+        key = (row.params, share, row.macs, row.activation_bytes)
+        found = self.numbers.get(key)
+        if found is None:
+            found = self.numbers[key] = (
+                f'"params":{_number(row.params)},"share":{_number(share)},'
+                f'"text":{{"params":{_str(count(row.params))},'
+                f'"share":{_str(share_text(share) or "0%")},"macs":{_str(count(row.macs))},'
+                f'"activation":{_str(binary_size(row.activation_bytes))},'
+            )
+        return found
 
 
 def _str(text: str) -> str:
@@ -342,10 +361,17 @@ def _pair(xs: Sequence[Any]) -> str:
     return f"[{_number(a)},{_number(b)}]"
 
 
+_INT = {int}
+
+
 def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shape) -> str:
     """``_ENCODER.encode(rf_view(rf, input_shape, output_shape))``, written as one string."""
     if rf is None or len(input_shape) != 3:
         return "null"
+    numbers = (*input_shape[1:], *rf.size, *rf.jump, *rf.start_x2, *output_shape[1:])
+    if set(map(type, numbers)) != _INT or type(rf.whole) is not bool:
+        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))  # never, but exact
+    # Every number below is an int (or an int halved): written as Python writes them.
     grid = (input_shape[1], input_shape[2])
     units = (
         ""
@@ -353,8 +379,22 @@ def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shap
         else ",".join(_unit_json(rf, label, unit, grid) for label, unit in _units(output_shape))
     )
     return (
-        f'{{"grid":{_pair(grid)},"size":{_pair(rf.size)},"jump":{_pair(rf.jump)},'
-        f'"start":{_pair(rf.start)},"whole":{"true" if rf.whole else "false"},"units":[{units}]}}'
+        f'{{"grid":[{grid[0]},{grid[1]}],"size":[{rf.size[0]},{rf.size[1]}],'
+        f'"jump":[{rf.jump[0]},{rf.jump[1]}],"start":{_pair(rf.start)},'
+        f'"whole":{"true" if rf.whole else "false"},"units":[{units}]}}'
+    )
+
+
+def _unit_json(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]) -> str:
+    """``_ENCODER.encode(_unit(rf, label, unit, grid))`` where every number is an int."""
+    c_h, c_w, lo_h, lo_w, hi_h, hi_w, il_h, il_w, ih_h, ih_w, clipped, text = _unit_numbers(
+        rf, label, unit, grid
+    )
+    return (
+        f'{{"label":{_str(label)},"unit":[{unit[0]},{unit[1]}],"centre":[{c_h / 2!r},{c_w / 2!r}],'
+        f'"lo":[{lo_h},{lo_w}],"hi":[{hi_h},{hi_w}],"inside_lo":[{il_h},{il_w}],'
+        f'"inside_hi":[{ih_h},{ih_w}],"clipped":{"true" if clipped else "false"},'
+        f'"text":{_str(text)}}}'
     )
 
 
@@ -451,71 +491,63 @@ def _units(output_shape: Shape) -> list[tuple[str, tuple[int, int]]]:
     return units
 
 
-class _Unit(NamedTuple):
-    """One unit's field: doubled centre, inclusive bounds, the same clipped to the input."""
-
-    centre_x2: tuple[int, int]
-    lo: tuple[int, int]
-    hi: tuple[int, int]
-    inside_lo: tuple[int, int]
-    inside_hi: tuple[int, int]
-    text: str
-
-    @property
-    def clipped(self) -> bool:
-        return self.lo != self.inside_lo or self.hi != self.inside_hi
-
-
-def _unit_field(
+def _unit_numbers(
     rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]
-) -> _Unit:
+) -> tuple[int, int, int, int, int, int, int, int, int, int, bool, str]:
+    """Doubled centre, inclusive bounds, the same clipped to the input, clipped?, the text.
+
+    Per axis (row, column); a flat tuple, as this runs twice per layer of a report.
+    """
     # Doubled coordinates keep half-pixel centres exact (receptive.py does the same).
     (start_h, start_w), (jump_h, jump_w) = rf.start_x2, rf.jump
     reach_h, reach_w = rf.size[0] - 1, rf.size[1] - 1
     centre_h, centre_w = start_h + 2 * unit[0] * jump_h, start_w + 2 * unit[1] * jump_w
-    lo = ((centre_h - reach_h) // 2, (centre_w - reach_w) // 2)
-    hi = ((centre_h + reach_h) // 2, (centre_w + reach_w) // 2)
-    inside_lo = (max(lo[0], 0), max(lo[1], 0))
-    inside_hi = (min(hi[0], grid[0] - 1), min(hi[1], grid[1] - 1))
+    lo_h, lo_w = (centre_h - reach_h) // 2, (centre_w - reach_w) // 2
+    hi_h, hi_w = (centre_h + reach_h) // 2, (centre_w + reach_w) // 2
+    in_lo_h, in_lo_w = max(lo_h, 0), max(lo_w, 0)
+    in_hi_h, in_hi_w = min(hi_h, grid[0] - 1), min(hi_w, grid[1] - 1)
     text = (
-        f"{label} unit ({unit[0]}, {unit[1]}): rows {_span(lo[0], hi[0])}, "
-        f"columns {_span(lo[1], hi[1])}"
+        f"{label} unit ({unit[0]}, {unit[1]}): rows {_span(lo_h, hi_h)}, "
+        f"columns {_span(lo_w, hi_w)}"
     )
-    if lo != inside_lo or hi != inside_hi:
+    clipped = lo_h != in_lo_h or lo_w != in_lo_w or hi_h != in_hi_h or hi_w != in_hi_w
+    if clipped:
         text += (
-            f"; inside the input rows {_span(inside_lo[0], inside_hi[0])}, "
-            f"columns {_span(inside_lo[1], inside_hi[1])}"
+            f"; inside the input rows {_span(in_lo_h, in_hi_h)}, columns {_span(in_lo_w, in_hi_w)}"
         )
-    return _Unit((centre_h, centre_w), lo, hi, inside_lo, inside_hi, text)
+    return (
+        centre_h,
+        centre_w,
+        lo_h,
+        lo_w,
+        hi_h,
+        hi_w,
+        in_lo_h,
+        in_lo_w,
+        in_hi_h,
+        in_hi_w,
+        clipped,
+        text,
+    )
 
 
 def _unit(
     rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]
 ) -> dict[str, Any]:
-    u = _unit_field(rf, label, unit, grid)
+    c_h, c_w, lo_h, lo_w, hi_h, hi_w, il_h, il_w, ih_h, ih_w, clipped, text = _unit_numbers(
+        rf, label, unit, grid
+    )
     return {
         "label": label,
         "unit": list(unit),
-        "centre": [u.centre_x2[0] / 2, u.centre_x2[1] / 2],
-        "lo": list(u.lo),
-        "hi": list(u.hi),
-        "inside_lo": list(u.inside_lo),
-        "inside_hi": list(u.inside_hi),
-        "clipped": u.clipped,
-        "text": u.text,
+        "centre": [c_h / 2, c_w / 2],
+        "lo": [lo_h, lo_w],
+        "hi": [hi_h, hi_w],
+        "inside_lo": [il_h, il_w],
+        "inside_hi": [ih_h, ih_w],
+        "clipped": clipped,
+        "text": text,
     }
-
-
-def _unit_json(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]) -> str:
-    """``_ENCODER.encode(_unit(rf, label, unit, grid))``, written as one string."""
-    u = _unit_field(rf, label, unit, grid)
-    return (
-        f'{{"label":{_str(label)},"unit":{_pair(unit)},'
-        f'"centre":[{_number(u.centre_x2[0] / 2)},{_number(u.centre_x2[1] / 2)}],'
-        f'"lo":{_pair(u.lo)},"hi":{_pair(u.hi)},"inside_lo":{_pair(u.inside_lo)},'
-        f'"inside_hi":{_pair(u.inside_hi)},"clipped":{"true" if u.clipped else "false"},'
-        f'"text":{_str(u.text)}}}'
-    )
 
 
 def rf_detail(rf: ReceptiveField | None, input_shape: Shape) -> str:
@@ -534,7 +566,10 @@ def _num(x: float) -> str:
 
 
 def _span(lo: int, hi: int) -> str:
-    return f"{lo}–{hi}".replace("-", "−") if lo != hi else str(lo).replace("-", "−")
+    """``3–5``, ``−1–1`` (true minus signs), or ``4`` for a single pixel."""
+    if lo == hi:
+        return str(lo) if lo >= 0 else f"−{-lo}"
+    return f"{lo}–{hi}".replace("-", "−")
 
 
 def _header(analysis: Analysis, source: str | None) -> str:
