@@ -504,8 +504,10 @@ def _unit_numbers(
     centre_h, centre_w = start_h + 2 * unit[0] * jump_h, start_w + 2 * unit[1] * jump_w
     lo_h, lo_w = (centre_h - reach_h) // 2, (centre_w - reach_w) // 2
     hi_h, hi_w = (centre_h + reach_h) // 2, (centre_w + reach_w) // 2
-    in_lo_h, in_lo_w = max(lo_h, 0), max(lo_w, 0)
-    in_hi_h, in_hi_w = min(hi_h, grid[0] - 1), min(hi_w, grid[1] - 1)
+    # Conditional expressions rather than max/min calls: this runs twice per layer.
+    in_lo_h, in_lo_w = (lo_h if lo_h > 0 else 0), (lo_w if lo_w > 0 else 0)
+    last_h, last_w = grid[0] - 1, grid[1] - 1
+    in_hi_h, in_hi_w = (hi_h if hi_h < last_h else last_h), (hi_w if hi_w < last_w else last_w)
     text = (
         f"{label} unit ({unit[0]}, {unit[1]}): rows {_span(lo_h, hi_h)}, "
         f"columns {_span(lo_w, hi_w)}"
@@ -567,9 +569,9 @@ def _num(x: float) -> str:
 
 def _span(lo: int, hi: int) -> str:
     """``3–5``, ``−1–1`` (true minus signs), or ``4`` for a single pixel."""
-    if lo == hi:
-        return str(lo) if lo >= 0 else f"−{-lo}"
-    return f"{lo}–{hi}".replace("-", "−")
+    if lo >= 0:
+        return f"{lo}–{hi}" if lo != hi else str(lo)
+    return f"{lo}–{hi}".replace("-", "−") if lo != hi else f"−{-lo}"
 
 
 def _header(analysis: Analysis, source: str | None) -> str:
