@@ -79,20 +79,20 @@ class BoxTable:
         yield from self._rule("┏", "━", "┳", "┓")
         yield from self._line("┃", [(h, None) for h in self.headers], bold)
         yield from self._rule("┡", "━", "╇", "┩")
-        # Runs of unstyled rows go out as one segment: a 10,000-layer summary is then a
-        # few segments for rich to handle, not 20,000.
-        plain: list[str] = []
+        # Runs of unstyled rows go out as one segment, drawn column by column: a
+        # 10,000-layer summary is then a few segments for rich, not 20,000.
+        run: list[list[Cell]] = []
         for cells, style in self.rows:
             if style is None and all(s is None for _, s in cells):
-                self._plain_lines(cells, plain)
+                run.append(cells)
                 continue
-            if plain:
-                yield Segment("\n".join(plain))
+            if run:
+                yield Segment("\n".join(self._plain_run(run)))
                 yield Segment.line()
-                plain = []
+                run = []
             yield from self._line("│", cells, style)
-        if plain:
-            yield Segment("\n".join(plain))
+        if run:
+            yield Segment("\n".join(self._plain_run(run)))
             yield Segment.line()
         if self.footer is not None:
             yield from self._rule("├", "─", "┼", "┤")
@@ -103,17 +103,40 @@ class BoxTable:
         yield Segment(left + cross.join(fill * (w + 2) for w in self.widths) + right)
         yield Segment.line()
 
-    def _plain_lines(self, cells: list[Cell], out: list[str]) -> None:
-        """Append an unstyled row's lines to ``out``; one line when every cell fits."""
-        bodies = []
-        for (text, _), width, justify in zip(cells, self.widths, self.justify, strict=True):
-            gap = width - text_width(text)
-            if gap < 0:
-                out.extend(self._lines("│", cells))
-                return
-            pad = " " * gap
-            bodies.append(f" {pad}{text} " if justify == "right" else f" {text}{pad} ")
-        out.append("│" + "│".join(bodies) + "│")
+    def _plain_run(self, run: list[list[Cell]]) -> list[str]:
+        """The lines of consecutive unstyled rows.
+
+        Each column is padded in one pass; where all its text is printable ASCII
+        (nearly always) a cell's width is simply its length. A row with a cell
+        wider than its column is wrapped, on lines of its own.
+        """
+        overflow: set[int] = set()
+        columns = []
+        for j, (width, justify) in enumerate(zip(self.widths, self.justify, strict=True)):
+            texts = [cells[j][0] for cells in run]
+            joined = "".join(texts)
+            sizes = (
+                list(map(len, texts))
+                if joined.isascii() and joined.isprintable()
+                else list(map(text_width, texts))
+            )
+            if max(sizes, default=0) > width:
+                overflow.update(i for i, size in enumerate(sizes) if size > width)
+            pairs = zip(texts, sizes, strict=True)
+            if justify == "right":
+                columns.append([" " * (width - size) + text for text, size in pairs])
+            else:
+                columns.append([text + " " * (width - size) for text, size in pairs])
+        lines = ["│ " + " │ ".join(row) + " │" for row in zip(*columns, strict=True)]
+        if not overflow:
+            return lines
+        out: list[str] = []
+        for i, line in enumerate(lines):
+            if i in overflow:
+                out.extend(self._lines("│", run[i]))
+            else:
+                out.append(line)
+        return out
 
     def _lines(self, edge: str, cells: list[Cell]) -> list[str]:
         """A row's lines of text, its cells wrapped to the column widths."""

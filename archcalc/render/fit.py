@@ -49,6 +49,14 @@ def text_width(text: str) -> int:
     return len(text) if text.isascii() and text.isprintable() else cell_len(text)
 
 
+def column_width(cells: Sequence[str]) -> int:
+    """The widest cell's width; one C pass when every cell is printable ASCII."""
+    joined = "".join(cells)
+    if joined.isascii() and joined.isprintable():
+        return max(map(len, cells), default=0)
+    return max(map(text_width, cells), default=0)
+
+
 def words(text: str) -> list[str]:
     """Space-separated words, a unit or mark kept with the word before it."""
     out: list[str] = []
@@ -184,7 +192,7 @@ def fit_widths(
     text); when even that is too wide the answer is None. With no limit, or
     when the natural widths fit, no cell is measured twice.
     """
-    natural = [max(map(text_width, col), default=0) for col in columns]
+    natural = [column_width(col) for col in columns]
     rules = 3 * len(columns) + 1
     if width is None or sum(natural) + rules <= width:
         return natural
