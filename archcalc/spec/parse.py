@@ -441,7 +441,9 @@ def _parse_list(bound: Bound, prefix: str, where: str, ctx: _Context) -> tuple[S
             len(items),
             resolve(items[past], scope).node.loc or node.loc,
             f"{where}[{past}]",
-            hint=f"this list holds {len(items):,} entries, each at least one layer",
+            hint=f"this list holds {len(items):,} entries, each at least one layer"
+            if len(items) > MAX_LAYERS
+            else None,
         )
     out: list[SpecNode] = []
     seen: dict[str, Loc | None] = {}
