@@ -18,7 +18,7 @@ from pathlib import Path
 from _proc import ROOT, archcalc_command, measure
 
 sys.path.insert(0, str(ROOT))
-from archcalc.spec.parse import MAX_NESTING
+from archcalc.spec.parse import MAX_LAYERS, MAX_NESTING
 from tests.cli.test_bad_input import CASES, _nested
 
 
@@ -44,11 +44,11 @@ def _doubling_arguments(n: int = 60) -> str:
 
 
 def _deepest_largest(levels: int = MAX_NESTING - 1) -> str:
-    """20,000 layers under the nesting budget, paths and positions near their caps."""
+    """MAX_LAYERS layers under the nesting budget, paths and positions near their caps."""
     names = [f"b{i:02d}" + "x" * 8 for i in range(levels)]
     text = "input: [1, 8, 8]\nblocks:\n"
     text += (
-        f"  {names[0]}:\n    layers: [{{repeat: {{name: r, times: 19999, "
+        f"  {names[0]}:\n    layers: [{{repeat: {{name: r, times: {MAX_LAYERS - 1}, "
         f"layers: [{{relu: {{name: {'z' * 60}}}}}]}}}}]\n"
     )
     text += "".join(
@@ -70,9 +70,14 @@ HUGE = [
     ("1MiB-of-NULs", "input: [1, 8, 8]\nlayers: [relu]\n# " + "\x00" * 1_000_000),
     ("doubling-arguments", _doubling_arguments()),
     # Accepted (exit 0): what the largest specs within every limit cost.
-    ("ok: 20,000 flat layers", "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 20_000),
+    (f"ok: {MAX_LAYERS:,} flat layers", "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * MAX_LAYERS),
+    (
+        f"ok: {MAX_LAYERS:,} conv layers",
+        "input: [3, 16, 16]\nlayers:\n"
+        + "  - conv2d: {out: 4, kernel: 3, padding: 1}\n" * MAX_LAYERS,
+    ),
     (f"ok: {MAX_NESTING} levels, all kinds", _nested(MAX_NESTING)),
-    ("ok: 20,000 layers deep", _deepest_largest()),
+    (f"ok: {MAX_LAYERS:,} layers deep", _deepest_largest()),
 ]
 # Not regular files: each must be refused before it is read.
 SPECIAL = [("/dev/zero", Path("/dev/zero")), ("FIFO, no writer", None)]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import re
 from collections.abc import Callable
 from types import ModuleType
 
 from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import MAX_INT
+from archcalc.render import jsontext
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -115,12 +114,6 @@ def add_format_options(
     fmt.add_argument("--markdown", action="store_true", help="print Markdown instead of a table")
 
 
-_NUMBER_LIST = re.compile(r"\[\s+([-0-9.,\s]+?)\s+\]")
-
-
 def dumps(data: object) -> str:
     """Indented JSON with short number lists (shapes, fields) kept on one line."""
-    text = json.dumps(data, indent=2)
-    return _NUMBER_LIST.sub(
-        lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
-    )
+    return jsontext.dumps(data)

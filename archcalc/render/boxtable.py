@@ -23,7 +23,7 @@ from rich.style import Style
 from rich.text import Text
 
 from archcalc.errors import printable
-from archcalc.render.fit import wrap
+from archcalc.render.fit import text_width, wrap
 
 Cell = tuple[str, Style | None]
 
@@ -79,8 +79,21 @@ class BoxTable:
         yield from self._rule("┏", "━", "┳", "┓")
         yield from self._line("┃", [(h, None) for h in self.headers], bold)
         yield from self._rule("┡", "━", "╇", "┩")
+        # Runs of unstyled rows go out as one segment, drawn column by column: a
+        # 10,000-layer summary is then a few segments for rich, not 20,000.
+        run: list[list[Cell]] = []
         for cells, style in self.rows:
+            if style is None and all(s is None for _, s in cells):
+                run.append(cells)
+                continue
+            if run:
+                yield Segment("\n".join(self._plain_run(run)))
+                yield Segment.line()
+                run = []
             yield from self._line("│", cells, style)
+        if run:
+            yield Segment("\n".join(self._plain_run(run)))
+            yield Segment.line()
         if self.footer is not None:
             yield from self._rule("├", "─", "┼", "┤")
             yield from self._line("│", [(f, None) for f in self.footer], bold)
@@ -90,31 +103,80 @@ class BoxTable:
         yield Segment(left + cross.join(fill * (w + 2) for w in self.widths) + right)
         yield Segment.line()
 
-    def _line(self, edge: str, cells: list[Cell], row_style: Style | None) -> Iterator[Segment]:
+    def _plain_run(self, run: list[list[Cell]]) -> list[str]:
+        """The lines of consecutive unstyled rows.
+
+        Each column is padded in one pass; where all its text is printable ASCII
+        (nearly always) a cell's width is simply its length. A row with a cell
+        wider than its column is wrapped, on lines of its own.
+        """
+        overflow: set[int] = set()
+        columns = []
+        for j, (width, justify) in enumerate(zip(self.widths, self.justify, strict=True)):
+            texts = [cells[j][0] for cells in run]
+            joined = "".join(texts)
+            sizes = (
+                list(map(len, texts))
+                if joined.isascii() and joined.isprintable()
+                else list(map(text_width, texts))
+            )
+            if max(sizes, default=0) > width:
+                overflow.update(i for i, size in enumerate(sizes) if size > width)
+            pairs = zip(texts, sizes, strict=True)
+            if justify == "right":
+                columns.append([" " * (width - size) + text for text, size in pairs])
+            else:
+                columns.append([text + " " * (width - size) for text, size in pairs])
+        lines = ["│ " + " │ ".join(row) + " │" for row in zip(*columns, strict=True)]
+        if not overflow:
+            return lines
+        out: list[str] = []
+        for i, line in enumerate(lines):
+            if i in overflow:
+                out.extend(self._lines("│", run[i]))
+            else:
+                out.append(line)
+        return out
+
+    def _lines(self, edge: str, cells: list[Cell]) -> list[str]:
+        """A row's lines of text, its cells wrapped to the column widths."""
         wrapped = [
-            wrap(text, width, fold) if cell_len(text) > width else [text]
+            wrap(text, width, fold) if text_width(text) > width else [text]
             for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
         ]
         height = max(len(lines) for lines in wrapped)
-        # Most rows carry no style at all: one segment a line, not two a cell, is what keeps
-        # a 20,000-layer summary's drawing linear and cheap.
-        plain = row_style is None and all(style is None for _, style in cells)
+        out = []
         for n in range(height):
             bodies = []
             for lines, width, justify in zip(wrapped, self.widths, self.justify, strict=True):
                 text = lines[n] if n < len(lines) else ""
-                gap = " " * max(0, width - cell_len(text))
+                gap = " " * max(0, width - text_width(text))
                 bodies.append(f" {gap}{text} " if justify == "right" else f" {text}{gap} ")
-            if plain:
-                yield Segment(edge + edge.join(bodies) + edge)
-            else:
+            out.append(edge + edge.join(bodies) + edge)
+        return out
+
+    def _line(self, edge: str, cells: list[Cell], row_style: Style | None) -> Iterator[Segment]:
+        if row_style is None and all(style is None for _, style in cells):
+            for line in self._lines(edge, cells):
+                yield Segment(line)
+                yield Segment.line()
+            return
+        wrapped = [
+            wrap(text, width, fold) if text_width(text) > width else [text]
+            for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
+        ]
+        height = max(len(lines) for lines in wrapped)
+        for n in range(height):
+            yield Segment(edge)
+            for (_, cell_style), lines, width, justify in zip(
+                cells, wrapped, self.widths, self.justify, strict=True
+            ):
+                text = lines[n] if n < len(lines) else ""
+                gap = " " * max(0, width - text_width(text))
+                body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
+                style = (
+                    row_style + cell_style if row_style and cell_style else row_style or cell_style
+                )
+                yield Segment(body, style)
                 yield Segment(edge)
-                for (_, cell_style), body in zip(cells, bodies, strict=True):
-                    style = (
-                        row_style + cell_style
-                        if row_style and cell_style
-                        else row_style or cell_style
-                    )
-                    yield Segment(body, style)
-                    yield Segment(edge)
             yield Segment.line()

@@ -44,6 +44,19 @@ def available_width(console: Console) -> int | None:
     return explicit if isinstance(explicit, int) and explicit > 0 else None
 
 
+def text_width(text: str) -> int:
+    """rich's ``cell_len(text)``: the length of printable ASCII text (almost every cell), fast."""
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
+def column_width(cells: Sequence[str]) -> int:
+    """The widest cell's width; one C pass when every cell is printable ASCII."""
+    joined = "".join(cells)
+    if joined.isascii() and joined.isprintable():
+        return max(map(len, cells), default=0)
+    return max(map(text_width, cells), default=0)
+
+
 def words(text: str) -> list[str]:
     """Space-separated words, a unit or mark kept with the word before it."""
     out: list[str] = []
@@ -179,7 +192,7 @@ def fit_widths(
     text); when even that is too wide the answer is None. With no limit, or
     when the natural widths fit, no cell is measured twice.
     """
-    natural = [max((cell_len(c) for c in col), default=0) for col in columns]
+    natural = [column_width(col) for col in columns]
     rules = 3 * len(columns) + 1
     if width is None or sum(natural) + rules <= width:
         return natural

@@ -5,6 +5,7 @@ from __future__ import annotations
 from archcalc.analysis.memory import MemoryEstimate, binary_size
 from archcalc.analysis.result import Analysis
 from archcalc.errors import printable
+from archcalc.gcpause import paused_gc
 from archcalc.render.columns import COLUMNS, cells, total_cells
 
 
@@ -23,7 +24,8 @@ def table(rows: list[list[str]], headers: list[str], right: list[bool]) -> str:
 
 
 def summary(analysis: Analysis, rows_depth: int | None, memory: MemoryEstimate) -> str:
-    rows = [cells(r, analysis) for r in analysis.rows_at_depth(rows_depth)]
+    with paused_gc():  # a row list per layer, acyclic: see render/table.py
+        rows = [cells(r, analysis) for r in analysis.rows_at_depth(rows_depth)]
     rows.append([f"**{c}**" if c else "" for c in total_cells(analysis)])
     title = f"### {printable(analysis.name)} — input {'×'.join(map(str, analysis.input_shape))}\n\n"
     body = table(rows, [c.header for c in COLUMNS], [c.justify == "right" for c in COLUMNS])

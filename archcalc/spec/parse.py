@@ -30,7 +30,7 @@ from archcalc.spec.tree import MAX_DEPTH, MAX_NAME_CHARS, Node, describe
 # A spec that expands beyond this many layers is a mistake (or a bomb): the
 # largest real CNNs have about a thousand, and the cap keeps any accepted spec
 # analysed in about a second.
-MAX_LAYERS = 20_000
+MAX_LAYERS = 10_000
 # How many composites (repeat, residual, concat) and block calls may enclose a layer.
 # Real networks use four or five (stage → block → residual → layers). Every consumer
 # of a Spec (the analysis walk, Row.leaves, the renderers, build, a torch forward,
@@ -42,7 +42,7 @@ MAX_NESTING = 64
 # A layer's dotted path (its torch module name) and its position in the YAML, as
 # error messages name it. Real paths are under 60 characters, and MAX_NESTING
 # default-named block calls (`stage_0.`) fit; each layer keeps both strings, so the
-# caps bound memory (20,000 layers × 2.5 KB) at any nesting.
+# caps bound memory (10,000 layers × 2.5 KB) at any nesting.
 MAX_PATH_CHARS = 512
 MAX_WHERE_CHARS = 2048
 # The values one layer's arguments may expand to once block parameters are put in:
@@ -88,6 +88,8 @@ class _Context:
     def __init__(self, blocks: dict[str, BlockDef]) -> None:
         self.blocks = blocks
         self.count = 0
+        # Above zero while a repeat's later copies are read: the first copy paid for all.
+        self.replaying = 0
         # The composites and block calls enclosing the node being read, outermost first.
         self.chain: list[str] = []
         # Whether the spec names tensors (from, merges, outputs): then it is lowered
@@ -112,14 +114,16 @@ class _Context:
     def leave(self) -> None:
         self.chain.pop()
 
-    def spend(self, n: int, loc: Loc | None, where: str) -> None:
+    def spend(self, n: int, loc: Loc | None, where: str, hint: str | None = None) -> None:
+        if self.replaying:
+            return
         self.count += n
         if self.count > MAX_LAYERS:
             raise ArchcalcError.at(
                 loc,
                 f"the spec expands to more than {MAX_LAYERS:,} layers, archcalc's limit",
                 where=where,
-                hint="check `times:` in repeats and blocks",
+                hint=hint or "check `times:` in repeats and blocks",
             )
 
 
@@ -430,9 +434,23 @@ def _parse_list(bound: Bound, prefix: str, where: str, ctx: _Context) -> tuple[S
         raise ArchcalcError.at(
             node.loc, f"expects a list of layers, but gets {describe(node)}", where=where
         )
+    items: list[Node] = node.value
+    if ctx.count + len(items) > MAX_LAYERS and not ctx.replaying:
+        # Every entry is at least one layer (an empty body is an error), so a list this
+        # long is refused before its entries are read: a 1 MiB file of 100,000 layers
+        # would otherwise cost a tenth of a second more to be refused.
+        past = MAX_LAYERS - ctx.count  # the entry that would pass the cap
+        ctx.spend(
+            len(items),
+            resolve(items[past], scope).node.loc or node.loc,
+            f"{where}[{past}]",
+            hint=f"this list holds {len(items):,} entries, each at least one layer"
+            if len(items) > MAX_LAYERS
+            else None,
+        )
     out: list[SpecNode] = []
     seen: dict[str, Loc | None] = {}
-    for i, raw in enumerate(node.value):
+    for i, raw in enumerate(items):
         item = resolve(raw, scope)
         child = _parse_layer(item, i, prefix, f"{where}[{i}]", ctx)
         if child.name in seen:
@@ -729,10 +747,14 @@ def _sequence(
     ctx: _Context,
     count: bool = True,
 ) -> Sequence:
-    saved = ctx.count
-    children = _parse_list(bound, path, where, ctx)
-    if not count:
-        ctx.count = saved  # already paid for by the caller (repeat copies)
+    if count:
+        children = _parse_list(bound, path, where, ctx)
+    else:  # a repeat's later copy, already paid for by the repeat
+        ctx.replaying += 1
+        try:
+            children = _parse_list(bound, path, where, ctx)
+        finally:
+            ctx.replaying -= 1
     if not children:
         raise ArchcalcError.at(bound.node.loc or loc, f"{kind} has no layers", where=where)
     return Sequence(kind, name, path, children, loc, where)

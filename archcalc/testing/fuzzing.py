@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 from archcalc import kinds as _kinds
 from archcalc.graph import MERGES
+from archcalc.spec.parse import MAX_LAYERS
 
 MiB = 2**20
 
@@ -686,14 +687,25 @@ def spec_structures(draw: st.DrawFn) -> str:
         blocks.update(_block_chain(length, shape))
         layers = [{"b0": {"c": 4}}]
     elif shape == "times":
-        times = draw(st.sampled_from((20_000, 20_001, 2**31 - 1, 2**31, 2**63, 10**400)))
+        times = draw(
+            st.sampled_from((MAX_LAYERS, MAX_LAYERS + 1, 2**31 - 1, 2**31, 2**63, 10**400))
+        )
         inner = draw(
             st.sampled_from((["relu"], [{"repeat": {"times": times, "layers": ["relu"]}}]))
         )
         layers = [{"repeat": {"times": times, "layers": inner}}]
-    elif shape == "wide":
-        n = draw(st.sampled_from((100, 2_000, 19_999, 20_001)))
-        layers = [{"conv2d": {"out": 4, "kernel": 1}}] * n
+    elif shape == "wide":  # up to the layer cap, each layer's receptive field its own or not
+        n = draw(st.sampled_from((100, 2_000, MAX_LAYERS - 1, MAX_LAYERS, MAX_LAYERS + 1)))
+        layer = draw(
+            st.sampled_from(
+                (
+                    {"conv2d": {"out": 4, "kernel": 1}},
+                    {"conv2d": {"out": 4, "kernel": 3, "padding": 1}},
+                    "relu",
+                )
+            )
+        )
+        layers = [layer] * n
     else:  # long and strange names everywhere a name goes
         size = draw(st.sampled_from((100, 1_000, 10_000, 100_000)))
         long = draw(st.sampled_from(("a", "z_", "é", "\u202e", "\x1b[1m"))) * size
@@ -861,7 +873,7 @@ def hostile_specs() -> dict[str, str | bytes]:
         "400-digit int": head + f"layers: [{{linear: {'9' * 400}}}]\n",
         "times 2**63": head + f"layers: [{{repeat: {{times: {2**63}, layers: [relu]}}}}]\n",
         "receptive field past int64": head
-        + "layers: [{repeat: {times: 19000, layers: [{conv2d: {out: 1, kernel: 1,"
+        + "layers: [{repeat: {times: 9000, layers: [{conv2d: {out: 1, kernel: 1,"
         " dilation: 2147483647, padding: 2147483647}}]}}]\n",
         "pooling at the int32 limit": "input: [1, 2147483647, 2147483647]\n"
         "layers: [{repeat: {times: 60, layers: [{maxpool2d: {kernel: 2147483647,"

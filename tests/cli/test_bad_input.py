@@ -182,14 +182,14 @@ CASES = [
         "repeat-bomb",
         "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000000000\n      layers: [relu]\n",
         "4:14",
-        r"the spec expands to more than 20,000 layers",
+        r"the spec expands to more than 10,000 layers",
     ),
     (
         "nested-repeat-bomb",
         "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000\n"
         "      layers:\n        - repeat: {times: 1000, layers: [relu, relu]}\n",
         None,
-        r"the spec expands to more than 20,000 layers",
+        r"the spec expands to more than 10,000 layers",
     ),
     (
         # PyYAML's C scanner reads a line of brackets ahead and refuses 1,000 levels itself.
@@ -347,9 +347,10 @@ def test_bad_spec_is_one_located_line(
         ),
         (
             "too-many-layers",
-            "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 20_001,
-            r":20003:5: layers\[20000\] \(relu relu_20000\): the spec expands to more than "
-            r"20,000 layers",
+            "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 100_000,
+            # Refused before any entry is read: the list alone is past the cap.
+            r":10003:5: layers\[10000\]: the spec expands to more than 10,000 layers, "
+            r"archcalc's limit — this list holds 100,000 entries, each at least one layer",
         ),
     ],
     ids=["oversized", "too-many-values", "too-many-layers"],  # the texts would make huge ids

@@ -1,4 +1,4 @@
-"""Lint, compare and scale stay linear in the layer count (20,000 layers is archcalc's limit).
+"""Lint, compare and scale stay linear in the layer count (10,000 layers is archcalc's limit).
 
 The bounds are generous (a loaded CI machine); before the rules were made
 linear, lint on these specs took minutes.
@@ -14,6 +14,7 @@ import archcalc
 from archcalc.design.compare import compare
 from archcalc.design.lint import CHAIN_LISTED, lint
 from archcalc.design.scale import MAX_SIZES, scale
+from archcalc.spec.parse import MAX_LAYERS
 
 BOUND_S = 10.0
 
@@ -26,21 +27,21 @@ def _flat(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def big() -> archcalc.Analysis:
-    spec = archcalc.loads(_flat(20_000), filename="big.yaml")
-    assert len(spec.leaves()) == 20_000
+    spec = archcalc.loads(_flat(MAX_LAYERS), filename="big.yaml")
+    assert len(spec.leaves()) == MAX_LAYERS
     return archcalc.analyze(spec)
 
 
-def test_lint_on_20000_layers_is_linear(big: archcalc.Analysis) -> None:
+def test_lint_at_the_layer_cap_is_linear(big: archcalc.Analysis) -> None:
     start = time.perf_counter()
     report = lint(big)
     elapsed = time.perf_counter() - start
     assert elapsed < BOUND_S
     codes = [f.code for f in report.findings]
-    assert codes.count("AC107") == 9_999  # every dropout lies before the final batch norm
+    assert codes.count("AC107") == 4_999  # every dropout lies before the final batch norm
     (chain,) = [f for f in report.findings if f.code == "AC105"]
-    assert chain.message.startswith("9,999 saturating activations in a row (sigmoid_1, ")
-    assert "… 9,995 more …, sigmoid_19997)" in chain.message
+    assert chain.message.startswith("4,999 saturating activations in a row (sigmoid_1, ")
+    assert "… 4,995 more …, sigmoid_9997)" in chain.message
     assert len(chain.message) < 1000
     # Findings stay in execution order.
     rows = [r.path for r in big.rows]
@@ -55,8 +56,8 @@ def test_a_short_chain_names_every_layer() -> None:
     assert ", ".join(f"tanh_{i}" for i in range(n)) in f.message
 
 
-def test_compare_and_scale_on_20000_layers(big: archcalc.Analysis) -> None:
-    spec = archcalc.loads(_flat(20_000), filename="big.yaml")
+def test_compare_and_scale_at_the_layer_cap(big: archcalc.Analysis) -> None:
+    spec = archcalc.loads(_flat(MAX_LAYERS), filename="big.yaml")
     start = time.perf_counter()
     result = compare([("big.yaml", spec), ("big.yaml", spec)])
     series = scale([("big.yaml", spec)], [8, 16]).series[0]
@@ -75,6 +76,17 @@ def test_deep_nesting_sums_each_level_once() -> None:
     lint(a)
     assert time.perf_counter() - start < BOUND_S
     assert a.tree[0].activation_bytes == 9000 * 3 * 8 * 8 * 4
+
+
+@pytest.mark.parametrize("times", [2, 4, 10])
+def test_a_repeat_up_to_the_cap_counts_each_copy_once(times: int) -> None:
+    def repeat(n: int) -> str:
+        body = ", ".join(["relu"] * n)
+        return f"input: [1, 8, 8]\nlayers: [{{repeat: {{times: {times}, layers: [{body}]}}}}]\n"
+
+    assert len(archcalc.loads(repeat(MAX_LAYERS // times)).leaves()) == MAX_LAYERS
+    with pytest.raises(archcalc.ArchcalcError, match=f"more than {MAX_LAYERS:,} layers"):
+        archcalc.loads(repeat(MAX_LAYERS // times + 1))
 
 
 def test_scale_refuses_more_sizes_than_columns() -> None:

@@ -89,7 +89,7 @@ class Group:
     own: Record | None = None
     key: str = ""  # its scope's key in the graph ("" for the root, which is no scope)
     scope: tuple[str, ...] = ()  # the scope keys around what runs in it, itself included
-    role: str = "module"
+    role: str = "module"  # archcalc's own Residual and Concat (and their parts) say more
     input_node: int = 0
 
 
@@ -268,7 +268,7 @@ class Tracer:
                 group.role = self._role(module, parent)
                 siblings.append(group)
             group.input_shape = in_shape
-            # A scope whose input is not traced from the network's reads, as it were, the input.
+            # Scope.input is a node: an input made from constants alone is noted as the network's.
             group.input_node = inputs[0] if inputs else 0
             self.stack.append(_Frame(group, in_field))
             if self.has_uncounted(module):
@@ -382,7 +382,7 @@ class Tracer:
         where = (
             f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
         )
-        self.follow(func, args, kwargs, out, where, ins, outs)
+        self.follow(func, args, kwargs, where, ins, outs)
 
     def _dataflow(
         self,
@@ -424,17 +424,12 @@ class Tracer:
         func: Any,
         args: Any,
         kwargs: Any,
-        out: Any,
         where: str,
-        ins: list[torch.Tensor] | None = None,
-        outs: list[torch.Tensor] | None = None,
+        ins: list[torch.Tensor],
+        outs: list[torch.Tensor],
     ) -> None:
         """Carry receptive fields through one op outside known layers, or mark them unknown."""
-        if ins is None:
-            ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         data = [(t, f) for t in ins if (f := self.field_of(t)) is not None]
-        if outs is None:
-            outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if not data or not outs:
             return  # constants and parameters carry no field
         unknown = next((f for _, f in data if f.rf is None), None)
