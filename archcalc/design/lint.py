@@ -316,13 +316,18 @@ def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
         if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         sizes = row.input_shape[1:]
-        if any(k > n for k, n in zip(win.kernel, sizes, strict=True)):
+        over = [a for a, (k, n) in enumerate(zip(win.kernel, sizes, strict=True)) if k > n]
+        if over:
+            # Name the axes when only some overhang (a 3×3×3 kernel on a 2×7×7 clip: D only).
+            names = [name for _, name in _SIDES[len(sizes)]]
+            where = "" if len(over) == len(sizes) else " on " + "".join(names[a] for a in over)
             yield _finding(
                 "AC106",
                 row,
                 (
                     f"its {fmt_shape(win.kernel)} (effective) kernel is larger than its "
-                    f"{fmt_shape(sizes)} input, so every window overhangs the input and part of it "
+                    f"{fmt_shape(sizes)} input{where}, so every window overhangs the input and "
+                    "part of it "
                     "always multiplies padding — a kernel no larger than the input sees the same "
                     "pixels with fewer weights"
                 ),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archcalc import ArchcalcError, analyze, load, loads
+from archcalc import ArchcalcError, analyze, from_dict, load, loads
 from archcalc.design.lint import CODES, RULES, LintReport, dropped_border, lint, lint_spec
 from archcalc.kinds.base import pool_out, window_out
 from tests.helpers import EXAMPLES, ROOT
@@ -261,3 +261,13 @@ def test_docs_list_every_code_with_its_severity() -> None:
     for rule in RULES:
         assert f"| {rule.code} | {rule.severity} |" in docs
     assert set(CODES) == {r.code for r in RULES}
+
+
+def test_kernel_larger_than_its_input_on_some_axes_names_them() -> None:
+    """AC106 on a 3-D input: a 3×3×3 kernel overhangs a clip of 2 frames on D only."""
+    spec = from_dict(
+        {"input": [2, 2, 7, 7], "layers": [{"conv3d": {"out": 2, "kernel": 3, "padding": 1}}]}
+    )
+    report = lint(analyze(spec))
+    (finding,) = [f for f in report.findings if f.code == "AC106"]
+    assert "3×3×3 (effective) kernel is larger than its 2×7×7 input on D," in finding.message
