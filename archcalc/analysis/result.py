@@ -39,7 +39,7 @@ class Row:
     layer: Layer | None = None  # the spec leaf this row came from, for lint and build
     note: str | None = None  # e.g. "misaligned merge", "opaque module"
     calls: int = 1  # summarize(): how many times a module ran (shared weights count once)
-    node: int | None = None  # the graph node a spec's leaf row shows (Analysis.graph)
+    node: int | None = None  # the graph node a leaf row shows (Analysis.graph); None: no op
 
     @property
     def is_leaf(self) -> bool:
@@ -164,7 +164,7 @@ class Analysis:
     totals: Totals
     notes: tuple[str, ...] = field(default=())
     source: str = "spec"  # "spec" or "module"
-    # The spec's dataflow graph (None for a torch module's summary): structure
+    # The dataflow graph (a spec's, lowered; a module's, traced by summarize): structure
     # is read from it, never from row kinds or block names.
     graph: Graph | None = field(default=None, compare=False, repr=False)
 

@@ -16,8 +16,9 @@ MERGES = frozenset({"add", "mul", "cat"})
 
 # What a scope is. "copy" is one copy of a repeat; the main branch of a residual
 # is no scope of its own: its layers sit directly in the residual's scope, as
-# today's group rows show them.
-ROLES = ("block", "repeat", "copy", "residual", "shortcut", "concat", "branch")
+# today's group rows show them. "module": a torch container other than archcalc's
+# own Residual / Concat, in a graph summarize traced.
+ROLES = ("block", "repeat", "copy", "residual", "shortcut", "concat", "branch", "module")
 
 
 class Node(NamedTuple):

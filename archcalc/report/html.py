@@ -405,8 +405,10 @@ _INT = {int}
 
 def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shape) -> str:
     """``_ENCODER.encode(rf_view(rf, input_shape, output_shape))``, written as one string."""
-    if rf is None or len(input_shape) != 3:
+    if rf is None or len(input_shape) < 2:
         return "null"
+    if len(input_shape) != 3:  # a C×L or C×D×H×W field: numbers and a note, no grid
+        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))
     numbers = (*input_shape[1:], *rf.size, *rf.jump, *rf.start_x2, *output_shape[1:])
     if set(map(type, numbers)) != _INT or type(rf.whole) is not bool:
         return _ENCODER.encode(rf_view(rf, input_shape, output_shape))  # never, but exact
@@ -455,29 +457,10 @@ _LAYOUTS = {"concat": "stack", "residual": "residual"}
 
 
 def _roles(analysis: Analysis) -> dict[str, str]:
-    """Group row path → what the composite is: the graph's scope roles.
-
-    A torch module's summary has no graph; there a group is archcalc's own
-    container module (bridge/modules.py) when its class is Residual or Concat.
-    """
-    if analysis.graph is not None:
-        return {path: scope.role for path, scope in analysis.graph.scopes.items()}
-    return {
-        row.path: row.kind if row.kind in _LAYOUTS else "module"
-        for top in analysis.tree
-        for row in _groups(top)
-    }
-
-
-def _groups(row: Row) -> list[Row]:
-    out: list[Row] = []
-    stack = [row]
-    while stack:
-        r = stack.pop()
-        if not r.is_leaf:
-            out.append(r)
-            stack.extend(r.children)
-    return out
+    """Group row path → what the composite is: the graph's scope roles (specs and modules alike)."""
+    if analysis.graph is None:  # an Analysis made by hand, without its graph
+        return {}
+    return {path: scope.role for path, scope in analysis.graph.scopes.items()}
 
 
 def _tree_node(row: Row, index: dict[int, int], roles: dict[str, str]) -> int | dict[str, Any]:
