@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +136,70 @@ def group_row(
     )
 
 
+def is_spatial(shape: Shape) -> bool:
+    """A feature map with more than one position (C×L, C×H×W or C×D×H×W; L, H·W or D·H·W > 1)."""
+    if len(shape) < 2:
+        return False
+    positions = 1
+    for n in shape[1:]:
+        positions *= n
+    return positions > 1
+
+
+@dataclass(frozen=True)
+class FinalField:
+    """The network's receptive field: at the last node with a spatial output on the path
+    to the (first) output, composites' merges included (docs/spec.md, "What the numbers count").
+    """
+
+    path: str  # the node's path: a layer's, or for a shorthand's merge its residual / concat
+    node: int  # its id in Analysis.graph
+    output_shape: Shape
+    field: ReceptiveField
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "output_shape": list(self.output_shape), **self.field.to_dict()}
+
+    def text(self) -> str:
+        """``Final receptive field: 1311 px, jump 32, start -1.0 (at Mixed_7c, 2048×8×8)``."""
+        from archcalc.analysis.receptive import axes_text, number_text
+        from archcalc.kinds.base import fmt_shape
+
+        rf = self.field
+        if rf.whole:
+            what = "the whole input"
+        else:
+            starts = rf.start if len(set(rf.start)) > 1 else rf.start[:1]
+            start = "×".join(f"{x:g}" for x in starts)
+            size = "×".join(number_text(x) for x in rf.size)
+            what = f"{size} px, jump {axes_text(rf.jump)}, start {start}"
+        return f"Final receptive field: {what} (at {self.path}, {fmt_shape(self.output_shape)})"
+
+
+def final_field(
+    graph: Graph, shapes: Sequence[Shape | None], fields: Sequence[ReceptiveField | None]
+) -> FinalField | None:
+    """The network's final field from each node's output shape and field (None: unknown).
+
+    Read from the graph, not from rows: the last node (in execution order) that
+    feeds the first output and has a spatial output. None for a flat network, or
+    where that node's field is unknown (a module archcalc could not follow).
+    """
+    if not graph.outputs:
+        return None
+    feeds = [False] * len(graph.nodes)
+    feeds[graph.outputs[0]] = True
+    for node in reversed(graph.nodes):
+        if feeds[node.id]:
+            shape = shapes[node.id]
+            if shape is not None and is_spatial(shape) and node.id > 0:
+                rf = fields[node.id]
+                return None if rf is None else FinalField(node.path, node.id, shape, rf)
+            for i in node.inputs:
+                feeds[i] = True
+    return None
+
+
 def totals_of(rows: tuple[Row, ...] | list[Row]) -> Totals:
     """Sum leaf rows; uncounted MACs are listed, never added as 0."""
     return Totals(
@@ -167,6 +231,8 @@ class Analysis:
     # The dataflow graph (a spec's, lowered; a module's, traced by summarize): structure
     # is read from it, never from row kinds or block names.
     graph: Graph | None = field(default=None, compare=False, repr=False)
+    # The network's receptive field, where it is taken (None: flat, or unknown).
+    final: FinalField | None = None
 
     def rows_at_depth(self, depth: int | None) -> list[Row]:
         """Rows with every composite at ``depth`` folded into one row (None: all leaves)."""
@@ -202,6 +268,7 @@ class Analysis:
             "output_shape": list(self.output_shape),
             "layers": [r.to_dict() for r in self.rows],
             "totals": self.totals.to_dict(),
+            "final_receptive_field": None if self.final is None else self.final.to_dict(),
         }
         if self.notes:
             d["notes"] = list(self.notes)

@@ -15,7 +15,14 @@ from typing import NamedTuple
 from archcalc import kinds
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
-from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
+from archcalc.analysis.result import (
+    FLOAT32_BYTES,
+    Analysis,
+    Row,
+    final_field,
+    group_row,
+    totals_of,
+)
 from archcalc.errors import ArchcalcError, Loc
 from archcalc.gcpause import paused_gc
 from archcalc.graph import MERGES, Graph, Node, lower
@@ -91,6 +98,7 @@ def _analyze(spec: Spec, input_shape: Seq[int] | None) -> Analysis:
         totals=totals_of(rows),
         notes=tuple(walk.order),
         graph=graph,
+        final=final_field(graph, walk.shapes, walk.fields),
     )
 
 

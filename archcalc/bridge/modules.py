@@ -187,6 +187,151 @@ class CenterCrop(nn.Module):
         return f"size={self.size!r}"
 
 
+Sides = tuple[tuple[int, int], ...] | str  # (before, after) per spatial axis, or "same"
+
+
+def _sides(
+    sides: Sides,
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> list[int]:
+    """F.pad's list (the last axis first) for ``sides`` on an input of ``sizes``.
+
+    ``same`` is TensorFlow's split, from the input's size at every call:
+    max((⌈n/s⌉ − 1)·s + k' − n, 0) in total, the smaller half before.
+    """
+    if isinstance(sides, str):
+        pairs = []
+        for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True):
+            total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+            pairs.append((total // 2, total - total // 2))
+    else:
+        pairs = list(sides)
+    return [p for pair in reversed(pairs) for p in pair]
+
+
+def _axes(v: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * rank
+
+
+class _PaddedConv:
+    """Zero padding per side (or TensorFlow's ``same`` at any stride), then an unpadded
+    convolution: what nn.ConvNd cannot pad. The weight and bias keep the conv's keys."""
+
+    sides: Sides
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv: nn.Conv2d = self  # type: ignore[assignment]
+        pad = _sides(self.sides, tuple(x.shape[2:]), conv.kernel_size, conv.stride, conv.dilation)
+        return conv._conv_forward(nn.functional.pad(x, pad), conv.weight, conv.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, sides={self.sides!r}"  # type: ignore[misc]
+
+
+def _init_padded_conv(module: nn.Module, sides: Sides) -> None:
+    # A plain attribute, not a buffer: the state_dict stays the conv's (weight, bias).
+    object.__setattr__(module, "sides", _frozen(sides))
+
+
+def _frozen(sides: Sides) -> Sides:
+    return sides if isinstance(sides, str) else tuple((int(b), int(e)) for b, e in sides)
+
+
+class PaddedConv1d(_PaddedConv, nn.Conv1d):
+    def __init__(self, *args: object, sides: Sides, **kwargs: object) -> None:
+        nn.Conv1d.__init__(self, *args, **kwargs)  # type: ignore[arg-type]
+        _init_padded_conv(self, sides)
+
+
+class PaddedConv2d(_PaddedConv, nn.Conv2d):
+    def __init__(self, *args: object, sides: Sides, **kwargs: object) -> None:
+        nn.Conv2d.__init__(self, *args, **kwargs)  # type: ignore[arg-type]
+        _init_padded_conv(self, sides)
+
+
+class PaddedConv3d(_PaddedConv, nn.Conv3d):
+    def __init__(self, *args: object, sides: Sides, **kwargs: object) -> None:
+        nn.Conv3d.__init__(self, *args, **kwargs)  # type: ignore[arg-type]
+        _init_padded_conv(self, sides)
+
+
+class _PaddedPool(nn.Module):
+    """Pooling padded per side (or TensorFlow's ``same``), what nn's pooling cannot pad:
+    −inf for max; for the average, zeros counted in the divisor or (``count_include_pad``
+    false) the mean of the real inputs each window covers, as TensorFlow's SAME averages."""
+
+    rank = 2
+    is_max = True
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...],
+        sides: Sides,
+        dilation: int | tuple[int, ...] = 1,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = _axes(kernel_size, self.rank)
+        self.stride = _axes(stride, self.rank)
+        self.dilation = _axes(dilation, self.rank)
+        self.count_include_pad = count_include_pad
+        self.sides = _frozen(sides)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = nn.functional
+        pad = _sides(self.sides, tuple(x.shape[2:]), self.kernel_size, self.stride, self.dilation)
+        if self.is_max:
+            pool = (f.max_pool1d, f.max_pool2d, f.max_pool3d)[self.rank - 1]
+            return pool(
+                f.pad(x, pad, value=float("-inf")),
+                self.kernel_size,
+                self.stride,
+                0,
+                self.dilation,
+            )
+        avg = (f.avg_pool1d, f.avg_pool2d, f.avg_pool3d)[self.rank - 1]
+        y = avg(f.pad(x, pad), self.kernel_size, self.stride)
+        if self.count_include_pad:
+            return y
+        ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+        return y / avg(f.pad(ones, pad), self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, sides={self.sides!r}"
+            + (f", dilation={self.dilation}" if self.is_max else "")
+            + ("" if self.is_max or self.count_include_pad else ", count_include_pad=False")
+        )
+
+
+class PaddedMaxPool1d(_PaddedPool):
+    rank, is_max = 1, True
+
+
+class PaddedMaxPool2d(_PaddedPool):
+    rank, is_max = 2, True
+
+
+class PaddedMaxPool3d(_PaddedPool):
+    rank, is_max = 3, True
+
+
+class PaddedAvgPool1d(_PaddedPool):
+    rank, is_max = 1, False
+
+
+class PaddedAvgPool2d(_PaddedPool):
+    rank, is_max = 2, False
+
+
+class PaddedAvgPool3d(_PaddedPool):
+    rank, is_max = 3, False
+
+
 # The functional pools by spatial rank (1, 2, 3), indexed from 0: a batch of
 # C×L maps is 3-D, so a tensor of dim n takes entry n − 3.
 _ADAPTIVE_AVG = (

@@ -88,8 +88,13 @@ def anatomy(analysis: Analysis) -> Anatomy:
     cut = max((i for i, r in enumerate(analysis.rows) if is_spatial(r.output_shape)), default=-1)
     last = _last_spatial(analysis.tree)
     coverage = None
-    if last is not None and last.receptive_field is not None and len(analysis.input_shape) > 1:
-        rf: ReceptiveField = last.receptive_field
+    # The analysis' own final field is read from the graph; the tree's last spatial row
+    # stands in only for an Analysis made without one.
+    found = analysis.final.field if analysis.final is not None else None
+    if found is None and last is not None:
+        found = last.receptive_field
+    if found is not None and len(analysis.input_shape) > 1:
+        rf: ReceptiveField = found
         coverage = Coverage(
             field=tuple(x if isinstance(x, int) else float(x) for x in rf.size),
             input_sizes=analysis.input_shape[1:],

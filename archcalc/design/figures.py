@@ -79,7 +79,7 @@ class Figures:
             if self.field is None or cov is None
             else {
                 "layer": self.field_at,
-                "size": list(self.field.size),
+                **self.field.to_dict(),
                 "coverage": round(cov.area, 6),
                 "coverage_axes": [round(a, 6) for a in cov.axes],
             },
@@ -104,7 +104,7 @@ def figures(analysis: Analysis) -> Figures:
         peak_activation_bytes=estimate(analysis).inference_peak,
         activation_bytes=analysis.totals.activation_bytes,
         depth=anat.depth,
-        field_at=last.path if last else None,
-        field=last.receptive_field if last else None,
+        field_at=analysis.final.path if analysis.final else last.path if last else None,
+        field=analysis.final.field if analysis.final else last.receptive_field if last else None,
         coverage=anat.coverage,
     )

@@ -249,10 +249,11 @@ _SIDES = {
 }
 
 
-def window_of(args: object) -> Window | None:
-    """The window of a convolution or pooling leaf's arguments, any rank; else None."""
+def window_of(args: object, shape: Shape = ()) -> Window | None:
+    """The window of a convolution or pooling leaf's arguments on a ``shape`` input; else None."""
+    sizes = shape[1:] or None
     if isinstance(args, ConvArgs):
-        pads = args.pads()
+        pads = args.pads(sizes)
         return Window(
             args.effective_kernel,
             args.stride,
@@ -261,7 +262,14 @@ def window_of(args: object) -> Window | None:
             pooling=False,
         )
     if isinstance(args, PoolArgs):
-        return Window(args.effective_kernel, args.stride, args.padding, args.padding, pooling=True)
+        pads = args.pads(sizes)
+        return Window(
+            args.effective_kernel,
+            args.stride,
+            tuple(p[0] for p in pads),
+            tuple(p[1] for p in pads),
+            pooling=True,
+        )
     return None
 
 
@@ -278,7 +286,7 @@ def dropped_border(n: int, out: int, kernel: int, stride: int, pad_before: int) 
 
 def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
-        win = window_of(_args(a, row))
+        win = window_of(_args(a, row), row.input_shape)
         if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         lost = []
@@ -312,7 +320,7 @@ def _dropped_pixels(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
 
 def _kernel_too_large(a: Analysis, anat: Anatomy) -> Iterator[Finding]:
     for row in a.rows:
-        win = window_of(_args(a, row))
+        win = window_of(_args(a, row), row.input_shape)
         if win is None or len(row.input_shape) != len(win.kernel) + 1:
             continue
         sizes = row.input_shape[1:]

@@ -117,6 +117,62 @@ class Window:
         )
 
 
+# A window's padding as a spec writes it: one int per axis (both sides), one
+# (before, after) pair per axis, or "same" / "valid".
+Padding = Axes | tuple[Pair, ...] | str
+
+
+def is_per_side(padding: object) -> bool:
+    """True for padding written as (before, after) pairs."""
+    return isinstance(padding, tuple) and bool(padding) and isinstance(padding[0], tuple)
+
+
+def same_pads(n: int, k_eff: int, stride: int) -> Pair:
+    """TensorFlow's SAME split on one axis: out = ⌈n/s⌉, the smaller half before.
+
+    Total max((⌈n/s⌉ − 1)·s + k' − n, 0); with stride 1 that is k' − 1, torch's
+    ``same`` (which also puts the odd pixel after).
+    """
+    total = max((-(-n // stride) - 1) * stride + k_eff - n, 0)
+    return (total // 2, total - total // 2)
+
+
+def side_pads(
+    padding: Padding, kernel_eff: Axes, stride: Axes, sizes: Axes | None
+) -> tuple[Pair, ...]:
+    """(before, after) per axis for ``padding`` on an input of ``sizes``.
+
+    ``same`` with a stride depends on the input size; without ``sizes`` it is
+    the stride-1 split (what lint and messages need when no shape is known).
+    """
+    if padding == "valid":
+        return ((0, 0),) * len(kernel_eff)
+    if padding == "same":
+        if sizes is None or len(sizes) != len(kernel_eff):
+            sizes = tuple(k for k in kernel_eff)  # any n with n mod s = 0 splits like stride 1
+            stride = (1,) * len(kernel_eff)
+        return tuple(same_pads(n, k, s) for n, k, s in zip(sizes, kernel_eff, stride, strict=True))
+    assert isinstance(padding, tuple)
+    if is_per_side(padding):
+        return padding  # type: ignore[return-value]
+    return tuple((p, p) for p in padding)  # type: ignore[misc]
+
+
+def padding_text(padding: Padding) -> str | None:
+    """The operation text's ``pad=…`` (``1``, ``(1, 2)``, ``((0, 1), (0, 1))``, ``same``);
+    None for no padding."""
+    if isinstance(padding, str):
+        return padding
+    if is_per_side(padding):
+        pairs: tuple[Pair, ...] = padding  # type: ignore[assignment]
+        if all(a == b for a, b in pairs):
+            return padding_text(tuple(a for a, _ in pairs))
+        return f"({', '.join(f'({a}, {b})' for a, b in pairs)})"
+    if any(padding):
+        return pair_text(padding)  # type: ignore[arg-type]
+    return None
+
+
 def effective(kernel: Axes, dilation: Axes) -> Axes:
     """d·(k−1)+1 per axis."""
     return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
@@ -515,8 +571,11 @@ class ArgReader:
             )
         return tuple(self._check_int(name, item, minimum) for item in node.value)
 
-    def padding(self, name: str = "padding", allow_same: bool = True, rank: int = 2) -> Axes | str:
-        """An int, one per axis, or (for convolutions) ``same`` / ``valid``."""
+    def padding(
+        self, name: str = "padding", allow_same: bool = True, rank: int = 2, per_side: bool = False
+    ) -> Padding:
+        """An int, one per axis, ``same`` / ``valid`` where allowed, and with ``per_side`` a
+        ``[before, after]`` pair for any axis (``[[0, 1], [0, 1]]``): then (before, after) pairs."""
         node = self._take(name, 0)
         if node is None:
             return (0,) * rank
@@ -526,6 +585,33 @@ class ArgReader:
                 return word
             allowed = "an integer, a pair or `same`" if allow_same else "an integer or a pair"
             raise self.error(node, f"`{name}` expects {allowed}, but gets {describe(node)}")
+        if per_side and node.is_list and any(item.is_list for item in node.value):
+            if len(node.value) != rank:
+                raise self.error(
+                    node,
+                    f"`{name}` expects one entry per spatial axis ({rank}), "
+                    f"but gets {len(node.value)}",
+                    hint="each entry is an int (both sides) or a [before, after] pair",
+                )
+            pairs: list[Pair] = []
+            for item in node.value:
+                if not item.is_list:
+                    p = self._check_int(name, item, 0)
+                    pairs.append((p, p))
+                    continue
+                if len(item.value) != 2:
+                    raise self.error(
+                        item,
+                        f"`{name}` expects [before, after] for an axis, but gets "
+                        f"{len(item.value)} values",
+                    )
+                pairs.append(
+                    (
+                        self._check_int(name, item.value[0], 0),
+                        self._check_int(name, item.value[1], 0),
+                    )
+                )
+            return tuple(pairs)
         return self._axes_of(name, node, 0, rank)
 
     def bool_(self, name: str, default: bool) -> bool:

@@ -17,6 +17,7 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Padding,
     Pair,
     Shape,
     ShapeError,
@@ -24,8 +25,10 @@ from archcalc.kinds.base import (
     Window,
     effective,
     fmt_shape,
+    padding_text,
     pair_text,
     require_spatial,
+    side_pads,
     torch_axes,
     window_out,
     window_step,
@@ -40,7 +43,8 @@ class ConvArgs:
     out: int
     kernel: Axes
     stride: Axes
-    padding: Axes | str  # one int per axis, or "same" / "valid" as torch accepts them
+    # One int per axis, (before, after) per axis, or "same" / "valid".
+    padding: Padding
     dilation: Axes
     groups: int
     bias: bool
@@ -53,18 +57,25 @@ class ConvArgs:
     def effective_kernel(self) -> Axes:
         return effective(self.kernel, self.dilation)
 
-    def pads(self) -> tuple[Pair, ...]:
-        """(before, after) padding per axis, as torch applies it.
+    def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
+        """(before, after) padding per axis on an input of ``sizes``.
 
-        For ``same`` torch pads d·(k−1) in total and puts the odd pixel after
-        (``left = total // 2``), so an even kernel is padded unevenly.
+        ``same`` is TensorFlow's split: ⌈n/s⌉ outputs, the smaller half of the
+        padding before; with stride 1 that is torch's ``same`` (d·(k−1) in
+        total, the odd pixel after), whatever the input size.
         """
-        if self.padding == "valid":
-            return ((0, 0),) * self.rank
-        if self.padding == "same":
-            return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in self.effective_kernel)
-        assert isinstance(self.padding, tuple)
-        return tuple((p, p) for p in self.padding)
+        return side_pads(self.padding, self.effective_kernel, self.stride, sizes)
+
+    def torch_padding(self, sizes: Axes) -> Axes | str | None:
+        """What nn.ConvNd takes for this padding, or None where it cannot pad this way."""
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            return None
+        if isinstance(self.padding, str):
+            return self.padding
+        pads = self.pads(sizes)
+        if any(a != b for a, b in pads):
+            return None
+        return tuple(a for a, _ in pads)
 
 
 # The name the 2-D convolution's arguments had before other ranks existed.
@@ -76,18 +87,11 @@ def _parse(r: ArgReader, rank: int) -> ConvArgs:
         out=r.int_("out"),
         kernel=r.axes("kernel", rank),
         stride=r.axes("stride", rank, 1),
-        padding=r.padding("padding", rank=rank),
+        padding=r.padding("padding", rank=rank, per_side=True),
         dilation=r.axes("dilation", rank, 1),
         groups=r.int_("groups", 1),
         bias=r.bool_("bias", True),
     )
-    if args.padding == "same" and any(s != 1 for s in args.stride):
-        raise r.error(
-            r.node,
-            "`padding: same` expects stride 1 (as in torch), "
-            f"but gets stride {pair_text(args.stride)}",
-            hint="write the padding as a number, e.g. `padding: 1` for a 3×3 kernel",
-        )
     if args.out % args.groups:
         raise r.error(
             r.node,
@@ -99,7 +103,8 @@ def _parse(r: ArgReader, rank: int) -> ConvArgs:
 
 def window(a: ConvArgs, shape: Shape) -> Window:
     """The convolution's window; the same for every input shape."""
-    return Window(kernel=a.kernel, stride=a.stride, dilation=a.dilation, pads=a.pads())
+    sizes = shape[1:] if len(shape) == a.rank + 1 else None
+    return Window(kernel=a.kernel, stride=a.stride, dilation=a.dilation, pads=a.pads(sizes))
 
 
 def _apply(a: ConvArgs, shape: Shape, name: str) -> Effect:
@@ -108,7 +113,7 @@ def _apply(a: ConvArgs, shape: Shape, name: str) -> Effect:
         raise ShapeError(
             f"expects input channels divisible by groups={a.groups}, but gets {c} channels"
         )
-    pads = a.pads()
+    pads = a.pads(sizes)
     ks = a.effective_kernel
     outs = tuple(
         window_out(n, k, s, p0 + p1)
@@ -141,10 +146,9 @@ def _operation(a: ConvArgs, shape: Shape, torch_name: str) -> str:
     parts = [str(shape[0]), str(a.out), pair_text(a.kernel)]
     if any(s != 1 for s in a.stride):
         parts.append(f"stride={pair_text(a.stride)}")
-    if isinstance(a.padding, str):
-        parts.append(f"pad={a.padding}")
-    elif any(a.padding):
-        parts.append(f"pad={pair_text(a.padding)}")
+    pad = padding_text(a.padding)
+    if pad is not None:
+        parts.append(f"pad={pad}")
     if any(d != 1 for d in a.dilation):
         parts.append(f"dilation={pair_text(a.dilation)}")
     if a.groups != 1:
@@ -157,13 +161,30 @@ def _operation(a: ConvArgs, shape: Shape, torch_name: str) -> str:
 def _to_torch(a: ConvArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
+    padding = a.torch_padding(shape[1:])
+    if padding is None:
+        # Per-side or strided `same` padding, which nn.ConvNd cannot do: archcalc's
+        # PaddedConvNd pads first, keeping the conv's own weight and bias keys.
+        from archcalc.bridge import modules
+
+        padded: torch.nn.Module = getattr(modules, f"Padded{torch_name}")(
+            shape[0],
+            a.out,
+            a.kernel,
+            stride=a.stride,
+            sides=a.padding if a.padding == "same" else a.pads(shape[1:]),
+            dilation=a.dilation,
+            groups=a.groups,
+            bias=a.bias,
+        )
+        return padded
     cls = getattr(nn, torch_name)
     module: torch.nn.Module = cls(
         shape[0],
         a.out,
         a.kernel,
         stride=a.stride,
-        padding=a.padding,
+        padding=padding,
         dilation=a.dilation,
         groups=a.groups,
         bias=a.bias,
@@ -172,10 +193,16 @@ def _to_torch(a: ConvArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
 
 
 def _from_torch(m: Any, rank: int) -> FromTorch | None:
-    """An nn.ConvNd as convNd; None for a padding mode other than zeros (a spec has none)."""
+    """An nn.ConvNd (or archcalc's PaddedConvNd) as convNd; None for a padding mode other
+    than zeros (a spec has none)."""
     if m.padding_mode != "zeros":
         return None
-    pad = m.padding if isinstance(m.padding, str) else torch_axes(m.padding, rank)
+    sides = getattr(m, "sides", None)
+    pad: Padding
+    if sides is not None:  # PaddedConvNd: its own padding before an unpadded conv
+        pad = sides if isinstance(sides, str) else tuple((int(b), int(e)) for b, e in sides)
+    else:
+        pad = m.padding if isinstance(m.padding, str) else torch_axes(m.padding, rank)
     args = ConvArgs(
         m.out_channels,
         torch_axes(m.kernel_size, rank),
@@ -199,6 +226,7 @@ def _kind(rank: int) -> LayerKind[ConvArgs]:
         summary=f"{rank}-D convolution on {RANK_SHAPES[rank]} "
         "(out, kernel, stride, padding|same, dilation, groups, bias)",
         torch_type=torch_name,
+        torch_aliases=(f"Padded{torch_name}",),
         from_torch=lambda m, s: _from_torch(m, rank),
         traits=Traits(weighted=True),
         window=window,

@@ -16,16 +16,21 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Padding,
+    Pair,
     Shape,
     ShapeError,
     Traits,
     Window,
     effective,
     fmt_shape,
+    padding_text,
     pair_text,
     pool_out,
     require_spatial,
+    side_pads,
     torch_axes,
+    window_out,
     window_step,
 )
 
@@ -37,7 +42,8 @@ if TYPE_CHECKING:
 class PoolArgs:
     kernel: Axes
     stride: Axes
-    padding: Axes
+    # One int per axis, (before, after) per axis, or "same" / "valid" (TensorFlow's split).
+    padding: Padding
     dilation: Axes
     ceil_mode: bool
     count_include_pad: bool = True  # avgpool only
@@ -50,24 +56,58 @@ class PoolArgs:
     def effective_kernel(self) -> Axes:
         return effective(self.kernel, self.dilation)
 
+    def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
+        """(before, after) padding per axis as written (ceil_mode's extra not included)."""
+        return side_pads(self.padding, self.effective_kernel, self.stride, sizes)
+
+    def torch_padding(self, sizes: Axes) -> Axes | None:
+        """What nn.MaxPoolNd / AvgPoolNd take for this padding, or None where they cannot."""
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            return None  # TensorFlow's split depends on the input size: padded at every call
+        pads = self.pads(sizes)
+        if any(a != b or a > k // 2 for (a, b), k in zip(pads, self.kernel, strict=True)):
+            return None
+        return tuple(a for a, _ in pads)
+
 
 def _parse(r: ArgReader, rank: int, with_dilation: bool) -> PoolArgs:
     kernel = r.axes("kernel", rank)
     stride = r.axes("stride", rank, kernel)  # torch: stride defaults to the kernel
-    padding = r.padding("padding", allow_same=False, rank=rank)
-    assert isinstance(padding, tuple)
+    padding = r.padding("padding", rank=rank, per_side=True)
     dilation = r.axes("dilation", rank, 1) if with_dilation else (1,) * rank
     ceil_mode = r.bool_("ceil_mode", False)
     count_include_pad = True if with_dilation else r.bool_("count_include_pad", True)
     r.done()
-    for k, p in zip(kernel, padding, strict=True):
-        if p > k // 2:
-            raise r.error(
-                r.node,
-                f"`padding` expects at most half the kernel ({k // 2}), but gets {p}",
-                hint="torch refuses larger pooling padding",
-            )
+    if not isinstance(padding, str):
+        for k, (before, after) in zip(
+            kernel, side_pads(padding, kernel, stride, None), strict=True
+        ):
+            if max(before, after) > k // 2:
+                raise r.error(
+                    r.node,
+                    f"`padding` expects at most half the kernel ({k // 2}) on each side, "
+                    f"but gets {max(before, after)}",
+                    hint="torch refuses larger pooling padding",
+                )
+    uneven = not isinstance(padding, str) and any(
+        a != b for a, b in side_pads(padding, kernel, stride, None)
+    )
+    if ceil_mode and (uneven or (padding == "same" and any(s != 1 for s in stride))):
+        raise r.error(
+            r.node,
+            "`ceil_mode` expects padding even on both sides, but gets "
+            + ("`padding: same` with a stride" if padding == "same" else "per-side padding"),
+            hint="per-side (TensorFlow-style) padding already fixes the output size; "
+            "drop `ceil_mode`",
+        )
     return PoolArgs(kernel, stride, padding, dilation, ceil_mode, count_include_pad)
+
+
+def _out(n: int, k_eff: int, stride: int, before: int, after: int, ceil_mode: bool) -> int:
+    """Torch's pooling output size with (before, after) padding, ceil_mode's rule included."""
+    if before == after:
+        return pool_out(n, k_eff, stride, before, ceil_mode)
+    return window_out(n, k_eff, stride, before + after)  # ceil_mode is refused here
 
 
 def window(a: PoolArgs, shape: Shape) -> Window:
@@ -80,10 +120,12 @@ def window(a: PoolArgs, shape: Shape) -> Window:
     """
     sizes = shape[1:] if len(shape) == a.rank + 1 else (0,) * a.rank
     pads = []
-    for n, k_eff, s, p in zip(sizes, a.effective_kernel, a.stride, a.padding, strict=True):
-        out = pool_out(n, k_eff, s, p, a.ceil_mode)
-        extra = max(0, (out - 1) * s + k_eff - (n + 2 * p)) if out >= 1 else 0
-        pads.append((p, p + extra))
+    for n, k_eff, s, (p0, p1) in zip(
+        sizes, a.effective_kernel, a.stride, a.pads(sizes), strict=True
+    ):
+        out = _out(n, k_eff, s, p0, p1, a.ceil_mode)
+        extra = max(0, (out - 1) * s + k_eff - (n + p0 + p1)) if out >= 1 else 0
+        pads.append((p0, p1 + extra))
     return Window(a.kernel, a.stride, a.dilation, tuple(pads))
 
 
@@ -98,12 +140,13 @@ def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
             hint="lower the kernel or give a larger `input`",
         )
     ks = a.effective_kernel
+    pads = a.pads(sizes)
     outs = tuple(
-        pool_out(n, k, s, p, a.ceil_mode)
-        for n, k, s, p in zip(sizes, ks, a.stride, a.padding, strict=True)
+        _out(n, k, s, p0, p1, a.ceil_mode)
+        for n, k, s, (p0, p1) in zip(sizes, ks, a.stride, pads, strict=True)
     )
     if any(o < 1 for o in outs):
-        least = "×".join(str(max(1, k - 2 * p)) for k, p in zip(ks, a.padding, strict=True))
+        least = "×".join(str(max(1, k - p0 - p1)) for k, (p0, p1) in zip(ks, pads, strict=True))
         raise ShapeError(
             f"expects an input of at least {least} for a {fmt_shape(ks)} window, "
             f"but gets {fmt_shape(shape)} "
@@ -117,8 +160,9 @@ def _operation(a: PoolArgs, torch_name: str) -> str:
     parts = [pair_text(a.kernel)]
     if a.stride != a.kernel:
         parts.append(f"stride={pair_text(a.stride)}")
-    if any(a.padding):
-        parts.append(f"pad={pair_text(a.padding)}")
+    pad = padding_text(a.padding)
+    if pad is not None:
+        parts.append(f"pad={pad}")
     if any(d != 1 for d in a.dilation):
         parts.append(f"dilation={pair_text(a.dilation)}")
     if a.ceil_mode:
@@ -128,25 +172,44 @@ def _operation(a: PoolArgs, torch_name: str) -> str:
     return f"{torch_name}({', '.join(parts)})"
 
 
-def _max_torch(a: PoolArgs, torch_name: str) -> torch.nn.Module:
+def _max_torch(a: PoolArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
+    padding = a.torch_padding(shape[1:])
+    if padding is None:
+        return _padded(a, shape, torch_name)
     module: torch.nn.Module = getattr(nn, torch_name)(
-        a.kernel, stride=a.stride, padding=a.padding, dilation=a.dilation, ceil_mode=a.ceil_mode
+        a.kernel, stride=a.stride, padding=padding, dilation=a.dilation, ceil_mode=a.ceil_mode
     )
     return module
 
 
-def _avg_torch(a: PoolArgs, torch_name: str) -> torch.nn.Module:
+def _avg_torch(a: PoolArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
     import torch.nn as nn
 
+    padding = a.torch_padding(shape[1:])
+    if padding is None:
+        return _padded(a, shape, torch_name)
     module: torch.nn.Module = getattr(nn, torch_name)(
         a.kernel,
         stride=a.stride,
-        padding=a.padding,
+        padding=padding,
         ceil_mode=a.ceil_mode,
         count_include_pad=a.count_include_pad,
     )
+    return module
+
+
+def _padded(a: PoolArgs, shape: Shape, torch_name: str) -> torch.nn.Module:
+    """archcalc's PaddedMaxPoolNd / PaddedAvgPoolNd: padding torch's pooling cannot do."""
+    from archcalc.bridge import modules
+
+    sides = a.padding if a.padding == "same" else a.pads(shape[1:])
+    cls = getattr(modules, f"Padded{torch_name}")
+    if torch_name.startswith("Max"):
+        module: torch.nn.Module = cls(a.kernel, a.stride, sides, dilation=a.dilation)
+    else:
+        module = cls(a.kernel, a.stride, sides, count_include_pad=a.count_include_pad)
     return module
 
 
@@ -154,6 +217,21 @@ def _from_torch(m: Any, rank: int, is_max: bool) -> FromTorch | None:
     # return_indices makes forward return a tuple, which no spec layer does.
     if getattr(m, "return_indices", False):
         return None
+    sides = getattr(m, "sides", None)
+    if sides is not None:  # archcalc's PaddedMaxPoolNd / PaddedAvgPoolNd
+        pad: Padding = (
+            sides if isinstance(sides, str) else tuple((int(b), int(e)) for b, e in sides)
+        )
+        return FromTorch(
+            PoolArgs(
+                torch_axes(m.kernel_size, rank),
+                torch_axes(m.stride, rank),
+                pad,
+                torch_axes(getattr(m, "dilation", 1), rank),
+                False,
+                bool(getattr(m, "count_include_pad", True)),
+            )
+        )
     kernel = torch_axes(m.kernel_size, rank)
     stride = kernel if not m.stride else torch_axes(m.stride, rank)
     if is_max:
@@ -184,9 +262,10 @@ def _kind(rank: int, is_max: bool) -> LayerKind[PoolArgs]:
         parse=lambda r: _parse(r, rank, with_dilation=is_max),
         apply=lambda a, s: _apply(a, s, name),
         operation=lambda a, s: _operation(a, torch_name),
-        to_torch=lambda a, s: build(a, torch_name),
+        to_torch=lambda a, s: build(a, s, torch_name),
         main_arg="kernel",
         torch_type=torch_name,
+        torch_aliases=(f"Padded{torch_name}",),
         from_torch=lambda m, s: _from_torch(m, rank, is_max),
         traits=Traits(),
         window=window,

@@ -29,7 +29,9 @@ def summary(analysis: Analysis, rows_depth: int | None, memory: MemoryEstimate) 
     rows.append([f"**{c}**" if c else "" for c in total_cells(analysis)])
     title = f"### {printable(analysis.name)} — input {'×'.join(map(str, analysis.input_shape))}\n\n"
     body = table(rows, [c.header for c in COLUMNS], [c.justify == "right" for c in COLUMNS])
-    return title + body + "\n\n" + "\n".join(f"- {line}" for line in memory_lines(memory)) + "\n"
+    final = "" if analysis.final is None else printable(analysis.final.text()) + "\n\n"
+    lines = "\n".join(f"- {line}" for line in memory_lines(memory))
+    return title + body + "\n\n" + final + lines + "\n"
 
 
 def memory_lines(m: MemoryEstimate) -> list[str]:

@@ -189,6 +189,8 @@ def _print_summary(
             width,
             style="dim",
         )
+    if analysis.final is not None:
+        print_wrapped(console, analysis.final.text(), width, prefix="Final receptive field: ")
     largest = analysis.largest()
     if largest is not None:
         print_wrapped(

@@ -633,6 +633,16 @@ def _header(analysis: Analysis, source: str | None) -> str:
         ("Weights", binary_size(memory.params + memory.buffers), "parameters + buffers"),
         ("Layers", count(len(analysis.rows)), "leaf layers"),
     ]
+    final = analysis.final
+    if final is not None:
+        rf = final.field
+        cards.append(
+            (
+                "Final receptive field",
+                "whole input" if rf.whole else f"{'×'.join(number_text(x) for x in rf.size)} px",
+                f"jump {axes_text(rf.jump)}, at {final.path}",
+            )
+        )
     if largest is not None:
         cards.append(
             (

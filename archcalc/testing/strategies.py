@@ -207,7 +207,7 @@ def invalid_specs(
     The layers before it form a valid spec on a C×L, C×H×W or C×D×H×W input.
     The last layer collapses a spatial size (conv or pooling larger than the
     padded input), uses groups that do not divide the channels, pads a pooling
-    window by more than half its kernel, asks `same` padding of a strided conv,
+    window by more than half its kernel,
     joins concat branches of different sizes, asks AvgPool3d for a kernel
     larger than the input (torch refuses it even where padding fits it), or
     instance-normalises one position per channel.
@@ -227,7 +227,6 @@ def invalid_specs(
                 "groups_in",
                 "groups_out",
                 "pool_padding",
-                "same_stride",
                 "concat_mismatch",
                 "avgpool3d_small",
                 "instancenorm_one",
@@ -515,11 +514,13 @@ def _conv(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
     c, sizes = shape[0], shape[1:]
     groups = draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
     out = groups * draw(st.integers(1, max(1, lim.channels // groups)))
-    mode = draw(st.sampled_from(("int", "same", "valid")))
+    mode = draw(st.sampled_from(("int", "sides", "same", "valid")))
     ones = [1] * len(sizes)
-    stride = ones if mode == "same" else [draw(st.integers(1, 3)) for _ in sizes]
+    # `same` at any stride is TensorFlow's split (⌈n/s⌉ outputs); stride 1 is torch's same
+    stride = [draw(st.integers(1, 3)) for _ in sizes]
     dilation = [draw(st.integers(1, 3)) for _ in sizes]
-    kernel, pad = [], []
+    kernel: list[int] = []
+    pad: list[Any] = []  # an int, or [before, after], per axis
     for n, d in zip(sizes, dilation, strict=True):
         if mode == "same":  # any kernel: torch pads d·(k−1) in total
             kernel.append(draw(st.integers(1, 5)))
@@ -532,11 +533,16 @@ def _conv(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
         lo = max(0, -(-(k_eff - n) // 2))  # the least padding that fits the window
         hi = max(lo, min(2, (lim.size - n + k_eff - 1) // 2))  # keep sides ≤ size
         kernel.append(k)
-        pad.append(draw(st.integers(lo, hi)))
+        if mode == "sides":  # each side at least the even padding that fits the window
+            pad.append([draw(st.integers(lo, hi)), draw(st.integers(lo, hi))])
+        else:
+            pad.append(draw(st.integers(lo, hi)))
     args: dict[str, Any] = {"out": out, "kernel": _fmt(draw, kernel)}
     if stride != ones:
         args["stride"] = _fmt(draw, stride)
-    if mode != "int":
+    if mode == "sides":
+        args["padding"] = pad
+    elif mode != "int":
         args["padding"] = mode
     elif any(pad) or draw(st.booleans()):
         args["padding"] = _fmt(draw, pad)
@@ -551,7 +557,9 @@ def _conv(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
 
 def _pool(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
     is_max = kind.startswith("max")
-    kernel, pad, dilation = [], [], []
+    kernel: list[int] = []
+    pad: list[Any] = []  # an int, or [before, after], per axis
+    dilation: list[int] = []
     for n in shape[1:]:
         d = draw(st.integers(1, 2)) if is_max else 1
         # torch allows padding up to half the kernel (not the dilated one); AvgPool3d
@@ -564,16 +572,23 @@ def _pool(draw: st.DrawFn, kind: str, shape: Shape, lim: Limits) -> Entry:
         k = draw(st.sampled_from(fits))
         lo = max(0, -(-(d * (k - 1) + 1 - n) // 2))
         kernel.append(k)
-        pad.append(draw(st.integers(lo, k // 2)))
+        if draw(st.integers(0, 3)) == 0:  # per side (TensorFlow's), each side fitting
+            pad.append([draw(st.integers(lo, k // 2)), draw(st.integers(lo, k // 2))])
+        else:
+            pad.append(draw(st.integers(lo, k // 2)))
         dilation.append(d)
     args: dict[str, Any] = {"kernel": _fmt(draw, kernel)}
     if draw(st.booleans()):
         args["stride"] = _fmt(draw, [draw(st.integers(1, 3)) for _ in kernel])
-    if any(pad):
+    per_side = any(isinstance(p, list) for p in pad)
+    if per_side:
+        args["padding"] = pad
+    elif any(pad):
         args["padding"] = _fmt(draw, pad)
     if any(d != 1 for d in dilation):
         args["dilation"] = _fmt(draw, dilation)
-    if draw(st.booleans()):
+    uneven = any(isinstance(p, list) and p[0] != p[1] for p in pad)
+    if not uneven and draw(st.booleans()):  # archcalc refuses ceil_mode with uneven sides
         args["ceil_mode"] = True
     if not is_max and draw(st.booleans()):
         args["count_include_pad"] = False
@@ -628,13 +643,16 @@ def _conv_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
     stride = _axes(args.get("stride"), rank, 1)
     dilation = _axes(args.get("dilation"), rank, 1)
     padding = args.get("padding", 0)
-    if len(kernel) != rank or (padding == "same" and any(s != 1 for s in stride)):
+    if len(kernel) != rank:
         return None
-    pads = None if isinstance(padding, str) else _axes(padding, rank, 0)
+    pairs = None if isinstance(padding, str) else _pad_pairs(_axes_or_pairs(padding, rank), rank)
     out = []
     for axis, (n, k, s, d) in enumerate(zip(sizes, kernel, stride, dilation, strict=True)):
         k_eff = d * (k - 1) + 1
-        total = {"same": k_eff - 1, "valid": 0}[padding] if pads is None else 2 * pads[axis]
+        if padding == "same":  # TensorFlow: ⌈n/s⌉ outputs
+            out.append(-(-n // s))
+            continue
+        total = 0 if pairs is None else sum(pairs[axis])
         if n + total < k_eff:
             return None
         out.append((n + total - k_eff) // s + 1)
@@ -646,16 +664,16 @@ def _pool_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
     rank = len(sizes)
     kernel = _axes(args["kernel"], rank, 0)
     stride = _axes(args.get("stride"), rank, 0) if args.get("stride") is not None else kernel
-    padding = _axes(args.get("padding"), rank, 0)
+    padding = _pad_pairs(_axes_or_pairs(args.get("padding"), rank), rank)
     dilation = _axes(args.get("dilation"), rank, 1)
     ceil = args.get("ceil_mode", False)
     out = []
-    for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True):
-        if p > k // 2:
+    for n, k, s, (p, q), d in zip(sizes, kernel, stride, padding, dilation, strict=True):
+        if max(p, q) > k // 2:
             return None
         k_eff = d * (k - 1) + 1
         # aten/src/ATen/native/Pool.h: pooling_output_shape_pad_lr
-        o = (n + 2 * p - k_eff + (s - 1 if ceil else 0)) // s + 1
+        o = (n + p + q - k_eff + (s - 1 if ceil else 0)) // s + 1
         if ceil and (o - 1) * s >= n + p:
             o -= 1
         if o < 1:
@@ -829,6 +847,15 @@ def _center_crop_shape(args: dict[str, Any], shape: Shape) -> Shape | None:
     if len(size) != _rank(shape) or any(h > n for h, n in zip(size, shape[1:], strict=True)):
         return None
     return (shape[0], *size)
+
+
+def _axes_or_pairs(padding: Any, rank: int) -> Any:
+    """A window's padding as an int, or a list of ints and [before, after] pairs, per axis."""
+    if padding is None:
+        return 0
+    if isinstance(padding, list) and any(isinstance(p, list) for p in padding):
+        return padding
+    return list(_axes(padding, rank, 0))
 
 
 def _pad_pairs(padding: Any, rank: int) -> list[tuple[int, int]]:
@@ -1167,11 +1194,6 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: Limits) -> Entr
         kind = draw(st.sampled_from((f"maxpool{rank}d", f"avgpool{rank}d")))
         pads = [p if hit[a] else draw(st.integers(0, p)) for a in range(rank)]
         return {kind: {"kernel": k, "stride": 1, "padding": _fmt(draw, pads)}}
-    if how == "same_stride":
-        stride = [
-            draw(st.integers(2, 3)) if hit[a] else draw(st.integers(1, 3)) for a in range(rank)
-        ]
-        return {conv: {"out": 2, "kernel": 3, "padding": "same", "stride": _fmt(draw, stride)}}
     assert how == "concat_mismatch"
     grow = [draw(st.integers(1, 2)) if hit[a] else draw(st.integers(0, 2)) for a in range(rank)]
     return {

@@ -280,12 +280,6 @@ CASES = [
         r"expects input channels divisible by groups=2, but gets 3 channels",
     ),
     (
-        "same-with-stride",
-        "input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}\n",
-        "3:13",
-        r"`padding: same` expects stride 1 \(as in torch\), but gets stride 2",
-    ),
-    (
         "huge-number",
         "input: [1, 8, 8]\nlayers:\n  - linear: 99999999999999999999\n",
         None,

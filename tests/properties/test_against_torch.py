@@ -26,6 +26,7 @@ from torch import nn
 import archcalc
 from archcalc.analysis import Analysis, ReceptiveField, Row
 from archcalc.analysis.receptive import initial
+from archcalc.bridge import modules
 from archcalc.bridge.modules import (
     CenterCrop,
     Chunk,
@@ -249,6 +250,27 @@ class _WindowMean(nn.Module):
         return y[keep]
 
 
+class _PaddedWindowMean(nn.Module):
+    """archcalc's padded pooling (per side, or TensorFlow's same) with its windows averaged."""
+
+    def __init__(self, pool: Any) -> None:
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p: Any = self.pool
+        rank = x.dim() - 2
+        pads = modules._sides(p.sides, tuple(x.shape[2:]), p.kernel_size, p.stride, p.dilation)
+        ones = torch.full((x.shape[1], 1, *p.kernel_size), 1.0 / prod(p.kernel_size))
+        return _CONV_FN[rank](
+            nn.functional.pad(x, pads),
+            ones,
+            stride=p.stride,
+            dilation=p.dilation,
+            groups=x.shape[1],
+        )
+
+
 def _keep(m: Any) -> nn.Module:
     return m
 
@@ -357,6 +379,13 @@ _POSITIVE: dict[type[nn.Module], Callable[[Any], nn.Module]] = {
     ),
     # channel moves: every unit keeps its position
     **dict.fromkeys((nn.ChannelShuffle, Chunk, Split), _keep),
+    # archcalc's pad-first convolutions and pooling (per-side, TensorFlow's same)
+    **{getattr(modules, f"PaddedConv{rank}d"): _mean_weights for rank in (1, 2, 3)},
+    **{
+        getattr(modules, f"Padded{word}Pool{rank}d"): _PaddedWindowMean
+        for word in ("Max", "Avg")
+        for rank in (1, 2, 3)
+    },
     # containers: the graph is run node by node, so only their leaves matter
     **dict.fromkeys((nn.Module, nn.Sequential, Residual, Concat, GraphNet), _keep),
 }

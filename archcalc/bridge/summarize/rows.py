@@ -7,7 +7,14 @@ from typing import Any
 
 from torch import nn
 
-from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row, group_row, totals_of
+from archcalc.analysis.result import (
+    FLOAT32_BYTES,
+    Analysis,
+    Row,
+    final_field,
+    group_row,
+    totals_of,
+)
 from archcalc.bridge.summarize.ops import first_tensor
 from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
 from archcalc.bridge.summarize.tracer import Group, Record, Tracer, own_path
@@ -25,6 +32,8 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         raise RuntimeError(f"summarize counted {totals.params} parameters, torch {expected}")
     y = first_tensor(output)
     notes = [*tracer.notes, *_uncounted_notes(rows, totals.params)]
+    graph = tracer.graph(output)
+    outs = [tracer.node_out.get(n.id, (None, None)) for n in graph.nodes]
     return Analysis(
         name=name,
         input_shape=shape,
@@ -34,7 +43,8 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         totals=totals,
         notes=tuple(notes),
         source="module",
-        graph=tracer.graph(output),
+        graph=graph,
+        final=final_field(graph, [o[0] for o in outs], [o[1] for o in outs]),
     )
 
 

@@ -123,6 +123,8 @@ class Tracer:
         self.scopes: dict[str, Scope] = {}
         self.keys: set[str] = set()
         self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
+        # node id → its output's shape and field, for the network's final field.
+        self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -141,6 +143,11 @@ class Tracer:
 
     def set_field(self, t: torch.Tensor, f: Field) -> None:
         self.fields[id(t)] = (weakref.ref(t), f)
+        # A node's output is the first tensor it made that gets a field; later ones
+        # (a flatten passing its input's node on) are views of it.
+        nid = self.made_by(t)
+        if nid is not None and nid not in self.node_out:
+            self.node_out[nid] = (tuple(t.shape[1:]), f.rf)
 
     # -- the graph -----------------------------------------------------------
     def set_input(self, x: torch.Tensor) -> None:
