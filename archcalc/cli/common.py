@@ -11,11 +11,17 @@ from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import MAX_INT
 from archcalc.render import jsontext
 
+MAX_RANK = 4  # C×D×H×W: a video clip or a volume; a batch is never written
+
 
 def input_shape(text: str) -> tuple[int, ...]:
-    """``3x224x224`` (or ``224x224``, or ``784``) → a shape.
+    """``3x224x224`` (or ``3x16x112x112``, ``1x16000``, ``224x224``, ``784``) → a shape.
 
-    Two sizes mean H×W, with the channels taken from the spec.
+    Any rank from one size to four: F, C×L, C×H×W, C×D×H×W. Against a spec,
+    one size fewer than its input keeps the spec's channels (``resolve_input``).
+
+    >>> input_shape("3x16x112x112")
+    (3, 16, 112, 112)
     """
     parts = text.lower().replace("×", "x").split("x")
     try:
@@ -24,9 +30,10 @@ def input_shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"expects sizes like 3x224x224, but gets {shown(text)}"
         ) from None
-    if len(dims) not in (1, 2, 3) or any(d < 1 or d > MAX_INT for d in dims):
+    if not 1 <= len(dims) <= MAX_RANK or any(d < 1 or d > MAX_INT for d in dims):
         raise argparse.ArgumentTypeError(
-            f"expects C×H×W sizes from 1 to {MAX_INT:,}, but gets {shown(text)}"
+            f"expects 1 to {MAX_RANK} sizes (F, C×L, C×H×W or C×D×H×W) from 1 to {MAX_INT:,}, "
+            f"but gets {shown(text)}"
         )
     return dims
 
@@ -34,13 +41,20 @@ def input_shape(text: str) -> tuple[int, ...]:
 def resolve_input(
     given: tuple[int, ...] | None, spec_shape: tuple[int, ...]
 ) -> tuple[int, ...] | None:
-    """An H×W override keeps the spec's channels."""
+    """The input to analyse a spec at: ``given`` whole, or its sizes after the spec's channels.
+
+    One size fewer than a C×H×W (or C×D×H×W) spec input keeps the spec's
+    channels; any other rank is the whole input (``1x16000`` for a C×L spec).
+
+    >>> resolve_input((56, 56), (1, 28, 28)), resolve_input((1, 16000), (1, 8000))
+    ((1, 56, 56), (1, 16000))
+    """
     if given is None:
         return None
-    if len(given) == 2:
-        if len(spec_shape) != 3:
-            raise ArchcalcError(f"--input {given[0]}x{given[1]} needs a C×H×W spec input")
+    if len(spec_shape) >= 3 and len(given) == len(spec_shape) - 1:
         return (spec_shape[0], *given)
+    if len(given) == 2 and len(spec_shape) != 2:
+        raise ArchcalcError(f"--input {given[0]}x{given[1]} needs a C×H×W spec input")
     return given
 
 

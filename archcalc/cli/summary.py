@@ -25,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         type=input_shape,
-        metavar="CxHxW",
-        help="analyse at another input size, e.g. 3x224x224",
+        metavar="SHAPE",
+        help="analyse at another input size, without the batch: F, CxL, CxHxW or CxDxHxW, "
+        "e.g. 3x224x224 (a spec's input less its channels keeps them: 56x56)",
     )
     p.add_argument(
         "--batch",

@@ -1,26 +1,35 @@
 """``summarize(module, input_shape)``: an existing ``nn.Module`` as the Analysis a spec gives.
 
-One forward pass (batch 1, eval mode, no grad, on the module's own device and
-dtype) is watched from two sides:
+One forward pass (batch 1, eval mode, no grad) is watched from two sides:
 
 - module hooks give one row per leaf-module *call*, in execution order, with
   its output shape and the parameters it owns (each tensor counted once, on
   the first row that uses it);
-- a dispatch mode sees every aten operation: torch's FlopCounterMode costs it
-  (conv and matmul work), and a small dataflow tracker follows the receptive
-  field through the functional glue between modules (``x + identity``,
-  ``torch.cat``, ``torch.flatten``).
+- one dispatch mode sees every aten operation: torch's FLOP formulas cost it
+  (conv, matmul and attention work), and a small dataflow tracker follows the
+  receptive field through the functional glue between modules (``x +
+  identity``, ``torch.cat``, ``torch.flatten``).
+
+The pass runs on the meta device: the input is a meta tensor, and the op
+watcher hands each op meta twins of the real parameters and buffers it
+reads (made once each, from their shapes and strides), so there is no
+arithmetic, no activation memory, and the module's tensors are neither
+copied nor touched. FakeTensorMode would do the same at several times the
+cost per op. A forward that needs real values (data-dependent control flow,
+an op without a meta kernel) is run again for real, on the module's own
+device, and the notes say so in one line; the numbers are the same either
+way.
 
 What archcalc cannot cost is reported (``macs=None``, listed in the notes),
 and where it cannot follow the receptive field it says why and stops, rather
 than guess. The module's train/eval mode is restored and all hooks removed,
 whatever happens.
 
-FlopCounterMode's own per-module breakdown does not fit rows per *call*: it is
-keyed by module name and sums every call of a module (resnet runs each block's
-relu twice), and a module registered under two names is counted under one. So
-the counter runs underneath the op watcher and each op's share is the change
-in its running total, credited to the innermost module running.
+Torch's FlopCounterMode is not used: its per-module breakdown is keyed by
+module name and sums every call of a module (resnet runs each block's relu
+twice), a module registered under two names is counted under one, and its
+module tracker costs more than the pass itself. Each op's FLOPs are credited
+to the innermost module running instead.
 
 The parts, in the order the data flows:
 
@@ -73,19 +82,20 @@ def summarize(
     two rows, its weights counted on the first); parameters held directly by a
     container get a ``"<path> (own parameters)"`` row, so the rows always sum
     to ``sum(p.numel() for p in module.parameters())``. The forward runs once
-    on a zero input of batch 1, on the module's device, in eval mode and
-    without grad; the module's modes are restored afterwards. ``dtype``
+    on a meta input of batch 1 (a zero input on the module's device where it
+    needs values), in eval mode and without grad; the module's modes are
+    restored afterwards. ``dtype``
     overrides the input's dtype (e.g. ``torch.long`` for an embedding). A
     model built on the meta device gives the same numbers without memory.
     """
     shape = _check_shape(input_shape)
     device, param_dtype = _placement(module)
-    x = torch.zeros((1, *shape), device=device, dtype=dtype or param_dtype)
-    tracer = Tracer(module, shape[1:])
-    # Every tensor computed from the input carries a field; only an image's is a real one.
-    tracer.set_field(x, Field(receptive.initial(len(shape) - 1)) if len(shape) > 1 else NO_FIELD)
-    tracer.set_input(x)
-    output = _run(module, x, tracer)
+    x_dtype = dtype or param_dtype
+    try:
+        tracer, output = _trace(module, shape, device, x_dtype, meta=True)
+    except _NeedsRealValues as err:
+        tracer, output = _trace(module, shape, device, x_dtype, meta=False)
+        tracer.notes.insert(0, f"summarised with a real forward: {err.why}")
     return to_analysis(tracer, name or type(module).__name__, shape, output)
 
 
@@ -119,7 +129,27 @@ def _placement(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     return first.device, first.dtype if first.is_floating_point() else torch.get_default_dtype()
 
 
-def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer) -> Any:
+class _NeedsRealValues(Exception):
+    """The forward fails on meta tensors (it reads values, or an op has no meta kernel)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _trace(
+    module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dtype, *, meta: bool
+) -> tuple[Tracer, Any]:
+    """One watched forward on a zero input of batch 1: the tracer's records and the output."""
+    tracer = Tracer(module, shape[1:])
+    x = torch.zeros((1, *shape), device="meta" if meta else device, dtype=dtype)
+    # Every tensor computed from the input carries a field; only an image's is a real one.
+    tracer.set_field(x, Field(receptive.initial(len(shape) - 1)) if len(shape) > 1 else NO_FIELD)
+    tracer.set_input(x)
+    return tracer, _run(module, x, tracer, meta)
+
+
+def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
     modes = {m: m.training for m in module.modules()}
     handles = []
     try:
@@ -127,7 +157,7 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer) -> Any:
             handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
             handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
         module.eval()  # batch norm must not update its running statistics
-        with torch.no_grad(), tracer.counter, OpWatcher(tracer):
+        with torch.no_grad(), OpWatcher(tracer, meta=meta):
             return module(x)
     except ArchcalcError:
         raise
@@ -136,6 +166,12 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer) -> Any:
         failing = tracer.stack[-1].node.module if tracer.stack else module
         cls = type(failing).__name__ if failing is not None else "?"
         first = (str(err).strip().splitlines() or [""])[0]
+        if meta:
+            # A real forward says what is wrong in torch's own words, or succeeds
+            # where only meta tensors fail: either way, run it.
+            raise _NeedsRealValues(
+                f"on meta tensors {where} ({cls}) fails: {type(err).__name__}: {first[:120]}"
+            ) from None
         raise ArchcalcError(
             f"forward on an input of {fmt_shape(tuple(x.shape[1:]))} fails in {where} ({cls}): "
             f"{type(err).__name__}: {first}",

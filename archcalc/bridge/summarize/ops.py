@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from torch.utils._pytree import tree_flatten, tree_unflatten
+from torch.utils.flop_counter import flop_registry, sdpa_flop_count
 
 from archcalc.bridge.summarize.torch_kinds import pair
 from archcalc.kinds.base import SpatialStep
@@ -131,29 +134,171 @@ def is_free(func: Any) -> bool:
     return func._overloadpacket.__name__ in _FREE_OPS
 
 
-class OpWatcher(TorchDispatchMode):
-    """Hands each aten op, with the FLOPs torch's counter gave it, to the tracer.
+@dataclass(frozen=True)
+class OpInfo:
+    """What the watcher needs of an aten op, worked out once per op per pass."""
 
-    FlopCounterMode's own per-module breakdown does not fit rows per *call*: it
-    is keyed by module name and sums every call of a module (resnet runs each
-    block's relu twice), and a module registered under two names is counted
-    under one. So the counter runs underneath this mode and each op's share is
-    the change in its running total, credited to the innermost module running
-    (the tracer's ``on_op``).
+    name: str  # the overload packet's name: ``convolution``, ``add_``
+    free: bool  # costs no MACs by definition (``is_free``)
+    formula: Callable[..., int] | None  # torch's FLOP formula, or archcalc's for attention
+    decomposes: bool  # no formula, but a CompositeImplicitAutograd body whose parts may have one
+    pointwise: bool
+
+
+def op_info(func: Any) -> OpInfo:
+    packet = func._overloadpacket
+    formula = _FORMULAS.get(packet) or flop_registry.get(packet)
+    decomposes = formula is None and torch._C._dispatch_has_kernel_for_dispatch_key(
+        func.name(), "CompositeImplicitAutograd"
+    )
+    return OpInfo(
+        packet.__name__, is_free(func), formula, decomposes, torch.Tag.pointwise in func.tags
+    )
+
+
+# Questions about a tensor, not work on it: fake tensors (and subclasses with their
+# own sizes) answer them through the dispatcher. FlopCounterMode passes them by too.
+_METADATA = frozenset(
+    {
+        torch.ops.prim.device.default,
+        torch.ops.prim.layout.default,
+        torch.ops.aten.sym_is_contiguous.default,
+        torch.ops.aten.is_contiguous.default,
+        torch.ops.aten.is_contiguous.memory_format,
+        torch.ops.aten.is_strides_like_format.default,
+        torch.ops.aten.is_non_overlapping_and_dense.default,
+        torch.ops.aten.size.default,
+        torch.ops.aten.sym_size.default,
+        torch.ops.aten.stride.default,
+        torch.ops.aten.sym_stride.default,
+        torch.ops.aten.storage_offset.default,
+        torch.ops.aten.sym_storage_offset.default,
+        torch.ops.aten.numel.default,
+        torch.ops.aten.sym_numel.default,
+        torch.ops.aten.dim.default,
+    }
+)
+
+
+class OpWatcher(TorchDispatchMode):
+    """The one dispatch mode of a pass: each aten op, costed, handed to the tracer.
+
+    Each op is costed with torch's own FLOP formulas (``flop_registry``, what
+    FlopCounterMode uses) and credited to the innermost module running (the
+    tracer's ``on_op``); FlopCounterMode itself is not used, since its
+    per-module breakdown sums every call of a module under one name and its
+    module tracker costs more than the whole pass. An op torch has no formula
+    for but a composite body (``func.decompose``) is costed by its parts, as
+    FlopCounterMode does, and still seen as one op.
     """
 
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: Tracer, meta: bool = False) -> None:
         super().__init__()
         self.tracer = tracer
+        self.infos: dict[Any, OpInfo] = {}
+        self.meta = meta
+        # id(real tensor) → (it, its meta twin): parameters are read by every call
+        # of their layer, and their twin is made once. The tensor is held so that
+        # its id is not reused while the pass runs.
+        self.twins: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _twin(self, t: Any) -> Any:
+        if not isinstance(t, torch.Tensor) or t.is_meta:
+            return t
+        entry = self.twins.get(id(t))
+        if entry is None:
+            twin = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
+            entry = self.twins[id(t)] = (t, twin)
+        return entry[1]
+
+    def _on_meta(self, args: Any, kwargs: Any) -> tuple[Any, Any]:
+        """The call's arguments with every real tensor read as its meta twin (no data copied)."""
+        flat, spec = tree_flatten((args, kwargs))
+        if not any(isinstance(t, torch.Tensor) and not t.is_meta for t in flat):
+            return args, kwargs
+        out: tuple[Any, Any] = tree_unflatten([self._twin(t) for t in flat], spec)
+        return out
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        before = self.tracer.counter.get_total_flops()
-        out = func(*args, **kwargs)
-        flops = self.tracer.counter.get_total_flops() - before
-        if isinstance(func, torch._ops.OpOverload):
-            self.tracer.on_op(func, args, kwargs, out, flops)
+        if not isinstance(func, torch._ops.OpOverload) or func in _METADATA:
+            return func(*args, **kwargs)
+        info = self.infos.get(func)
+        if info is None:
+            info = self.infos[func] = op_info(func)
+        flops = 0
+        out = NotImplemented
+        run_args, run_kwargs = self._on_meta(args, kwargs) if self.meta else (args, kwargs)
+        if info.decomposes:
+            with _Costs(self.infos) as costs:
+                out = func.decompose(*run_args, **run_kwargs)
+            flops = costs.flops
+        if out is NotImplemented:
+            out = func(*run_args, **run_kwargs)
+            if info.formula is not None:
+                flops = info.formula(*run_args, **run_kwargs, out_val=out)
+        self.tracer.on_op(func, info, args, kwargs, out, flops)
         return out
+
+
+class _Costs(TorchDispatchMode):
+    """FLOPs of a composite op's parts, summed (the parts are not rows of their own)."""
+
+    def __init__(self, infos: dict[Any, OpInfo]) -> None:
+        super().__init__()
+        self.infos = infos
+        self.flops = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if not isinstance(func, torch._ops.OpOverload) or func in _METADATA:
+            return func(*args, **kwargs)
+        info = self.infos.get(func)
+        if info is None:
+            info = self.infos[func] = op_info(func)
+        if info.decomposes:
+            out = func.decompose(*args, **kwargs)
+            if out is not NotImplemented:
+                return out
+        out = func(*args, **kwargs)
+        if info.formula is not None:
+            self.flops += info.formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def _sdpa_cpu_flop(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
+    """``_scaled_dot_product_flash_attention_for_cpu``: torch's sdpa formula (B, heads, L, d)."""
+    return int(sdpa_flop_count(query.shape, key.shape, value.shape))
+
+
+def _native_mha_flop(
+    query: Any,
+    key: Any,
+    value: Any,
+    embed_dim: int,
+    num_head: int,
+    *args: Any,
+    **kwargs: Any,
+) -> int:
+    """nn.MultiheadAttention's fused path: in-projections, attention (torch's sdpa formula), out.
+
+    The same FLOPs its unfused path (linear, sdpa, linear) is costed at, so
+    the answer does not depend on which path the device takes. ``query`` is
+    (B, L, E), batch first, on this path.
+    """
+    b, lq = int(query.shape[0]), int(query.shape[1])
+    lk = int(key.shape[1])
+    e, h = int(embed_dim), int(num_head)
+    d = e // h
+    projections = 2 * e * e * (2 * b * lq + 2 * b * lk)  # q, k, v in; the output out
+    attention = sdpa_flop_count((b, h, lq, d), (b, h, lk, d), (b, h, lk, d))
+    return int(projections + attention)
+
+
+_FORMULAS: dict[Any, Callable[..., int]] = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flop,
+    torch.ops.aten._native_multi_head_attention: _native_mha_flop,
+}
 
 
 def bind(func: Any, args: Any, kwargs: Any) -> dict[str, Any]:

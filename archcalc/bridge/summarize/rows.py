@@ -124,8 +124,9 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
                 else ""
             ),
         )
-    if rec.uncosted and rec.macs is None:
-        notes.append("MACs uncounted: no cost rule for " + ", ".join(sorted(rec.uncosted)))
+    if rec.uncosted and rec.known is None:
+        what = "MACs uncounted" if rec.macs is None else "MACs partly counted"
+        notes.append(f"{what}: no cost rule for " + ", ".join(sorted(rec.uncosted)))
     why = rec.out_field.why
     if rec.out_field.rf is None and why is not None and why not in tracer.reported:
         tracer.reported.add(why)
@@ -171,13 +172,21 @@ def _holds_params(module: nn.Module | None) -> bool:
 
 
 def _uncounted_notes(rows: list[Row], total_params: int) -> list[str]:
+    notes = []
     uncounted = [r for r in rows if r.macs is None]
-    if not uncounted:
-        return []
-    params = sum(r.params for r in uncounted)
-    share = f"{100 * params / total_params:.1f}%" if total_params else "0%"
-    return [
-        f"MACs uncounted for {len(uncounted)} of {len(rows)} rows (no cost rule): "
-        f"{', '.join(r.path for r in uncounted)} — they hold {share} of the parameters; "
-        "the total MACs exclude them"
-    ]
+    if uncounted:
+        params = sum(r.params for r in uncounted)
+        share = f"{100 * params / total_params:.1f}%" if total_params else "0%"
+        notes.append(
+            f"MACs uncounted for {len(uncounted)} of {len(rows)} rows (no cost rule): "
+            f"{', '.join(r.path for r in uncounted)} — they hold {share} of the parameters; "
+            "the total MACs exclude them"
+        )
+    partly = [r.path for r in rows if r.note is not None and "MACs partly counted" in r.note]
+    if partly:
+        notes.append(
+            f"MACs partly counted for {len(partly)} of {len(rows)} rows (an op without a "
+            f"cost rule, named in the row): {', '.join(partly)}; the totals hold their "
+            "counted part"
+        )
+    return notes

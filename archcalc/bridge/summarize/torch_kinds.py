@@ -2,8 +2,9 @@
 
 Each kind says which torch class it builds (``LayerKind.torch_type``) and how
 to read one back (``LayerKind.from_torch``); this module only maps classes to
-kinds. Exact classes only: a subclass may override forward (timm's Conv2dSame
-pads first), so it is treated as opaque.
+kinds. A subclass counts as its base only where it keeps the base's forward
+(torchvision's Conv3DSimple is an nn.Conv3d with a new constructor); one that
+overrides forward (timm's Conv2dSame pads first) is treated as opaque.
 """
 
 from __future__ import annotations
@@ -71,10 +72,21 @@ def known_kind(module: nn.Module, in_shape: Shape) -> Known | None:
     """The archcalc kind of ``module``, or None for a class (or settings) archcalc does not know."""
     cls = type(module)
     kind = _KINDS_BY_CLASS.get(cls) or _KINDS_BY_PATH.get(f"{cls.__module__}.{cls.__qualname__}")
+    if kind is None:
+        kind = _by_base(cls)
     if kind is None or kind.from_torch is None:
         return None
     read = kind.from_torch(module, in_shape)
     return None if read is None else Known(kind.name, read.args, read.op_shape)
+
+
+def _by_base(cls: type[nn.Module]) -> LayerKind[Any] | None:
+    """The kind of the nearest known base class whose forward ``cls`` runs unchanged."""
+    for base in cls.__mro__[1:]:
+        kind = _KINDS_BY_CLASS.get(base)
+        if kind is not None:
+            return kind if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
+    return None
 
 
 def class_text(module: nn.Module) -> str:

@@ -22,12 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
 
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.modules import Concat, Residual
-from archcalc.bridge.summarize.ops import bind, first_tensor, is_free, window_step
+from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
 from archcalc.kinds.base import GLOBAL, Axes, RFStep, Shape, ShapeError, fmt_shape
@@ -69,7 +68,9 @@ class Record:
 
     @property
     def macs(self) -> int | None:
-        if self.uncosted and self.known is None:
+        # An op without a cost rule discards nothing the row's other ops counted
+        # (the note names it); a row of uncostable ops alone is uncounted, never 0.
+        if self.uncosted and self.known is None and self.flops == 0:
             return None
         return self.flops // 2
 
@@ -116,7 +117,6 @@ class Tracer:
         self.reported: set[str] = set()
         self.used_by: dict[int, str] = {}  # id(parameter) → the module whose own code used it
         self.notes: list[str] = []
-        self.counter = FlopCounterMode(display=False)
         # The graph in the making. Node 0 is the input; ``made`` says which node made a
         # tensor, checked by weak reference as ``fields`` is, since ids are reused.
         self.nodes: list[Node] = []
@@ -356,12 +356,12 @@ class Tracer:
         return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
-    def on_op(self, func: Any, args: Any, kwargs: Any, out: Any, flops: int) -> None:
+    def on_op(self, func: Any, info: OpInfo, args: Any, kwargs: Any, out: Any, flops: int) -> None:
         if not self.stack:
             return
         frame = self.stack[-1]
         node = frame.node
-        free = is_free(func)
+        free = info.free
         notable = flops > 0 or not free
         if isinstance(node, Record):
             if node.known is not None:
@@ -375,7 +375,7 @@ class Tracer:
         if target is not None:
             target.flops += flops
             if not free and flops == 0:
-                target.uncosted.add(func._overloadpacket.__name__)
+                target.uncosted.add(info.name)
             if target is not node:  # a container's own row shows what its own ops made
                 y = first_tensor(out)
                 target.output_shape = tuple(y.shape[1:]) if y is not None else ()
@@ -385,15 +385,15 @@ class Tracer:
                 self.used_by.setdefault(id(t), node.path)
         outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if isinstance(node, Group):
-            self._dataflow(func, node, target, ins, outs)
+            self._dataflow(info, node, target, ins, outs)
         where = (
             f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
         )
-        self.follow(func, args, kwargs, where, ins, outs)
+        self.follow(func, info, args, kwargs, where, ins, outs)
 
     def _dataflow(
         self,
-        func: Any,
+        info: OpInfo,
         group: Group,
         own: Record | None,
         ins: list[torch.Tensor],
@@ -409,7 +409,7 @@ class Tracer:
         if not outs:
             return
         inputs = self.makers(ins)
-        name = func._overloadpacket.__name__
+        name = info.name
         if name.endswith("_") and not name.endswith("__"):
             name = name[:-1]  # in place: `out += identity` is an add
         if own is not None:
@@ -429,6 +429,7 @@ class Tracer:
     def follow(
         self,
         func: Any,
+        info: OpInfo,
         args: Any,
         kwargs: Any,
         where: str,
@@ -440,20 +441,21 @@ class Tracer:
         if not data or not outs:
             return  # constants and parameters carry no field
         unknown = next((f for _, f in data if f.rf is None), None)
-        result = unknown or self._through(func, args, kwargs, data, outs, where)
+        result = unknown or self._through(func, info, args, kwargs, data, outs, where)
         for t in outs:
             self.set_field(t, result)
 
     def _through(
         self,
         func: Any,
+        info: OpInfo,
         args: Any,
         kwargs: Any,
         data: list[tuple[torch.Tensor, Field]],
         outs: list[torch.Tensor],
         where: str,
     ) -> Field:
-        name = func._overloadpacket.__name__
+        name = info.name
         y = outs[0]
         arg = bind(func, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
@@ -462,7 +464,7 @@ class Tracer:
             window = window_step(name, arg)
             if window is not None:  # functional conv / pooling: the step its layer makes
                 return self._step(fields[0], window)
-        if torch.Tag.pointwise in func.tags:
+        if info.pointwise:
             if all(
                 t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
                 for (t, _), f in zip(data, fields, strict=True)
