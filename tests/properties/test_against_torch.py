@@ -726,6 +726,22 @@ def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
             part = archcalc.from_dict({"input": list(x.shape[1:]), "layers": branch})
             outs.append(archcalc.build(part).eval()(x))
         return torch.cat(outs, dim=1)
+    if kind == "pixel_shuffle":
+        return nn.PixelShuffle(args)(x)
+    if kind.startswith("conv_transpose"):
+        return getattr(nn, f"ConvTranspose{rank}d")(
+            x.shape[1],
+            args["out"],
+            args["kernel"],
+            stride=args["stride"],
+            dilation=args["dilation"],
+            output_padding=tuple(args["output_padding"]),
+        )(x)
+    if kind == "pad":  # F.pad lists the last axis first
+        pads = [p for p in reversed(args["padding"]) for _ in (0, 1)]
+        return nn.functional.pad(x, pads, mode=args["mode"])
+    if kind == "upsample":
+        return nn.Upsample(scale_factor=args["scale"], mode=args["mode"])(x)
     if kind.startswith("instancenorm"):
         return getattr(nn, f"InstanceNorm{rank}d")(x.shape[1], affine=args["affine"]).eval()(x)
     if kind.startswith("conv"):
