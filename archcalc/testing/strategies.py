@@ -209,8 +209,11 @@ def invalid_specs(
     padded input), uses groups that do not divide the channels, pads a pooling
     window by more than half its kernel,
     joins concat branches of different sizes, asks AvgPool3d for a kernel
-    larger than the input (torch refuses it even where padding fits it), or
-    instance-normalises one position per channel.
+    larger than the input (torch refuses it even where padding fits it),
+    instance-normalises one position per channel, pixel-shuffles channels
+    that are no multiple of r², gives a transposed conv an output_padding of
+    its stride or dilation, reflects an axis past its size, or interpolates
+    linearly at another rank than the mode's.
     """
     rank = draw(st.sampled_from((2, 1, 3)))
     shape = draw(shapes(rank, min(4, max_channels), max_size))
@@ -230,6 +233,10 @@ def invalid_specs(
                 "concat_mismatch",
                 "avgpool3d_small",
                 "instancenorm_one",
+                "shuffle_channels",
+                "output_padding",
+                "reflect_pad",
+                "interpolation_rank",
             )
         )
     )
@@ -1148,6 +1155,8 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: Limits) -> Entr
     c, sizes = shape[0], shape[1:]
     rank = len(sizes)
     conv = f"conv{rank}d"
+    if how == "shuffle_channels" and rank != 2:
+        how = "groups_in"  # pixel_shuffle takes C×H×W only
     if how == "groups_out" and not any(c % g == 0 for g in range(2, c + 1)):
         how = "groups_in"  # one channel: every groups ≥ 2 fails on the input instead
     # The axes a collapse happens on: one at least, maybe more.
@@ -1175,6 +1184,20 @@ def _invalid_layer(draw: st.DrawFn, how: str, shape: Shape, lim: Limits) -> Entr
         ks = [n + 1 if hit[a] else 1 for a, n in enumerate(sizes)]
         pads = [k // 2 for k in ks]
         return {"avgpool3d": {"kernel": _fmt(draw, ks), "stride": 1, "padding": _fmt(draw, pads)}}
+    if how == "shuffle_channels" and rank == 2:
+        r = draw(st.sampled_from([r for r in range(2, 7) if c % (r * r)]))
+        return {"pixel_shuffle": r}
+    if how == "output_padding":  # torch: output_padding < max(stride, dilation)
+        s, d = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        extra = [max(s, d) if hit[a] else 0 for a in range(rank)]
+        args = {"out": 1, "kernel": 2, "stride": s, "dilation": d, "output_padding": extra}
+        return {f"conv_transpose{rank}d": args}
+    if how == "reflect_pad":  # torch: a reflection shorter than the axis
+        padding = [n + draw(st.integers(0, 1)) if hit[a] else 0 for a, n in enumerate(sizes)]
+        return {"pad": {"padding": padding, "mode": "reflect"}}
+    if how == "interpolation_rank":
+        mode = draw(st.sampled_from([m for r, m in _LINEAR_MODES.items() if r != rank]))
+        return {"upsample": {"scale": 2, "mode": mode}}
     if how == "instancenorm_one":  # after a pool to one position: no statistics to take
         return {f"instancenorm{rank}d": {"affine": draw(st.booleans())}}
     if how in ("pool_collapse", "avgpool3d_small"):  # the latter at rank 1 or 2

@@ -472,12 +472,14 @@ def _field_checks(analysis: Analysis, model: nn.Module, rows: dict[int, Row]) ->
       unit 0 reads a later unit (negative pad_before: a crop) checks nothing
       after it; nor does adaptive pooling whose windows differ (torch's
       rounding), whose field is the nearest regular one;
-    - nor does linear interpolation (upsample's linear modes), whose field
-      archcalc/kinds/upsample.py states as the average over units, not a
-      bound: unit j reads units ⌊src(j)⌋ and ⌊src(j)⌋ + 1, while the analysed
-      window is centred on src(j). Even unit 0 falls outside it when the scale
-      is below 1 and the jump above 1: [C, 12] → maxpool1d 3 → upsample
-      {scale: 0.75, mode: linear} analyses unit 0 as [−1, 4], torch reads 0…5.
+    - nor do linear interpolation (upsample's linear modes) and strided
+      transposed convs, whose fields archcalc/kinds/upsample.py and
+      conv_transpose.py state as the average unit's, not a bound. Even unit 0
+      falls outside it once the jump before is above 1: [1, 12] → maxpool1d 3
+      → upsample {scale: 0.75, mode: linear} analyses unit 0 as [−1, 4], torch
+      reads 0…5; [1, 7] → conv1d {kernel 1, stride 3} → conv_transpose1d
+      {kernel 2, stride 3, dilation 2} analyses unit 0 as [−1, −1], torch
+      reads 0. Nearest upsampling and pixel_shuffle keep unit 0 bounded.
     """
     graph = _graph(analysis)
     in_sizes = analysis.input_shape[1:]
@@ -502,7 +504,9 @@ def _field_checks(analysis: Analysis, model: nn.Module, rows: dict[int, Row]) ->
                 if not all(isinstance(x, int) for x in (*moves.kernel, *moves.stride)):
                     how = min(how, FIRST)  # a fractional step: its field is a bound
             module = model.get_submodule(node.path)
-            if isinstance(module, nn.Upsample) and module.mode != "nearest":
+            if (isinstance(module, nn.Upsample) and module.mode != "nearest") or (
+                isinstance(module, _TRANSPOSED) and max(module.stride) > 1
+            ):
                 how = NONE  # an average field, not a bound (see the docstring)
             if isinstance(module, _ADAPTIVE):
                 sizes = zip(row.input_shape[1:], row.output_shape[1:], strict=True)
@@ -751,6 +755,22 @@ def _torch_layer(entry: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
             part = archcalc.from_dict({"input": list(x.shape[1:]), "layers": branch})
             outs.append(archcalc.build(part).eval()(x))
         return torch.cat(outs, dim=1)
+    if kind == "pixel_shuffle":
+        return nn.PixelShuffle(args)(x)
+    if kind.startswith("conv_transpose"):
+        return getattr(nn, f"ConvTranspose{rank}d")(
+            x.shape[1],
+            args["out"],
+            args["kernel"],
+            stride=args["stride"],
+            dilation=args["dilation"],
+            output_padding=tuple(args["output_padding"]),
+        )(x)
+    if kind == "pad":  # F.pad lists the last axis first
+        pads = [p for p in reversed(args["padding"]) for _ in (0, 1)]
+        return nn.functional.pad(x, pads, mode=args["mode"])
+    if kind == "upsample":
+        return nn.Upsample(scale_factor=args["scale"], mode=args["mode"])(x)
     if kind.startswith("instancenorm"):
         return getattr(nn, f"InstanceNorm{rank}d")(x.shape[1], affine=args["affine"]).eval()(x)
     if kind.startswith("conv"):
