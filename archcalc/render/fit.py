@@ -77,9 +77,9 @@ def _atoms(word: str) -> list[tuple[int, int]]:
 def min_width(text: str, fold: bool) -> int:
     """The narrowest column that shows ``text`` whole: its longest word, or atom when folding."""
     if not fold:
-        return max((cell_len(w) for w in words(text)), default=0)
+        return max((text_width(w) for w in words(text)), default=0)
     longest_atom = max(
-        (cell_len(word[a:b]) for word in words(text) for a, b in _atoms(word)), default=0
+        (text_width(word[a:b]) for word in words(text) for a, b in _atoms(word)), default=0
     )
     return max(1, longest_atom)
 
@@ -96,10 +96,11 @@ def _fold(word: str, width: int) -> list[str]:
         inside.update(range(a + 1, b))
     pieces = []
     start, n = 0, len(word)
+    plain = word.isascii() and word.isprintable()  # every character one column wide
     while True:
         used, i, allowed = 0, start, []
         while i < n:
-            used += cell_len(word[i])
+            used += 1 if plain else cell_len(word[i])
             if used > width:
                 break
             i += 1
@@ -165,8 +166,9 @@ def _floors(
     """Per column, the narrowest width that keeps its widest word or atom whole."""
     out = []
     for col, f, floor in zip(columns, fold, floors, strict=True):
-        natural = max((cell_len(c) for c in col), default=0)
-        out.append(min(natural, max(floor, max((min_width(c, f) for c in col), default=0))))
+        # Each distinct text once: a 10,000-row column holds few (shapes, counts, kinds).
+        widest = max((min_width(c, f) for c in set(col)), default=0)
+        out.append(min(column_width(col), max(floor, widest)))
     return out
 
 

@@ -187,9 +187,11 @@ def data_json(analysis: Analysis) -> str:
     layer = _LayerData(analysis)
     head = _ENCODER.encode(_head(analysis))
     layers = ",".join([layer.json(row) for row in analysis.rows])
-    tree = _ENCODER.encode(_tree(analysis))
+    index = {id(row): i for i, row in enumerate(analysis.rows)}
+    roles = _roles(analysis)
+    tree = ",".join([_tree_json(row, index, roles) for row in analysis.tree])
     edges = _ENCODER.encode(skip_edges(analysis))
-    return _script_safe(f'{head[:-1]},"layers":[{layers}],"tree":{tree},"edges":{edges}}}')
+    return _script_safe(f'{head[:-1]},"layers":[{layers}],"tree":[{tree}],"edges":{edges}}}')
 
 
 def _head(analysis: Analysis) -> dict[str, Any]:
@@ -411,31 +413,34 @@ def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shap
         return _ENCODER.encode(rf_view(rf, input_shape, output_shape))
     numbers = (*input_shape[1:], *rf.size, *rf.jump, *rf.start_x2, *output_shape[1:])
     if set(map(type, numbers)) != _INT or type(rf.whole) is not bool:
-        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))  # never, but exact
+        # A fractional field (after upsampling): numbers only, written by the general path.
+        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))
     # Every number below is an int (or an int halved): written as Python writes them.
     grid = (input_shape[1], input_shape[2])
-    units = (
-        ""
-        if rf.whole
-        else ",".join(_unit_json(rf, label, unit, grid) for label, unit in _units(output_shape))
-    )
-    return (
+    head = (
         f'{{"grid":[{grid[0]},{grid[1]}],"size":[{rf.size[0]},{rf.size[1]}],'
-        f'"jump":[{rf.jump[0]},{rf.jump[1]}],"start":{_pair(rf.start)},'
-        f'"whole":{"true" if rf.whole else "false"},"units":[{units}]}}'
+        f'"jump":[{rf.jump[0]},{rf.jump[1]}],"start":{_pair(rf.start)},"whole":'
     )
+    if rf.whole:
+        return head + 'true,"units":[]}'
+    units = [_unit_json(rf, label, unit, grid) for label, unit in _units(output_shape)]
+    return head + 'false,"units":[' + ",".join(units) + "]}"
 
 
 def _unit_json(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]) -> str:
-    """``_ENCODER.encode(_unit(rf, label, unit, grid))`` where every number is an int."""
+    """``_ENCODER.encode(_unit(rf, label, unit, grid))`` where every number is an int.
+
+    The label and text are digits, letters, spaces, ``(),:;`` and the dashes
+    ``–`` and ``−``: nothing JSON escapes, so they are written as they are.
+    """
     c_h, c_w, lo_h, lo_w, hi_h, hi_w, il_h, il_w, ih_h, ih_w, clipped, text = _unit_numbers(
         rf, label, unit, grid
     )
     return (
-        f'{{"label":{_str(label)},"unit":[{unit[0]},{unit[1]}],"centre":[{c_h / 2!r},{c_w / 2!r}],'
+        f'{{"label":"{label}","unit":[{unit[0]},{unit[1]}],"centre":[{c_h / 2!r},{c_w / 2!r}],'
         f'"lo":[{lo_h},{lo_w}],"hi":[{hi_h},{hi_w}],"inside_lo":[{il_h},{il_w}],'
         f'"inside_hi":[{ih_h},{ih_w}],"clipped":{"true" if clipped else "false"},'
-        f'"text":{_str(text)}}}'
+        f'"text":"{text}"}}'
     )
 
 
@@ -476,6 +481,19 @@ def _tree_node(row: Row, index: dict[int, int], roles: dict[str, str]) -> int | 
         "layout": _LAYOUTS.get(role, "row"),
         "children": [_tree_node(child, index, roles) for child in row.children],
     }
+
+
+def _tree_json(row: Row, index: dict[int, int], roles: dict[str, str]) -> str:
+    """``_ENCODER.encode(_tree_node(row, index, roles))``, written as one string."""
+    if row.is_leaf:
+        return _number(index[id(row)])
+    role = roles.get(row.path, "module")
+    children = ",".join([_tree_json(child, index, roles) for child in row.children])
+    return (
+        f'{{"path":{_str(row.path)},"name":{_str(row.name)},"kind":{_str(row.kind)},'
+        f'"role":{_str(role)},"operation":{_str(row.operation)},'
+        f'"layout":{_str(_LAYOUTS.get(role, "row"))},"children":[{children}]}}'
+    )
 
 
 def rf_view(

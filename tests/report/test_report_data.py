@@ -50,6 +50,15 @@ def test_every_example(path: Path) -> None:
             ],
         },
         {"input": [10], "layers": [{"linear": 4}, "relu", {"linear": 2}]},
+        # Groups of every role in the tree: repeats of block calls, a concat, a residual.
+        {
+            "input": [2, 8, 8],
+            "blocks": {"b": {"layers": [{"conv2d": {"out": 2, "kernel": 3, "padding": 1}}]}},
+            "layers": [
+                {"repeat": {"times": 3, "layers": ["b", "relu"]}},
+                {"concat": [["b"], [{"residual": {"layers": ["b"]}}]]},
+            ],
+        },
         # A graph with a note (a merge of misaligned fields) and shared shapes.
         {
             "input": [2, 8, 8],
@@ -61,7 +70,7 @@ def test_every_example(path: Path) -> None:
             ],
         },
     ],
-    ids=["escapes", "fields", "flat", "graph"],
+    ids=["escapes", "fields", "flat", "groups", "graph"],
 )
 def test_odd_fields(spec: dict[str, Any]) -> None:
     analysis = analyze(from_dict(spec))
