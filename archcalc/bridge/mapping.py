@@ -11,7 +11,13 @@ A state_dict key is a module path plus a tensor name (``weight``,
 ``running_mean``, …); the rules rename the module path and keep the tensor
 name. Every key must match exactly one rule, and the renamed keys must be
 exactly the model's keys, with the same shapes: anything else is an
-:class:`ArchcalcError` naming the key, never a silent partial load.
+:class:`ArchcalcError` naming the key, never a silent partial load. One
+difference of shape is the same weight: a target that only adds trailing
+size-1 axes (ConvNeXt's pointwise ``nn.Linear``, out×in, written in its spec
+as a 1×1 conv, out×in×1×1) takes the tensor reshaped.
+
+Most mappings are written by ``benchmarks/make_mapping.py NAME``, which pairs
+the two state_dicts in execution order and compresses the pairs into rules.
 
 >>> import archcalc, torchvision
 >>> from archcalc.bridge.mapping import load_torchvision_weights
@@ -226,6 +232,8 @@ def load_torchvision_weights(
         )
     for key, want in expected.items():
         got = converted[key]
+        if _adds_unit_axes(tuple(got.shape), tuple(want.shape)):
+            converted[key] = got = got.reshape(want.shape)
         if tuple(got.shape) != tuple(want.shape):
             raise ArchcalcError(
                 f"`{key}` expects shape {fmt_shape(tuple(want.shape))}, but torchvision key "
@@ -235,3 +243,8 @@ def load_torchvision_weights(
             )
     model.load_state_dict(converted, strict=True)
     return model
+
+
+def _adds_unit_axes(got: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether ``want`` is ``got`` with trailing size-1 axes (a linear's weight as a 1×1 conv's)."""
+    return len(want) > len(got) and want[: len(got)] == got and set(want[len(got) :]) == {1}

@@ -56,7 +56,10 @@ def test_build_with_torchvision_weights_gives_torchvision_logits(name: str) -> N
 
 
 def test_every_shipped_mapping_has_its_test() -> None:
-    assert available() == ("alexnet", "resnet18", "vgg16")
+    from tests.bridge.test_zoo import ZOO  # here: test_zoo imports this module
+
+    # Here, test_zoo's logits test (ZOO) and test_fcn's segmentation test.
+    assert set(available()) == {"alexnet", "resnet18", "vgg16", "fcn_resnet50", *ZOO}
 
 
 ZOO_MACS = {  # fvcore's MACs for one 224×224 image, as FlopCounterMode measures them below

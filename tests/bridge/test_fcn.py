@@ -1,6 +1,6 @@
 """examples/fcn_resnet50.yaml against torchvision.models.segmentation.fcn_resnet50 (no weights
 downloaded): parameters, buffers, MACs (FlopCounterMode), every conv / batch-norm output shape,
-and the same ``model(x)["out"]`` once torchvision's weights are loaded by position.
+and the same ``model(x)["out"]`` once torchvision's weights are loaded through the shipped mapping.
 
 Its own test rather than a row of test_zoo's ZOO: the model returns a dict of 21×H×W maps,
 not a vector of 1,000 logits.
@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.segmentation import fcn_resnet50
 
 import archcalc
+from archcalc.bridge.mapping import load_torchvision_weights
 from tests.bridge.test_equivalence import randomise_batchnorm
 from tests.helpers import EXAMPLES
 
@@ -73,14 +74,7 @@ def test_every_conv_and_batch_norm_has_torchvision_s_output_shape(run: Run) -> N
 
 def test_torchvision_s_weights_give_torchvision_s_segmentation(run: Run) -> None:
     built = archcalc.build(archcalc.load(SPEC)).eval()
-    ours, theirs = built.state_dict(), run.model.state_dict()
-    assert len(ours) == len(theirs)
-    renamed = {}
-    for (key, mine), (their_key, tensor) in zip(ours.items(), theirs.items(), strict=True):
-        assert key.rsplit(".", 1)[-1] == their_key.rsplit(".", 1)[-1], (key, their_key)
-        assert mine.shape == tensor.shape, (key, their_key)
-        renamed[key] = tensor
-    built.load_state_dict(renamed, strict=True)
+    load_torchvision_weights(built, "fcn_resnet50", run.model)  # the shipped mapping, strict
     assert [(m.eps, m.momentum) for m in built.modules() if isinstance(m, nn.BatchNorm2d)] == [
         (m.eps, m.momentum) for m in run.model.modules() if isinstance(m, nn.BatchNorm2d)
     ]

@@ -2,11 +2,9 @@
 linear / batch-norm output shape, every batch norm's eps and momentum, and the same logits once
 torchvision's weights are loaded. Each model runs on an input of its spec's own size.
 
-Nothing is downloaded (``weights=None``). archcalc's paths cannot spell torchvision's dotted keys
-(``layer1.0.conv1`` has dots inside one name), and no mapping ships for these models, so the test
-translates keys by position: both state_dicts list their tensors in execution order, and every
-pair must agree in shape and in the last part of the key (``weight``, ``running_mean``, …) before
-``load_state_dict(strict=True)`` takes them.
+Nothing is downloaded (``weights=None``). The weights go in through the shipped mappings
+(``archcalc/bridge/mappings/<name>.json``, written by ``benchmarks/make_mapping.py``), which
+rename every torchvision key to the built spec's and load strictly.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import archcalc
+from archcalc.bridge.mapping import load_torchvision_weights
 from tests.bridge.test_equivalence import randomise_batchnorm
 from tests.helpers import EXAMPLES
 
@@ -134,36 +133,6 @@ def test_every_weight_layer_has_torchvision_s_output_shape(real: tuple[str, Run]
     assert ours == run.leaves
 
 
-def _by_position(
-    ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
-    """torchvision's tensors under archcalc's keys, paired in order; each pair must agree.
-
-    A pointwise nn.Linear (out×in) pairs with the spec's 1×1 conv (out×in×1×1): the same weight.
-    """
-    assert len(ours) == len(theirs)
-    renamed = {}
-    for (key, mine), (their_key, tensor) in zip(ours.items(), _run_order(theirs), strict=True):
-        assert key.rsplit(".", 1)[-1] == their_key.rsplit(".", 1)[-1], (key, their_key)
-        if mine.dim() == 4 and tensor.dim() == 2:
-            tensor = tensor[:, :, None, None]
-        assert mine.shape == tensor.shape, (key, their_key)
-        renamed[key] = tensor
-    return renamed
-
-
-def _run_order(state: dict[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
-    """torchvision's tensors in the order its layers use them. A state_dict lists a module's own
-    parameters before its children's, but ConvNeXt's block applies its ``layer_scale`` after
-    them: it moves after its block's last key."""
-    keys = list(state)
-    for key in [k for k in keys if k.endswith(".layer_scale")]:
-        keys.remove(key)
-        owner = key[: -len("layer_scale")]
-        keys.insert(max(i for i, k in enumerate(keys) if k.startswith(owner)) + 1, key)
-    return [(k, state[k]) for k in keys]
-
-
 @pytest.fixture(scope="module")
 def built(real: tuple[str, Run]) -> nn.Module:
     """archcalc's module for the same spec, built once per model."""
@@ -189,8 +158,8 @@ def test_every_batch_norm_has_torchvision_s_eps_and_momentum(
 def test_torchvision_s_weights_give_torchvision_s_logits(
     real: tuple[str, Run], built: nn.Module
 ) -> None:
-    _, run = real
-    built.load_state_dict(_by_position(built.state_dict(), run.model.state_dict()), strict=True)
+    name, run = real
+    load_torchvision_weights(built, name, run.model)  # the shipped mapping, strict
     with torch.no_grad():
         got = built(run.x)
     assert got.shape == run.logits.shape
