@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 from archcalc.bridge.summarize.torch_kinds import known_kind
@@ -54,11 +55,21 @@ def test_new_torch_modules_read_as_their_kind(
     assert (known.kind, known.operation()) == (kind, operation)
 
 
-def test_a_subclass_is_opaque() -> None:
+def test_a_subclass_that_overrides_forward_is_opaque() -> None:
     class Swish(nn.SiLU):
-        pass
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(2 * x)
 
     assert known_kind(Swish(), (4,)) is None
+
+
+def test_a_subclass_that_keeps_its_base_s_forward_is_its_base_s_kind() -> None:
+    # torchvision's Conv3DSimple: an nn.Conv3d with a static method, the same computation.
+    class Named(nn.SiLU):
+        pass
+
+    known = known_kind(Named(), (4,))
+    assert known is not None and known.kind == "silu"
 
 
 def test_a_built_spec_of_the_new_kinds_summarises_as_it_analyses() -> None:
