@@ -190,8 +190,9 @@ def data_json(analysis: Analysis) -> str:
     index = {id(row): i for i, row in enumerate(analysis.rows)}
     roles = _roles(analysis)
     tree = ",".join([_tree_json(row, index, roles) for row in analysis.tree])
-    edges = _ENCODER.encode(skip_edges(analysis))
-    return _script_safe(f'{head[:-1]},"layers":[{layers}],"tree":[{tree}],"edges":{edges}}}')
+    edges = _ENCODER.encode(skip_edges(analysis))  # numbers only
+    # Every string in the layers and the tree went through _str, which made it safe.
+    return f'{_script_safe(head)[:-1]},"layers":[{layers}],"tree":[{tree}],"edges":{edges}}}'
 
 
 def _head(analysis: Analysis) -> dict[str, Any]:
@@ -284,7 +285,8 @@ class _LayerData:
         found = self.shapes.get(shape)
         if found is None:
             text = fmt_shape(shape)
-            found = self.shapes[shape] = (text, _str(text), _ENCODER.encode(list(shape)))
+            numbers = _script_safe(_ENCODER.encode(list(shape)))
+            found = self.shapes[shape] = (text, _str(text), numbers)
         return found
 
     def field(self, row: Row) -> tuple[str, str, dict[str, Any] | None]:
@@ -379,10 +381,16 @@ class _LayerData:
 
 
 def _str(text: str) -> str:
-    """A string as the encoder writes it (C's encode_basestring, non-ASCII kept)."""
-    if type(text) is not str:
-        return _ENCODER.encode(text)
-    written: str = encode_basestring(text)
+    """A string as :func:`script_json` writes it (encode_basestring, non-ASCII kept)."""
+    written: str = encode_basestring(text) if type(text) is str else _ENCODER.encode(text)
+    if (
+        "<" in written
+        or ">" in written
+        or "&" in written
+        or "\u2028" in written
+        or "\u2029" in written
+    ):
+        return _script_safe(written)
     return written
 
 
@@ -392,7 +400,7 @@ def _number(x: object) -> str:
         return int.__repr__(x)
     if type(x) is float and x - x == 0.0:
         return float.__repr__(x)
-    return _ENCODER.encode(x)
+    return _script_safe(_ENCODER.encode(x))
 
 
 def _pair(xs: Sequence[Any]) -> str:
@@ -410,11 +418,11 @@ def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shap
     if rf is None or len(input_shape) < 2:
         return "null"
     if len(input_shape) != 3:  # a C×L or C×D×H×W field: numbers and a note, no grid
-        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))
+        return _script_safe(_ENCODER.encode(rf_view(rf, input_shape, output_shape)))
     numbers = (*input_shape[1:], *rf.size, *rf.jump, *rf.start_x2, *output_shape[1:])
     if set(map(type, numbers)) != _INT or type(rf.whole) is not bool:
         # A fractional field (after upsampling): numbers only, written by the general path.
-        return _ENCODER.encode(rf_view(rf, input_shape, output_shape))
+        return _script_safe(_ENCODER.encode(rf_view(rf, input_shape, output_shape)))
     # Every number below is an int (or an int halved): written as Python writes them.
     grid = (input_shape[1], input_shape[2])
     head = (
@@ -423,25 +431,20 @@ def _view_json(rf: ReceptiveField | None, input_shape: Shape, output_shape: Shap
     )
     if rf.whole:
         return head + 'true,"units":[]}'
-    units = [_unit_json(rf, label, unit, grid) for label, unit in _units(output_shape)]
+    # The label and text are digits, letters, spaces, ``(),:;`` and the dashes ``–`` and
+    # ``−``: nothing JSON or the script block escapes, so they are written as they are.
+    units = []
+    for label, unit in _units(output_shape):
+        c_h, c_w, lo_h, lo_w, hi_h, hi_w, il_h, il_w, ih_h, ih_w, clipped, text = _unit_numbers(
+            rf, label, unit, grid
+        )
+        units.append(
+            f'{{"label":"{label}","unit":[{unit[0]},{unit[1]}],'
+            f'"centre":[{c_h / 2!r},{c_w / 2!r}],"lo":[{lo_h},{lo_w}],"hi":[{hi_h},{hi_w}],'
+            f'"inside_lo":[{il_h},{il_w}],"inside_hi":[{ih_h},{ih_w}],'
+            f'"clipped":{"true" if clipped else "false"},"text":"{text}"}}'
+        )
     return head + 'false,"units":[' + ",".join(units) + "]}"
-
-
-def _unit_json(rf: ReceptiveField, label: str, unit: tuple[int, int], grid: tuple[int, int]) -> str:
-    """``_ENCODER.encode(_unit(rf, label, unit, grid))`` where every number is an int.
-
-    The label and text are digits, letters, spaces, ``(),:;`` and the dashes
-    ``–`` and ``−``: nothing JSON escapes, so they are written as they are.
-    """
-    c_h, c_w, lo_h, lo_w, hi_h, hi_w, il_h, il_w, ih_h, ih_w, clipped, text = _unit_numbers(
-        rf, label, unit, grid
-    )
-    return (
-        f'{{"label":"{label}","unit":[{unit[0]},{unit[1]}],"centre":[{c_h / 2!r},{c_w / 2!r}],'
-        f'"lo":[{lo_h},{lo_w}],"hi":[{hi_h},{hi_w}],"inside_lo":[{il_h},{il_w}],'
-        f'"inside_hi":[{ih_h},{ih_w}],"clipped":{"true" if clipped else "false"},'
-        f'"text":"{text}"}}'
-    )
 
 
 def _elementwise(row: Row) -> bool:
