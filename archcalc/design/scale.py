@@ -28,7 +28,7 @@ _LABEL = re.compile(r"\(\S+ (?P<path>[^\s()]+)\)$")
 # Conv and pooling say "... (output would be 0×0)" when the map shrinks to nothing.
 _COLLAPSE = "output would be"
 # Each size is a whole analysis and a column of the table; more than this is
-# a typo or a loop, and would cost minutes on a 20,000-layer spec.
+# a typo or a loop, and would cost minutes on a 10,000-layer spec.
 MAX_SIZES = 64
 
 

@@ -1,7 +1,7 @@
 """The graph's frozen records: nodes, scopes and the graph itself.
 
 NamedTuples, not dataclasses: they cost nothing at import (`archcalc summary`
-starts in a blink) and a 20,000-layer spec creates 20,000 nodes.
+starts in a blink) and a 10,000-layer spec creates 10,000 nodes.
 """
 
 from __future__ import annotations
