@@ -93,7 +93,11 @@ class ReceptiveField:
     @property
     def exact(self) -> bool:
         """True while every number is whole: no upsampling or transposed convolution before."""
-        return all(isinstance(x, int) for x in (*self.size, *self.jump, *self.start_x2))
+        for xs in (self.size, self.jump, self.start_x2):
+            for x in xs:
+                if type(x) is not int:
+                    return False
+        return True
 
     def to_dict(self) -> dict[str, list[int] | list[float]]:
         return {
@@ -126,6 +130,18 @@ def step(rf: ReceptiveField, how: RFStep, input_sizes: Axes) -> ReceptiveField:
             whole=True,
         )
     assert isinstance(how, SpatialStep)
+    if _whole_numbers(rf, how):
+        # The common case, every number an int: the same recurrence without
+        # Fraction checks, as it runs once per layer of every analysis.
+        per_axis = zip(
+            rf.size, rf.jump, rf.start_x2, how.kernel, how.stride, how.pad_before, strict=True
+        )
+        out = [(z + (k - 1) * j, j * s, x + (k - 1 - 2 * p) * j) for z, j, x, k, s, p in per_axis]
+        return ReceptiveField(
+            size=tuple(o[0] for o in out),
+            jump=tuple(o[1] for o in out),
+            start_x2=tuple(o[2] for o in out),
+        )
     axes = range(len(rf.size))
     size = tuple(_plain(rf.size[a] + (how.kernel[a] - 1) * rf.jump[a]) for a in axes)
     start = tuple(
@@ -136,6 +152,14 @@ def step(rf: ReceptiveField, how: RFStep, input_sizes: Axes) -> ReceptiveField:
     return ReceptiveField(size=size, jump=jump, start_x2=start)
 
 
+def _whole_numbers(rf: ReceptiveField, how: SpatialStep) -> bool:
+    for xs in (rf.size, rf.jump, rf.start_x2, how.kernel, how.stride, how.pad_before):
+        for x in xs:
+            if type(x) is not int:
+                return False
+    return True
+
+
 def check(rf: ReceptiveField) -> ReceptiveField:
     """``rf`` unchanged, or :class:`ShapeError` when a number passes :data:`RF_LIMIT`.
 
@@ -143,6 +167,14 @@ def check(rf: ReceptiveField) -> ReceptiveField:
     A fraction's denominator is bounded the same way: it multiplies by every
     upsampling factor, and past 2^53 no reader could use it.
     """
+    if (
+        max(rf.jump) <= RF_LIMIT
+        and max(rf.size) <= RF_LIMIT
+        and min(rf.start_x2) >= -2 * RF_LIMIT
+        and max(rf.start_x2) <= 2 * RF_LIMIT
+        and rf.exact
+    ):
+        return rf  # every layer's case; the loop below finds what is wrong and says so
     names = AXIS_NAMES.get(len(rf.size), "".join(str(a) for a in range(len(rf.size))))
     for a, axis in enumerate(names):
         if rf.jump[a] > RF_LIMIT:

@@ -158,6 +158,15 @@ def side_pads(
     return tuple((p, p) for p in padding)  # type: ignore[misc]
 
 
+def size_free_pads(padding: Padding, kernel_eff: Axes, stride: Axes) -> tuple[Pair, ...] | None:
+    """:func:`side_pads` when it does not depend on the input's size (all padding but
+    ``same`` with a stride), else None; windowed kinds cache it, as analysis and lint
+    ask for a layer's padding several times."""
+    if padding == "same" and any(s != 1 for s in stride):
+        return None
+    return side_pads(padding, kernel_eff, stride, None)
+
+
 def padding_text(padding: Padding) -> str | None:
     """The operation text's ``pad=…`` (``1``, ``(1, 2)``, ``((0, 1), (0, 1))``, ``same``);
     None for no padding."""

@@ -8,6 +8,7 @@ one int per axis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
@@ -29,6 +30,7 @@ from archcalc.kinds.base import (
     pair_text,
     require_spatial,
     side_pads,
+    size_free_pads,
     torch_axes,
     window_out,
     window_step,
@@ -53,9 +55,13 @@ class ConvArgs:
     def rank(self) -> int:
         return len(self.kernel)
 
-    @property
+    @cached_property
     def effective_kernel(self) -> Axes:
         return effective(self.kernel, self.dilation)
+
+    @cached_property
+    def _size_free_pads(self) -> tuple[Pair, ...] | None:
+        return size_free_pads(self.padding, self.effective_kernel, self.stride)
 
     def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
         """(before, after) padding per axis on an input of ``sizes``.
@@ -64,6 +70,9 @@ class ConvArgs:
         padding before; with stride 1 that is torch's ``same`` (d·(k−1) in
         total, the odd pixel after), whatever the input size.
         """
+        fixed = self._size_free_pads
+        if fixed is not None:
+            return fixed
         return side_pads(self.padding, self.effective_kernel, self.stride, sizes)
 
     def torch_padding(self, sizes: Axes) -> Axes | str | None:

@@ -7,6 +7,7 @@ limit that padding is at most half the kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
@@ -29,6 +30,7 @@ from archcalc.kinds.base import (
     pool_out,
     require_spatial,
     side_pads,
+    size_free_pads,
     torch_axes,
     window_out,
     window_step,
@@ -52,12 +54,19 @@ class PoolArgs:
     def rank(self) -> int:
         return len(self.kernel)
 
-    @property
+    @cached_property
     def effective_kernel(self) -> Axes:
         return effective(self.kernel, self.dilation)
 
+    @cached_property
+    def _size_free_pads(self) -> tuple[Pair, ...] | None:
+        return size_free_pads(self.padding, self.effective_kernel, self.stride)
+
     def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
         """(before, after) padding per axis as written (ceil_mode's extra not included)."""
+        fixed = self._size_free_pads
+        if fixed is not None:
+            return fixed
         return side_pads(self.padding, self.effective_kernel, self.stride, sizes)
 
     def torch_padding(self, sizes: Axes) -> Axes | None:
