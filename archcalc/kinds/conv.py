@@ -7,8 +7,7 @@ one int per axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
@@ -22,6 +21,7 @@ from archcalc.kinds.base import (
     Pair,
     Shape,
     ShapeError,
+    SpatialStep,
     Traits,
     Window,
     effective,
@@ -50,18 +50,19 @@ class ConvArgs:
     dilation: Axes
     groups: int
     bias: bool
+    # Derived once here, as analysis, lint and the bridge each ask for them.
+    effective_kernel: Axes = field(init=False, repr=False, compare=False)
+    _size_free_pads: tuple[Pair, ...] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kernel_eff = effective(self.kernel, self.dilation)
+        object.__setattr__(self, "effective_kernel", kernel_eff)
+        pads = size_free_pads(self.padding, kernel_eff, self.stride)
+        object.__setattr__(self, "_size_free_pads", pads)
 
     @property
     def rank(self) -> int:
         return len(self.kernel)
-
-    @cached_property
-    def effective_kernel(self) -> Axes:
-        return effective(self.kernel, self.dilation)
-
-    @cached_property
-    def _size_free_pads(self) -> tuple[Pair, ...] | None:
-        return size_free_pads(self.padding, self.effective_kernel, self.stride)
 
     def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
         """(before, after) padding per axis on an input of ``sizes``.
@@ -147,7 +148,8 @@ def _apply(a: ConvArgs, shape: Shape, name: str) -> Effect:
         output_shape=(a.out, *outs),
         params=params,
         macs=units * per_output,
-        rf=window(a, shape).step(),
+        # window(a, shape).step(), from the pads and kernel already at hand
+        rf=SpatialStep(kernel=ks, stride=a.stride, pad_before=tuple(p[0] for p in pads)),
     )
 
 

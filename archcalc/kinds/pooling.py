@@ -6,8 +6,7 @@ limit that padding is at most half the kernel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
@@ -21,6 +20,7 @@ from archcalc.kinds.base import (
     Pair,
     Shape,
     ShapeError,
+    SpatialStep,
     Traits,
     Window,
     effective,
@@ -49,18 +49,19 @@ class PoolArgs:
     dilation: Axes
     ceil_mode: bool
     count_include_pad: bool = True  # avgpool only
+    # Derived once here, as analysis, lint and the bridge each ask for them.
+    effective_kernel: Axes = field(init=False, repr=False, compare=False)
+    _size_free_pads: tuple[Pair, ...] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kernel_eff = effective(self.kernel, self.dilation)
+        object.__setattr__(self, "effective_kernel", kernel_eff)
+        pads = size_free_pads(self.padding, kernel_eff, self.stride)
+        object.__setattr__(self, "_size_free_pads", pads)
 
     @property
     def rank(self) -> int:
         return len(self.kernel)
-
-    @cached_property
-    def effective_kernel(self) -> Axes:
-        return effective(self.kernel, self.dilation)
-
-    @cached_property
-    def _size_free_pads(self) -> tuple[Pair, ...] | None:
-        return size_free_pads(self.padding, self.effective_kernel, self.stride)
 
     def pads(self, sizes: Axes | None = None) -> tuple[Pair, ...]:
         """(before, after) padding per axis as written (ceil_mode's extra not included)."""
@@ -162,7 +163,10 @@ def _apply(a: PoolArgs, shape: Shape, what: str) -> Effect:
             f"(output would be {fmt_shape(tuple(max(o, 0) for o in outs))})",
             hint="the spatial size collapsed; remove a pooling layer or give a larger `input`",
         )
-    return Effect(output_shape=(c, *outs), rf=window(a, shape).step())
+    # window(a, shape).step(): ceil_mode's extra padding lies after, where the field's
+    # start does not see it
+    step = SpatialStep(kernel=ks, stride=a.stride, pad_before=tuple(p[0] for p in pads))
+    return Effect(output_shape=(c, *outs), rf=step)
 
 
 def _operation(a: PoolArgs, torch_name: str) -> str:

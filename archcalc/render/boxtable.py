@@ -131,29 +131,41 @@ class BoxTable:
         if not overflow:
             return lines
         out: list[str] = []
+        # Rows repeat their texts (an operation, a shape): each is wrapped once.
+        seen: dict[tuple[int, str], list[str]] = {}
         for i, line in enumerate(lines):
             if i in overflow:
-                out.extend(self._lines("│", run[i]))
+                out.extend(self._lines("│", run[i], seen))
             else:
                 out.append(line)
         return out
 
-    def _lines(self, edge: str, cells: list[Cell]) -> list[str]:
-        """A row's lines of text, its cells wrapped to the column widths."""
-        wrapped = [
-            wrap(text, width, fold) if text_width(text) > width else [text]
-            for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
-        ]
-        height = max(len(lines) for lines in wrapped)
+    def _bodies(self, cells: list[Cell], seen: dict[tuple[int, str], list[str]]) -> list[list[str]]:
+        """Per cell, its lines wrapped to the column and padded (`` text ``); each text once."""
         out = []
-        for n in range(height):
-            bodies = []
-            for lines, width, justify in zip(wrapped, self.widths, self.justify, strict=True):
-                text = lines[n] if n < len(lines) else ""
-                gap = " " * max(0, width - text_width(text))
-                bodies.append(f" {gap}{text} " if justify == "right" else f" {text}{gap} ")
-            out.append(edge + edge.join(bodies) + edge)
+        for j, (text, _) in enumerate(cells):
+            bodies = seen.get((j, text))
+            if bodies is None:
+                width, right = self.widths[j], self.justify[j] == "right"
+                lines = wrap(text, width, self.fold[j]) if text_width(text) > width else [text]
+                bodies = []
+                for line in lines:
+                    gap = " " * max(0, width - text_width(line))
+                    bodies.append(f" {gap}{line} " if right else f" {line}{gap} ")
+                seen[(j, text)] = bodies
+            out.append(bodies)
         return out
+
+    def _lines(
+        self, edge: str, cells: list[Cell], seen: dict[tuple[int, str], list[str]] | None = None
+    ) -> list[str]:
+        """A row's lines of text, its cells wrapped to the column widths."""
+        bodies = self._bodies(cells, {} if seen is None else seen)
+        blank = [" " * (w + 2) for w in self.widths]
+        return [
+            edge + edge.join(b[n] if n < len(b) else blank[j] for j, b in enumerate(bodies)) + edge
+            for n in range(max(len(b) for b in bodies))
+        ]
 
     def _line(self, edge: str, cells: list[Cell], row_style: Style | None) -> Iterator[Segment]:
         if row_style is None and all(style is None for _, style in cells):
@@ -161,19 +173,11 @@ class BoxTable:
                 yield Segment(line)
                 yield Segment.line()
             return
-        wrapped = [
-            wrap(text, width, fold) if text_width(text) > width else [text]
-            for (text, _), width, fold in zip(cells, self.widths, self.fold, strict=True)
-        ]
-        height = max(len(lines) for lines in wrapped)
-        for n in range(height):
+        bodies = self._bodies(cells, {})
+        for n in range(max(len(b) for b in bodies)):
             yield Segment(edge)
-            for (_, cell_style), lines, width, justify in zip(
-                cells, wrapped, self.widths, self.justify, strict=True
-            ):
-                text = lines[n] if n < len(lines) else ""
-                gap = " " * max(0, width - text_width(text))
-                body = f" {gap}{text} " if justify == "right" else f" {text}{gap} "
+            for (_, cell_style), lines, width in zip(cells, bodies, self.widths, strict=True):
+                body = lines[n] if n < len(lines) else " " * (width + 2)
                 style = (
                     row_style + cell_style if row_style and cell_style else row_style or cell_style
                 )

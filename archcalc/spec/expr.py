@@ -97,7 +97,7 @@ def shown(text: str) -> str:
 
 
 # Pure functions of their arguments, memoised (bounded): a block's body is read again
-# for every call and every repeat copy, so one expression may be met 10,000 times (the layer cap).
+# for every call and every repeat copy, so one expression may be met 5,000 times (the layer cap).
 @functools.lru_cache(maxsize=1024)
 def compile_expression(text: str) -> Program:
     """Parse ``text`` into postfix form, or raise an (unlocated) ArchcalcError."""

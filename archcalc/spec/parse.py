@@ -28,9 +28,11 @@ from archcalc.spec.reserved import is_reserved
 from archcalc.spec.tree import MAX_DEPTH, MAX_NAME_CHARS, Node, describe
 
 # A spec that expands beyond this many layers is a mistake (or a bomb): the
-# largest real CNNs have about a thousand, and the cap keeps any accepted spec
-# analysed in about a second.
-MAX_LAYERS = 10_000
+# largest real CNNs have a few thousand (ResNet-1001: about 3,400 rows with its
+# adds), and the cap keeps any accepted spec read, analysed and reported within a
+# second. At 10,000 the slowest command (`report` on 3×3 convolutions) took 0.95 s
+# on an idle 2-core machine, and a busy one pushed it past the second.
+MAX_LAYERS = 5_000
 # How many composites (repeat, residual, concat) and block calls may enclose a layer.
 # Real networks use four or five (stage → block → residual → layers). Every consumer
 # of a Spec (the analysis walk, Row.leaves, the renderers, build, a torch forward,
@@ -42,7 +44,7 @@ MAX_NESTING = 64
 # A layer's dotted path (its torch module name) and its position in the YAML, as
 # error messages name it. Real paths are under 60 characters, and MAX_NESTING
 # default-named block calls (`stage_0.`) fit; each layer keeps both strings, so the
-# caps bound memory (10,000 layers × 2.5 KB) at any nesting.
+# caps bound memory (5,000 layers × 2.5 KB) at any nesting.
 MAX_PATH_CHARS = 512
 MAX_WHERE_CHARS = 2048
 # The values one layer's arguments may expand to once block parameters are put in:

@@ -19,7 +19,8 @@ from archcalc.errors import ArchcalcError, Loc
 # (parse time, memory) well inside a second.
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_DEPTH = 200
-# Five to ten values a layer: room for a 10,000-layer spec (the cap) written out in full.
+# Five to ten values a layer: room for a spec at the layer cap (5,000), written out
+# in full, twice over.
 MAX_VALUES = 150_000
 # Every mapping key in a spec is a name (a kind, an argument, a block, a parameter);
 # the longest real one is about 20 characters. The cap keeps each error message short

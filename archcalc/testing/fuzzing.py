@@ -880,7 +880,7 @@ def hostile_specs() -> dict[str, str | bytes]:
         "400-digit int": head + f"layers: [{{linear: {'9' * 400}}}]\n",
         "times 2**63": head + f"layers: [{{repeat: {{times: {2**63}, layers: [relu]}}}}]\n",
         "receptive field past int64": head
-        + "layers: [{repeat: {times: 9000, layers: [{conv2d: {out: 1, kernel: 1,"
+        + f"layers: [{{repeat: {{times: {MAX_LAYERS}, layers: [{{conv2d: {{out: 1, kernel: 1,"
         " dilation: 2147483647, padding: 2147483647}}]}}]\n",
         "pooling at the int32 limit": "input: [1, 2147483647, 2147483647]\n"
         "layers: [{repeat: {times: 60, layers: [{maxpool2d: {kernel: 2147483647,"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.spec.parse import MAX_NESTING
+from archcalc.spec.parse import MAX_LAYERS, MAX_NESTING
 from tests.helpers import run_cli
 
 
@@ -57,7 +57,7 @@ def _nested(levels: int) -> str:
 _UNUSED_ARGUMENT = (
     "input: [1, 8, 8]\nblocks:\n  b0:\n    params: [c]\n    layers: [relu]\n"
     "  b1:\n    params: [c]\n    layers: [{b0: {c: [" + ", ".join(["$c"] * 20_000) + "]}}]\n"
-    "  b2:\n    layers: [{repeat: {times: 5000, layers: [{b1: {c: 1}}]}}]\n"
+    f"  b2:\n    layers: [{{repeat: {{times: {MAX_LAYERS - 1}, layers: [{{b1: {{c: 1}}}}]}}}}]\n"
     "layers: [b2, {linear: {out: $nope}}]\n"
 )
 # Terminal escapes and bidi overrides, as a kind's name in a double-quoted scalar.
@@ -182,14 +182,14 @@ CASES = [
         "repeat-bomb",
         "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000000000\n      layers: [relu]\n",
         "4:14",
-        r"the spec expands to more than 10,000 layers",
+        r"the spec expands to more than 5,000 layers",
     ),
     (
         "nested-repeat-bomb",
         "input: [1, 8, 8]\nlayers:\n  - repeat:\n      times: 1000\n"
         "      layers:\n        - repeat: {times: 1000, layers: [relu, relu]}\n",
         None,
-        r"the spec expands to more than 10,000 layers",
+        r"the spec expands to more than 5,000 layers",
     ),
     (
         # PyYAML's C scanner reads a line of brackets ahead and refuses 1,000 levels itself.
@@ -343,7 +343,7 @@ def test_bad_spec_is_one_located_line(
             "too-many-layers",
             "input: [1, 8, 8]\nlayers:\n" + "  - relu\n" * 100_000,
             # Refused before any entry is read: the list alone is past the cap.
-            r":10003:5: layers\[10000\]: the spec expands to more than 10,000 layers, "
+            r":5003:5: layers\[5000\]: the spec expands to more than 5,000 layers, "
             r"archcalc's limit — this list holds 100,000 entries, each at least one layer",
         ),
     ],

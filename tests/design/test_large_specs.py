@@ -1,4 +1,4 @@
-"""Lint, compare and scale stay linear in the layer count (10,000 layers is archcalc's limit).
+"""Lint, compare and scale stay linear in the layer count (MAX_LAYERS, archcalc's limit).
 
 The bounds are generous (a loaded CI machine); before the rules were made
 linear, lint on these specs took minutes.
@@ -38,10 +38,11 @@ def test_lint_at_the_layer_cap_is_linear(big: archcalc.Analysis) -> None:
     elapsed = time.perf_counter() - start
     assert elapsed < BOUND_S
     codes = [f.code for f in report.findings]
-    assert codes.count("AC107") == 4_999  # every dropout lies before the final batch norm
+    pairs = MAX_LAYERS // 2 - 1  # dropout + sigmoid, then a conv and the batch norm
+    assert codes.count("AC107") == pairs  # every dropout lies before the final batch norm
     (chain,) = [f for f in report.findings if f.code == "AC105"]
-    assert chain.message.startswith("4,999 saturating activations in a row (sigmoid_1, ")
-    assert "… 4,995 more …, sigmoid_9997)" in chain.message
+    assert chain.message.startswith(f"{pairs:,} saturating activations in a row (sigmoid_1, ")
+    assert f"… {pairs - 4:,} more …, sigmoid_{MAX_LAYERS - 3})" in chain.message
     assert len(chain.message) < 1000
     # Findings stay in execution order.
     rows = [r.path for r in big.rows]
@@ -67,7 +68,8 @@ def test_compare_and_scale_at_the_layer_cap(big: archcalc.Analysis) -> None:
 
 
 def test_deep_nesting_sums_each_level_once() -> None:
-    inner = "{repeat: {times: 9000, layers: [relu]}}"
+    n = MAX_LAYERS - 1
+    inner = f"{{repeat: {{times: {n}, layers: [relu]}}}}"
     for _ in range(40):  # paths stay under the 512-character cap
         inner = f"{{repeat: {{times: 1, layers: [{inner}]}}}}"
     spec = archcalc.loads(f"input: [3, 8, 8]\nlayers:\n  - {inner}\n")
@@ -75,7 +77,7 @@ def test_deep_nesting_sums_each_level_once() -> None:
     a = archcalc.analyze(spec)
     lint(a)
     assert time.perf_counter() - start < BOUND_S
-    assert a.tree[0].activation_bytes == 9000 * 3 * 8 * 8 * 4
+    assert a.tree[0].activation_bytes == n * 3 * 8 * 8 * 4
 
 
 @pytest.mark.parametrize("times", [2, 4, 10])
