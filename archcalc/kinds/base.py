@@ -167,6 +167,16 @@ def size_free_pads(padding: Padding, kernel_eff: Axes, stride: Axes) -> tuple[Pa
     return side_pads(padding, kernel_eff, stride, None)
 
 
+def derive_window_fields(args: Any) -> None:
+    """Fill a windowed kind's derived fields, from its ``__post_init__``: ``effective_kernel``
+    and ``_size_free_pads`` (see :func:`size_free_pads`), set once on the frozen instance."""
+    kernel_eff = effective(args.kernel, args.dilation)
+    object.__setattr__(args, "effective_kernel", kernel_eff)
+    object.__setattr__(
+        args, "_size_free_pads", size_free_pads(args.padding, kernel_eff, args.stride)
+    )
+
+
 def padding_text(padding: Padding) -> str | None:
     """The operation text's ``pad=…`` (``1``, ``(1, 2)``, ``((0, 1), (0, 1))``, ``same``);
     None for no padding."""

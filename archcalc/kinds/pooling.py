@@ -23,14 +23,13 @@ from archcalc.kinds.base import (
     SpatialStep,
     Traits,
     Window,
-    effective,
+    derive_window_fields,
     fmt_shape,
     padding_text,
     pair_text,
     pool_out,
     require_spatial,
     side_pads,
-    size_free_pads,
     torch_axes,
     window_out,
     window_step,
@@ -54,10 +53,7 @@ class PoolArgs:
     _size_free_pads: tuple[Pair, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        kernel_eff = effective(self.kernel, self.dilation)
-        object.__setattr__(self, "effective_kernel", kernel_eff)
-        pads = size_free_pads(self.padding, kernel_eff, self.stride)
-        object.__setattr__(self, "_size_free_pads", pads)
+        derive_window_fields(self)
 
     @property
     def rank(self) -> int:
