@@ -10,7 +10,6 @@ defaults left out (``conv2d: {out: 64, kernel: 3, padding: 1}``).
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from archcalc import kinds
@@ -23,7 +22,11 @@ _RENAMED = {
     ("pixel_shuffle", "factor"): "upscale_factor",
     ("pixel_unshuffle", "factor"): "downscale_factor",
 }
-_NO_ARGUMENT = re.compile(r"has no argument `([^`]+)`")
+
+
+class ExportBug(RuntimeError):
+    """archcalc's own mistake while exporting (never the user's): it must not be reported
+    as the module's."""
 
 
 def parse(kind: str, written: dict[str, Any]) -> Any:
@@ -35,7 +38,7 @@ def parse(kind: str, written: dict[str, Any]) -> Any:
 def written(kind: str, args: Any) -> dict[str, Any]:
     """The shortest mapping that parses back to ``args`` (``{}`` for the kind's defaults).
 
-    Raises RuntimeError where none does: a kind whose arguments this cannot
+    Raises ExportBug where none does: a kind whose arguments this cannot
     write, which is archcalc's bug, never the user's.
     """
     return shortest(kind, full(kind, args), args)
@@ -49,19 +52,34 @@ def full(kind: str, args: Any) -> dict[str, Any]:
     for f in dataclasses.fields(args):
         if f.init and getattr(args, f.name) is not None:  # None: not written (upsample's size)
             out[_RENAMED.get((kind, f.name), f.name)] = plain(getattr(args, f.name))
-    # Fields only some kinds of a family take (count_include_pad on max pooling).
+    # Some fields apply only with others (count_include_pad to average pooling,
+    # align_corners to the linear modes): drop those the kind refuses for this value.
     while True:
         try:
             back = parse(kind, out)
             break
         except ArchcalcError as err:
-            missing = _NO_ARGUMENT.search(err.message)
-            if missing is None or missing.group(1) not in out:
-                raise RuntimeError(f"{kind}: cannot write {args!r}: {err}") from None
-            del out[missing.group(1)]
+            fewer = next(
+                (k for k in out if _parses({k2: v for k2, v in out.items() if k2 != k}, kind)), None
+            )
+            if fewer is None:
+                raise ExportBug(f"{kind}: cannot write {args!r}: {err}") from None
+            del out[fewer]
     if back != args:
-        raise RuntimeError(f"{kind}: {out!r} reads back as {back!r}, not {args!r}")
+        raise ExportBug(f"{kind}: {out!r} reads back as {back!r}, not {args!r}")
     return out
+
+
+def _without(text: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in text.items() if k != key}
+
+
+def _parses(text: dict[str, Any], kind: str) -> bool:
+    try:
+        parse(kind, text)
+    except ArchcalcError:
+        return False
+    return True
 
 
 def shortest(kind: str, text: dict[str, Any], args: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
 from archcalc.bridge.export import functional
-from archcalc.bridge.export.args import full
+from archcalc.bridge.export.args import ExportBug, full
 from archcalc.bridge.summarize.torch_kinds import known_kind
 from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import Shape, fmt_shape
@@ -116,6 +116,8 @@ class _Tracer:
         self.calls: dict[nn.Module, int] = {}
         self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
         self.pending: dict[int, tuple[weakref.ref[torch.Tensor], functional.Pending]] = {}
+        # Tensors computed by a call a spec cannot say: the refusal waits for a reader.
+        self.poisoned: dict[int, tuple[weakref.ref[torch.Tensor], Refusal]] = {}
 
     # -- tensors and nodes ---------------------------------------------------
     def node_of(self, t: Any) -> int | None:
@@ -127,6 +129,7 @@ class _Tracer:
     def set_node(self, t: torch.Tensor, nid: int) -> None:
         self.made[id(t)] = (weakref.ref(t), nid)
         self.pending.pop(id(t), None)
+        self.poisoned.pop(id(t), None)
 
     def pending_of(self, t: Any) -> functional.Pending | None:
         if not isinstance(t, torch.Tensor):
@@ -188,6 +191,10 @@ class _Tracer:
         path = self.paths.get(module, type(module).__name__)
         flat = tree_flatten((args, kwargs))[0]
         tensors = [t for t in flat if isinstance(t, torch.Tensor)]
+        for t in tensors:
+            poisoned = self.poison_of(t)
+            if poisoned is not None:
+                raise poisoned
         x = tensors[0] if tensors else None
         in_shape = tuple(x.shape[1:]) if x is not None else ()
         known = known_kind(module, in_shape) if next(module.children(), None) is None else None
@@ -269,25 +276,42 @@ class _Tracer:
         name = getattr(func, "__name__", str(func))
         flat = tree_flatten((args, kwargs))[0]
         traced = [t for t in flat if self.node_of(t) is not None or self.pending_of(t)]
-        if traced and name in _DATA_DEPENDENT:
+        poisoned = next((r for t in flat if (r := self.poison_of(t)) is not None), None)
+        if (traced or poisoned) and name in _DATA_DEPENDENT:
             raise Refusal(
                 self.where(),
                 f"Tensor.{name}",
                 "the forward reads a tensor's value (data-dependent control flow); "
                 "a spec has no branches",
             )
-        if traced and name == "__setitem__":
+        if (traced or poisoned) and name == "__setitem__":
             raise Refusal(self.where(), "Tensor.__setitem__", "indexed assignment has no spec form")
         out = func(*args, **kwargs)
-        if not traced:
-            return out
         outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        if not outs:
-            return out  # a question about the tensor (its size): no dataflow
+        if not outs or not (traced or poisoned):
+            return out  # a question about a tensor (its size), or work on constants
+        if poisoned is not None:
+            self.set_poison(outs, poisoned)
+            return out
         call = functional.Call(name, args, kwargs, out, self)
-        result = functional.convert(call)
-        self._apply(result, call, outs)
+        try:
+            self._apply(functional.convert(call), call, outs)
+        except Refusal as refusal:
+            # Refused only if a layer reads it: a value the forward branches on says more.
+            self.set_poison(outs, refusal)
         return out
+
+    def poison_of(self, t: Any) -> Refusal | None:
+        if not isinstance(t, torch.Tensor):
+            return None
+        entry = self.poisoned.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def set_poison(self, outs: list[torch.Tensor], refusal: Refusal) -> None:
+        for t in outs:
+            self.made.pop(id(t), None)
+            self.pending.pop(id(t), None)
+            self.poisoned[id(t)] = (weakref.ref(t), refusal)
 
     def _apply(self, result: functional.Result, call: functional.Call, outs: list[Any]) -> None:
         scope = self.here()
@@ -359,9 +383,7 @@ def trace(module: nn.Module, input_shape: Shape) -> Traced:
     device = first.device if first is not None else torch.device("cpu")
     try:
         return _run(module, input_shape, torch.device("meta"), dtype)
-    except Refusal:
-        raise
-    except ArchcalcError:
+    except (ArchcalcError, ExportBug):
         raise
     except Exception:  # an op without a meta kernel: real values say what torch says
         if device.type == "meta":
@@ -395,7 +417,7 @@ def _run(module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dty
                 out = torch.func.functional_call(module, twins, (x,), strict=False)
             else:
                 out = module(x)
-    except (Refusal, ArchcalcError):
+    except (ArchcalcError, ExportBug):
         raise
     except Exception as err:
         if device.type == "meta":
@@ -412,7 +434,12 @@ def _run(module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dty
         for m, training in modes.items():
             m.training = training
     _refuse_uncalled(tracer)
-    outputs = tuple(n for t in tree_flatten(out)[0] if (n := tracer.node_of(t)) is not None)
+    returned = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+    for t in returned:
+        poisoned = tracer.poison_of(t)
+        if poisoned is not None:
+            raise poisoned
+    outputs = tuple(n for t in returned if (n := tracer.node_of(t)) is not None)
     if not outputs:
         raise Refusal("(root)", "output", "the forward returns no tensor computed from its input")
     return Traced(tracer.nodes, tracer.root, outputs, shape)
