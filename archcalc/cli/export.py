@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_target(args.output, example="model.yaml")
     _progress("importing torch…")
-    import_optional("torch", "export")
+    import_optional("torch", "archcalc export")
     from archcalc.bridge.export import export_target
     from archcalc.kinds.base import fmt_shape
 

@@ -74,3 +74,19 @@ def test_an_output_path_that_is_a_folder_is_refused_before_tracing(
     assert main(["export", "no.such.module:x", "--input", "3x8x8", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path) in err and "cannot import" not in err
+
+
+def test_without_torch_export_says_so_in_one_line(tmp_path: Path) -> None:
+    from tests.cli.test_without_torch import HIDDEN, INSTALL, run_without
+
+    for name in HIDDEN:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
+        )
+    out = tmp_path / "never.yaml"
+    result = run_without(tmp_path, "export", TARGET, "--input", "3x32x32", "-o", str(out))
+    assert result.returncode == 2
+    needs = "error: archcalc export needs torch, which is not installed"
+    assert result.stderr == f"{needs} — {INSTALL}\n"
+    assert not out.exists()
