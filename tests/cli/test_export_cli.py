@@ -90,3 +90,28 @@ def test_without_torch_export_says_so_in_one_line(tmp_path: Path) -> None:
     needs = "error: archcalc export needs torch, which is not installed"
     assert result.stderr == f"{needs} — {INSTALL}\n"
     assert not out.exists()
+
+
+def test_readme_shows_what_export_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Start from an existing model", 1)[1]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0].splitlines()
+    cut = next(i for i, line in enumerate(shown) if line.strip().startswith("# …"))
+    out = tmp_path / "resnet50.yaml"
+    assert (
+        main(["export", "torchvision.models:resnet50", "--input", "3x224x224", "-o", str(out)]) == 0
+    )
+    written = out.read_text().splitlines()
+    assert written[:cut] == shown[:cut]
+    assert written[-(len(shown) - cut - 1) :] == shown[cut + 1 :]
+    capsys.readouterr()
+    assert main(["export", "torchvision.models:vit_b_16", "--input", "3x224x224"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        f"$ archcalc export torchvision.models:vit_b_16 --input 3x224x224 -o vit.yaml\n{error}"
+        in readme
+    )

@@ -110,8 +110,22 @@ class _Writer:
         """Name every block, then find its parameters, innermost blocks first."""
         self.ordered = sorted(self.defs.values(), key=lambda d: d.height)
         used: set[str] = set()
+        first: dict[str, list[str | None]] = {}  # a base name → the names in its first block
         for d in self.ordered:
-            d.name = _block_name(d.bodies[0], used)
+            body = d.bodies[0]
+            names = [e.name for e in body.entries]
+            base = _block_base(body)
+            extra = [
+                n
+                for n in names
+                if n is not None
+                and re.fullmatch(r"[A-Za-z_]+", n)
+                and n not in first.get(base, names)
+            ]
+            if base in first and extra:  # Bottleneck with a downsample: bottleneck_downsample
+                base = _block_base(body, extra[0])
+            first.setdefault(base, names)
+            d.name = _unique(base, used)
             used.add(d.name)
         for d in self.ordered:
             self._parameters(d)
@@ -169,7 +183,7 @@ class _Writer:
     # -- lines -----------------------------------------------------------------------
     def block_lines(self, d: _Def) -> list[str]:
         paths = [b.scope.path for b in d.bodies]
-        shown = ", ".join(paths[:3]) + (f", … ({len(paths)} calls)" if len(paths) > 3 else "")
+        shown = ", ".join(paths[:2]) + (f", … ({len(paths)} calls)" if len(paths) > 2 else "")
         lines = [f"  {d.name}:  # {d.bodies[0].scope.what}: {shown}"]
         if d.params:
             lines.append(f"    params: [{', '.join(d.params)}]")
@@ -189,7 +203,7 @@ class _Writer:
             if e.body is not None:
                 callee = self.of[id(e.body)]
                 line = _line(callee.name, e.name, e.source, text)
-                if d is None:
+                if d is None and e.body.scope.what not in _GENERIC:
                     line += f"  # {e.body.scope.what}"
             else:
                 line = _line(e.kind, e.name, e.source, text)
@@ -306,17 +320,25 @@ def _reads_same(kind: str, args: dict[str, Any], without: list[str]) -> bool:
         return False
 
 
-def _block_name(body: Body, used: set[str]) -> str:
+def _block_base(body: Body, suffix: str | None = None) -> str:
+    """A block's name from its class (snake case), or for a generic container from where it
+    is called (resnet's `layer1` → `layer`); with ``suffix``, what sets it apart."""
     what = body.scope.what
     if what in _GENERIC:
         base = re.sub(r"[-_0-9]+$", "", body.scope.name) or "seq"
     else:
-        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", what).lower()
+        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", what)
+    if suffix is not None:
+        base = f"{base}_{suffix}"
     base = re.sub(r"[^a-z0-9_]", "_", base.lower()).strip("_") or "block"
     if not re.match(r"[a-z_]", base):
         base = f"b_{base}"
     if kinds.get(base) is not None or base in COMPOSITES or base in MERGE_KINDS:
         base = f"{base}_block"
+    return base
+
+
+def _unique(base: str, used: set[str]) -> str:
     cand, k = base, 1
     while cand in used:
         k += 1
