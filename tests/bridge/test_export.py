@@ -461,6 +461,31 @@ class SharedConv(nn.Module):
         return self.conv(self.conv(x))
 
 
+class Tied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(4, 4, 1)
+        self.b = nn.Conv2d(4, 4, 1)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+class Reserved(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shortcut = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x)
+
+
+class Nothing(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous()
+
+
 @pytest.mark.parametrize(
     ("module", "where", "words"),
     [
@@ -468,13 +493,24 @@ class SharedConv(nn.Module):
         (Difference(), "(root) (Difference)", "subtracts"),
         (TwoOutputs(), "encoder (Encoder)", "2 of its tensors are read outside it"),
         (SharedConv(), "conv (Conv2d)", "called twice with the same weights"),
+        (Tied(), "b (Conv2d)", "its weight is the tensor a.weight holds too"),
+        (Reserved(), "shortcut (Conv2d)", "`shortcut` is reserved by archcalc's build"),
+        (Nothing(), "(root)", "the network returns its input"),
     ],
-    ids=["data-dependent", "subtraction", "two-outputs", "shared-weights"],
+    ids=[
+        "data-dependent",
+        "subtraction",
+        "two-outputs",
+        "called-twice",
+        "tied",
+        "reserved",
+        "none",
+    ],
 )
 def test_what_a_spec_cannot_say_is_one_located_line(
     module: nn.Module, where: str, words: str
 ) -> None:
-    shape = (4, 16, 16) if isinstance(module, SharedConv) else (3, 16, 16)
+    shape = (4, 16, 16) if isinstance(module, (SharedConv, Tied, Reserved)) else (3, 16, 16)
     with pytest.raises(Refusal) as err:
         export_model(module, shape)
     assert err.value.where == where

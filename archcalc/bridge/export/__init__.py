@@ -61,7 +61,14 @@ def export_model(
             f"but gets {input_shape!r}"
         )
     traced = trace(module, shape)
-    arranged = arrange(traced, idioms=not flat)
+    try:
+        arranged = arrange(traced, idioms=not flat)
+    except Refusal:
+        if flat:
+            raise
+        # The idioms join tensors across containers; where that cannot be written, the
+        # graph as traced may still be (arrange rewrites the trace, so trace again).
+        arranged = arrange(trace(module, shape), idioms=False)
     title = name or _snake(type(module).__name__)
     text = emit(
         arranged,
@@ -72,8 +79,12 @@ def export_model(
     )
     try:
         spec = loads(text, f"<export of {title}>")
-    except ArchcalcError as err:  # pragma: no cover - the writer's bug, never the user's
-        raise RuntimeError(f"archcalc export wrote a spec it cannot read: {err}") from err
+    except ArchcalcError as err:  # archcalc's limits (5,000 layers, 64 levels of nesting)
+        raise ArchcalcError(
+            f"the spec written for this module is refused: {err.message}",
+            where=err.where,
+            hint=err.hint or "`archcalc export --flat` writes it as traced",
+        ) from None
     return Exported(spec, text, dict(arranged.sources))
 
 

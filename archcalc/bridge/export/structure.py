@@ -65,6 +65,8 @@ def arrange(traced: Traced, idioms: bool) -> Arranged:
     io: dict[int, tuple[int, int]] = {}  # id(scope) → (input node, output node)
     _check(traced.root, nodes, readers, outputs, io, idioms)
     root = _body(traced.root, 0, io)
+    if not root.entries:
+        raise Refusal("(root)", "output", "the network returns its input: there is no layer")
     by_out = {_out_of(e, io): e for e in root.entries}
     returned = [by_out.get(o) for o in traced.outputs]
     last = _out_of(root.entries[-1], io) if root.entries else 0

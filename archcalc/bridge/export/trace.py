@@ -22,6 +22,7 @@ either way, since a spec has no branches.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ from archcalc.bridge.export.args import ExportBug, full
 from archcalc.bridge.summarize.torch_kinds import known_kind
 from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import Shape, fmt_shape
+from archcalc.spec.reserved import is_reserved
+from archcalc.spec.tree import MAX_NAME_CHARS
+
+# A name a spec can give a layer (spec/parse.py reads them so): an identifier, or a torch
+# child name such as `0` or `block1-0`.
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 @dataclass(eq=False)
@@ -108,6 +115,7 @@ class _Tracer:
             + [n for n, _ in m.named_buffers(recurse=False)]
             for m in self.paths
         }
+        _refuse_shared(model, self.paths)
         self.nodes: list[TNode] = []
         self.root = TScope("", "", type(model).__name__, 1, None)
         self.scopes: list[TScope] = [self.root]
@@ -168,6 +176,16 @@ class _Tracer:
                 hint="a spec nests every layer under the modules that hold it",
             )
         parts = path[len(prefix) :].split(".")
+        for part in parts:
+            if not _NAME.match(part) or len(part) > MAX_NAME_CHARS or is_reserved(part):
+                why = "is reserved by archcalc's build" if is_reserved(part) else "is no spec name"
+                raise Refusal(
+                    f"{path} ({type(module).__name__})",
+                    "name",
+                    f"the module name `{part}` {why} (an identifier or a torch child name "
+                    f"such as `0`, at most {MAX_NAME_CHARS} characters)",
+                    hint="rename the submodule; its weights keep their values",
+                )
         for part in parts[:-1]:
             last = scope.items[-1] if scope.items else None
             if isinstance(last, TScope) and last.virtual and last.name == part:
@@ -443,6 +461,21 @@ def _run(module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dty
     if not outputs:
         raise Refusal("(root)", "output", "the forward returns no tensor computed from its input")
     return Traced(tracer.nodes, tracer.root, outputs, shape)
+
+
+def _refuse_shared(model: nn.Module, paths: dict[nn.Module, str]) -> None:
+    """One tensor held by two modules (tied weights): each spec layer holds its own."""
+    seen: dict[int, str] = {}
+    for m, path in paths.items():
+        for name, t in [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)]:
+            here = f"{path}.{name}" if path else name
+            first = seen.setdefault(id(t), here)
+            if first != here:
+                raise Refusal(
+                    f"{path or '(root)'} ({type(m).__name__})",
+                    "shared weights",
+                    f"its {name} is the tensor {first} holds too; each spec layer holds its own",
+                )
 
 
 def _refuse_uncalled(tracer: _Tracer) -> None:
