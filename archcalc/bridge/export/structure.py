@@ -33,10 +33,20 @@ class Entry:
     kind: str  # the layer kind or merge; "" for a block call
     args: dict[str, Any]
     name: str | None
-    source: str | list[str] | None  # `from:` (a list for a merge)
     node: TNode | None = None
     body: Body | None = None
+    # What it reads, until names are given: the entries (or `input`); empty: the previous
+    # output. A merge lists every input.
+    reads: list[Entry | str] = field(default_factory=list)
+    merge: bool = False
     needs_name: bool = False
+    source: str | list[str] | None = None  # `from:` as written (a list for a merge)
+
+    def label(self) -> str:
+        if self.node is not None:
+            return f"{self.node.module} ({self.node.what})"
+        assert self.body is not None
+        return self.body.scope.label()
 
 
 @dataclass(eq=False)
@@ -298,7 +308,7 @@ def _body(scope: TScope, x: int, io: dict[int, tuple[int, int]]) -> Body:
     made: dict[int, Entry] = {}
     prev = x
 
-    def ref(nid: int) -> str | Entry:
+    def ref(nid: int) -> Entry | str:
         if nid == x:
             return "input"
         entry = made[nid]
@@ -308,17 +318,18 @@ def _body(scope: TScope, x: int, io: dict[int, tuple[int, int]]) -> Body:
     for item in scope.items:
         if isinstance(item, TScope):
             sx, sy = io[id(item)]
-            entry = Entry("", {}, item.name, None, body=_body(item, sx, io))
-            entry.source = None if sx == prev else ref(sx)  # type: ignore[assignment]
+            entry = Entry("", {}, item.name, body=_body(item, sx, io))
+            if sx != prev:
+                entry.reads = [ref(sx)]
             made[sy] = entry
             prev = sy
         else:
-            name = _layer_name(item, scope)
-            entry = Entry(item.op, dict(item.written), name, None, node=item)
+            entry = Entry(item.op, dict(item.written), _layer_name(item, scope), node=item)
             if item.op in ("add", "mul", "cat") and item.module is None:
-                entry.source = [ref(i) for i in item.inputs]  # type: ignore[misc]
+                entry.merge = True
+                entry.reads = [ref(i) for i in item.inputs]
             elif item.inputs[0] != prev:
-                entry.source = ref(item.inputs[0])  # type: ignore[assignment]
+                entry.reads = [ref(item.inputs[0])]
             made[item.id] = entry
             prev = item.id
         body.entries.append(entry)
@@ -346,9 +357,8 @@ def _name_all(body: Body) -> None:
             continue
         if e.name in taken:
             if _holds(e) or _holds(taken[e.name]):
-                label = e.node.module if e.node is not None else e.body.scope.path  # type: ignore[union-attr]
                 raise Refusal(
-                    f"{label} ({e.node.what if e.node else e.body.scope.what})",  # type: ignore[union-attr]
+                    e.label(),
                     "call",
                     "it is called twice with the same weights; each spec layer holds its own",
                 )
@@ -368,10 +378,8 @@ def _name_all(body: Body) -> None:
             e.name = cand
             taken[cand] = e
     for e in body.entries:
-        if isinstance(e.source, Entry):
-            e.source = _display(e.source)
-        elif isinstance(e.source, list):
-            e.source = [s if isinstance(s, str) else _display(s) for s in e.source]
+        names = [r if isinstance(r, str) else _display(r) for r in e.reads]
+        e.source = names if e.merge else (names[0] if names else None)
 
 
 def _holds(e: Entry) -> bool:
