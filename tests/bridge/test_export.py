@@ -316,6 +316,33 @@ def test_a_custom_cnn_round_trips(flat: bool) -> None:
     assert merges == ["add", "add", "mul"]
 
 
+def _cbr(c_in: int, c: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+
+
+class Stack(nn.Module):
+    """Four identical blocks in a Sequential: a `repeat` keeps their paths body.0 … body.3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = _cbr(3, 16)
+        self.body = nn.Sequential(*[_cbr(16, 16) for _ in range(4)])
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.stem(x)))
+
+
+def test_identical_calls_become_a_repeat() -> None:
+    module = _trained_stats(Stack())
+    exported = export_model(module, (3, 16, 16))
+    assert "  - repeat:\n      name: body\n      times: 4\n" in exported.text
+    result = check(module, (3, 16, 16), exported)
+    assert result.problems == [] and result.layers == 18
+    flat = export_model(module, (3, 16, 16), flat=True)
+    assert "repeat" not in flat.text
+
+
 def test_the_built_spec_has_exactly_the_module_keys() -> None:
     module = SmallNet()
     spec = archcalc.export(module, (3, 32, 32))
@@ -364,7 +391,7 @@ def test_resnet50_reads_like_a_hand_written_spec() -> None:
     text = archcalc.bridge.export.export_yaml(module, IMAGE)
     # Bottlenecks of every stage share one block: conv3 is always 4 × conv1's channels.
     assert "out: $c * 4" in text
-    assert "bottleneck_2: {name: 0, c: 128, stride: 2}" in text
+    assert "bottleneck_downsample: {name: 0, c: 128, stride: 2}" in text
 
 
 REFUSED = [c for c in MODELS if c.refusal is not None]

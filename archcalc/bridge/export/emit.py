@@ -87,7 +87,15 @@ class _Writer:
         height = 0
         for e in body.entries:
             src = tuple(e.source) if isinstance(e.source, list) else e.source
-            if e.body is not None:
+            if e.times:
+                inner = _copy_body(e)
+                copy = [self.collect(c.body) if c.body else None for c in inner.entries]
+                for c in inner.entries:
+                    if c.body is not None:
+                        height = max(height, self.heights[id(c.body)] + 1)
+                written = [(c.kind, c.name, repr(c.source), _freeze(c.args)) for c in inner.entries]
+                parts.append(("repeat", e.name, e.times, tuple(copy), tuple(written)))
+            elif e.body is not None:
                 child = self.collect(e.body)
                 height = max(height, self.heights[id(e.body)] + 1)
                 parts.append(("call", child, e.name, src))
@@ -134,6 +142,8 @@ class _Writer:
         """Each slot of ``body``: ((entry index, argument), value), in order."""
         out: list[tuple[tuple[int, str], Any]] = []
         for i, e in enumerate(body.entries):
+            if e.times:
+                continue  # written whole: a repeat's values are in its block's key
             if e.body is not None:
                 out.extend(((i, k), v) for k, v in self.call_args(e.body).items())
             else:
@@ -160,6 +170,9 @@ class _Writer:
         first = d.bodies[0]
         d.texts = []
         for i, e in enumerate(first.entries):
+            if e.times:
+                d.texts.append({})
+                continue
             text = {k: texts[(i, k)] for k in (self.call_args(e.body) if e.body else e.args)}
             if e.body is None:
                 constant = [k for k in text if not _is_param_text(text[k], d.params)]
@@ -194,6 +207,13 @@ class _Writer:
     def entry_lines(self, body: Body, d: _Def | None, indent: str) -> list[str]:
         lines = []
         for i, e in enumerate(body.entries):
+            if e.times:
+                lines.append(f"{indent}- repeat:")
+                lines.append(f"{indent}    name: {_scalar(e.name)}")
+                lines.append(f"{indent}    times: {e.times}")
+                lines.append(f"{indent}    layers:")
+                lines.extend(self.entry_lines(_copy_body(e), None, indent + "      "))
+                continue
             if d is not None:
                 text = d.texts[i]
             elif e.body is not None:
@@ -209,6 +229,12 @@ class _Writer:
                 line = _line(e.kind, e.name, e.source, text)
             lines.append(f"{indent}- {line}")
         return lines
+
+
+def _copy_body(e: Entry) -> Body:
+    """The list each copy of a repeat runs: the body of the container's first call."""
+    assert e.body is not None and e.body.entries[0].body is not None
+    return e.body.entries[0].body
 
 
 def _line(kind: str, name: str | None, source: Any, text: dict[str, Any]) -> str:

@@ -41,6 +41,9 @@ class Entry:
     merge: bool = False
     needs_name: bool = False
     source: str | list[str] | None = None  # `from:` as written (a list for a merge)
+    # A container of `times` identical calls 0, 1, …: written as `repeat`, the copies'
+    # body that of its first call.
+    times: int = 0
 
     def label(self) -> str:
         if self.node is not None:
@@ -86,6 +89,8 @@ def arrange(traced: Traced, idioms: bool) -> Arranged:
                 raise Refusal("(root)", "output", "the network returns a tensor no list names")
             entry.needs_name = True
     _name_all(root)
+    if idioms:
+        _find_repeats(root)
     out_names = [] if traced.outputs == (last,) else [_display(e) for e in returned if e]
     sources: dict[str, str] = {}
     _collect_sources(root, "", sources)
@@ -380,6 +385,51 @@ def _name_all(body: Body) -> None:
     for e in body.entries:
         names = [r if isinstance(r, str) else _display(r) for r in e.reads]
         e.source = names if e.merge else (names[0] if names else None)
+
+
+def _find_repeats(body: Body) -> None:
+    """A container whose children are identical calls named 0, 1, … is a `repeat`.
+
+    Only then: a repeat's copies are named from 0 under the repeat's own name, so
+    `features.0.conv` … `features.3.conv` keep their paths. A copy's list cannot name
+    the copy's input (`input` there is the enclosing block's), so a body that reads it
+    stays a block.
+    """
+    for e in body.entries:
+        if e.body is not None:
+            _find_repeats(e.body)
+            calls = e.body.entries
+            if (
+                len(calls) >= 2
+                and all(c.body is not None and c.name == str(i) for i, c in enumerate(calls))
+                and not any(c.reads for c in calls)
+                and len({_shape_key(c.body) for c in calls if c.body is not None}) == 1
+                and not any("input" in c.reads for c in _first_body(e).entries)
+            ):
+                e.times = len(calls)
+
+
+def _first_body(e: Entry) -> Body:
+    assert e.body is not None and e.body.entries[0].body is not None
+    return e.body.entries[0].body
+
+
+def _shape_key(body: Body) -> Any:
+    """Everything a body writes: two bodies with one key are the same list."""
+    return (
+        body.scope.what,
+        tuple(
+            (
+                e.kind,
+                e.name,
+                repr(e.source),
+                repr(sorted(e.args.items(), key=str)),
+                e.times,
+                _shape_key(e.body) if e.body is not None else None,
+            )
+            for e in body.entries
+        ),
+    )
 
 
 def _holds(e: Entry) -> bool:
