@@ -499,6 +499,16 @@ class Tied(nn.Module):
         return self.b(self.a(x))
 
 
+class Aliased(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+        self.alias = self.conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.alias(self.conv(x))
+
+
 class Reserved(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -521,6 +531,7 @@ class Nothing(nn.Module):
         (TwoOutputs(), "encoder (Encoder)", "2 of its tensors are read outside it"),
         (SharedConv(), "conv (Conv2d)", "called twice with the same weights"),
         (Tied(), "b (Conv2d)", "its weight is the tensor a.weight holds too"),
+        (Aliased(), "alias (Conv2d)", "it is the module conv too"),
         (Reserved(), "shortcut (Conv2d)", "`shortcut` is reserved by archcalc's build"),
         (Nothing(), "(root)", "the network returns its input"),
     ],
@@ -530,6 +541,7 @@ class Nothing(nn.Module):
         "two-outputs",
         "called-twice",
         "tied",
+        "aliased",
         "reserved",
         "none",
     ],
@@ -537,7 +549,9 @@ class Nothing(nn.Module):
 def test_what_a_spec_cannot_say_is_one_located_line(
     module: nn.Module, where: str, words: str
 ) -> None:
-    shape = (4, 16, 16) if isinstance(module, (SharedConv, Tied, Reserved)) else (3, 16, 16)
+    shape = (
+        (4, 16, 16) if isinstance(module, (SharedConv, Tied, Aliased, Reserved)) else (3, 16, 16)
+    )
     with pytest.raises(Refusal) as err:
         export_model(module, shape)
     assert err.value.where == where

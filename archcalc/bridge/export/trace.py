@@ -108,7 +108,14 @@ class _Tracer:
         self.model = model
         self.paths: dict[nn.Module, str] = {}
         for path, m in model.named_modules(remove_duplicate=False):
-            self.paths.setdefault(m, path)
+            first = self.paths.setdefault(m, path)
+            if first != path and any(True for _ in m.state_dict()):
+                raise Refusal(
+                    f"{path} ({type(m).__name__})",
+                    "shared weights",
+                    f"it is the module {first} too, so the state_dict holds its weights twice; "
+                    "each spec layer holds its own",
+                )
         # Read before the pass: during it the tensors are functional_call's meta twins.
         self.own = {
             m: [n for n, _ in m.named_parameters(recurse=False)]
