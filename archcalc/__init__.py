@@ -5,7 +5,7 @@
 >>> result.totals.params
 206922
 
-``build`` and ``summarize`` need torch and import it only when called, so
+``build``, ``summarize`` and ``export`` need torch and import it only when called, so
 ``import archcalc`` (and ``archcalc summary``) stays torch-free.
 """
 
@@ -30,6 +30,7 @@ from archcalc.spec.model import Spec
 
 if TYPE_CHECKING:
     from archcalc.bridge.build import build
+    from archcalc.bridge.export import export
     from archcalc.bridge.summarize import summarize
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "analyze",
     "build",
     "estimate",
+    "export",
     "from_dict",
     "load",
     "loads",
@@ -98,4 +100,8 @@ def __getattr__(name: str) -> Any:
         from archcalc.bridge.summarize import summarize
 
         return summarize
+    if name == "export":
+        from archcalc.bridge.export import export
+
+        return export
     raise AttributeError(f"module 'archcalc' has no attribute {name!r}")

@@ -47,6 +47,22 @@ def names_tensors(graph: Graph) -> bool:
             return True
         if node.layer is not None and node.layer.source is not None:
             return True
+    return _block_reads_elsewhere(graph, graph.items, 0)
+
+
+def _block_reads_elsewhere(graph: Graph, items: tuple[int | str, ...], x: int) -> bool:
+    """Whether a block call in ``items`` (a list whose first item reads node ``x``) reads
+    another tensor than the previous output, by `from:`."""
+    for item in items:
+        if isinstance(item, int):
+            x = item
+            continue
+        scope = graph.scopes[item]
+        if scope.role == "block" and scope.input != x:
+            return True
+        if _block_reads_elsewhere(graph, scope.items, scope.input):
+            return True
+        x = scope.output
     return False
 
 

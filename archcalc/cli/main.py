@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("archcalc.cli.scale", "params, MACs and memory as the input grows"),
     "lint": ("archcalc.cli.lint", "flag design smells"),
     "report": ("archcalc.cli.report", "a self-contained HTML report"),
+    "export": ("archcalc.cli.export", "write an existing torch module as a spec (needs torch)"),
     "train": ("archcalc.train.cli", "train a spec on MNIST-format data (needs torch)"),
 }
 

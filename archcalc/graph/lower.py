@@ -134,6 +134,8 @@ class _Lowering:
     def composite(self, node: SpecNode, x: int, env: _Env, scope: tuple[str, ...]) -> int:
         inner = (*scope, node.path)
         if isinstance(node, Sequence):  # in a list, a Sequence is a block call
+            if node.source is not None:
+                x = env.lookup(node.source, node.source_loc or node.loc, node.label)
             out, items = self.seq(node.children, x, _Env(None, x), inner)
             self.scope(node, "block", node.kind, node.kind, x, out, items, scope)
             return out

@@ -67,6 +67,8 @@ class Sequence(_Labelled):
     children: tuple[SpecNode, ...]
     loc: Loc | None
     where: str
+    source: str | None = None  # a block call's `from: NAME` (None: the previous output)
+    source_loc: Loc | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,10 @@ COMPOSITES = ("repeat", "residual", "concat")
 MERGE_KINDS = ("add", "mul", "cat")
 TOP_LEVEL_KEYS = ("name", "input", "layers", "blocks", "outputs", "lint", "description")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A layer's or composite's name is a torch child name: an identifier, or a name torch
+# containers give their children (`0` in a Sequential, `block1-0` in torchvision's
+# RegNet), so that a spec exported from a module keeps its state_dict keys.
+_CHILD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 class BlockDef(NamedTuple):
@@ -198,14 +202,24 @@ def _parse_outputs(node: Node) -> tuple[str, ...]:
 
 def _tensor_name(node: Node, where: str) -> str:
     """A name that refers to a tensor: a layer's name, or ``input``."""
-    v = node.value
-    if not isinstance(v, str) or not _NAME.match(v) or len(v) > MAX_NAME_CHARS:
+    v = _child_name(node.value)
+    if v is None:
         raise ArchcalcError.at(
             node.loc,
             f"expects the name of a tensor (a layer's `name`, or `input`), but gets "
             f"{describe(node)}",
             where=where,
         )
+    return v
+
+
+def _child_name(v: Any) -> str | None:
+    """A layer's name as written (``conv1``, ``0``, ``block1-0``; YAML reads ``0`` as an
+    integer), or None when it is no valid torch child name."""
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INT:
+        v = str(v)
+    if not isinstance(v, str) or not _CHILD_NAME.match(v) or len(v) > MAX_NAME_CHARS:
+        return None
     return v
 
 
@@ -499,25 +513,26 @@ def _take_name(args: Bound, default: str, where: str) -> tuple[str, Bound]:
     if not node.is_map or "name" not in node.value:
         return default, args
     n = resolve(node.value["name"], scope).node
-    if not isinstance(n.value, str) or not _NAME.match(n.value) or len(n.value) > MAX_NAME_CHARS:
+    name = _child_name(n.value)
+    if name is None:
         raise ArchcalcError.at(
             n.loc,
-            f"`name` expects an identifier (letters, digits, _) of at most {MAX_NAME_CHARS} "
-            f"characters, but gets {describe(n)}",
+            f"`name` expects an identifier (letters, digits, _; or a torch child name such as "
+            f"`0` or `block1-0`) of at most {MAX_NAME_CHARS} characters, but gets {describe(n)}",
             where=where,
             hint="dots are added by nesting; names must not contain them",
         )
-    if is_reserved(n.value):
+    if is_reserved(name):
         raise ArchcalcError.at(
             n.loc,
-            f"the name `{n.value}` is an attribute of torch.nn.Module, so `archcalc build` "
+            f"the name `{name}` is an attribute of torch.nn.Module, so `archcalc build` "
             "cannot give it to a submodule",
             where=where,
             hint="choose another `name`",
         )
     rest = {k: v for k, v in node.value.items() if k != "name"}
     key_locs = {k: v for k, v in (node.key_locs or {}).items() if k != "name"}
-    return n.value, Bound(Node(rest, node.loc, key_locs), scope)
+    return name, Bound(Node(rest, node.loc, key_locs), scope)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -784,6 +799,10 @@ def _parse_block_call(
             where=where,
         )
     name, args = _take_name(args, f"{block.name}_{index}", where)
+    # `from:` makes the call read a named tensor instead of the previous output.
+    source, source_loc, args = _take_from(args, where)
+    if source is not None:
+        ctx.names_tensors = True
     node, scope = args
     values: dict[str, Bound] = {}
     for key, value in node.value.items():
@@ -810,8 +829,13 @@ def _parse_block_call(
     body = Bound(block.layers, Scope(block.name, values, where))
     ctx.enter(block.name, loc, where, _join(prefix, name))
     try:
-        return _sequence(
+        call = _sequence(
             block.name, name, _join(prefix, name), body, f"{where}.{block.name}", loc, ctx
         )
     finally:
         ctx.leave()
+    if source is None:
+        return call
+    return Sequence(
+        call.kind, call.name, call.path, call.children, call.loc, call.where, source, source_loc
+    )

@@ -307,7 +307,7 @@ def test_merge_shape_mistakes_are_located(layers: str, message: str) -> None:
     ("text", "message"),
     [
         ("input: [4]\nlayers: [{add: [input]}]\n", "add expects a list of at least two"),
-        ("input: [4]\nlayers: [{cat: {from: [input, 3]}}]\n", "expects the name of a tensor"),
+        ("input: [4]\nlayers: [{cat: {from: [input, 3.5]}}]\n", "expects the name of a tensor"),
         ("input: [4]\nlayers: [{relu: {from: [a]}}]\n", "expects the name of a tensor"),
         ("input: [4]\nlayers: [relu]\noutputs: relu_0\n", "`outputs` expects a list"),
         ("input: [4]\nblocks:\n  mul: {layers: [relu]}\nlayers: [relu]\n", "already a layer kind"),
