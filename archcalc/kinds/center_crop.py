@@ -33,6 +33,7 @@ from archcalc.kinds.base import (
     Window,
     fmt_shape,
     require_maps,
+    saves_view,
     window_step,
 )
 from archcalc.spec.tree import describe
@@ -148,5 +149,6 @@ KINDS = [
         traits=Traits(),
         window=window,
         rf_step=window_step(window),
+        saves=saves_view,  # a slice of its input
     )
 ]

@@ -26,6 +26,8 @@ from archcalc.kinds.base import (
     fmt_shape,
     no_window,
     require_maps,
+    saves_nothing,
+    saves_view,
 )
 from archcalc.kinds.norms import channels_of, divisor_below
 
@@ -188,6 +190,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves_nothing,  # a copy in another order
     ),
     LayerKind(
         name="chunk",
@@ -202,6 +205,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves_view,
     ),
     LayerKind(
         name="split",
@@ -216,5 +220,6 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves_view,
     ),
 ]

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    DTYPE_BYTES,
     RANK_SHAPES,
     ArgReader,
     Axes,
     Effect,
     FromTorch,
     LayerKind,
+    Own,
     Padding,
     Pair,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -215,6 +219,80 @@ def _from_torch(m: Any, rank: int) -> FromTorch | None:
     return FromTorch(args, (m.in_channels,))
 
 
+def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input and its weight, both in autocast's low precision when it runs (copies);
+    padding nn.ConvNd cannot do, or an uneven `same`, is a padded copy of the input, saved
+    in its place."""
+    dtype = ctx.lower()
+    weights = a.out * (shape[0] // a.groups)
+    for k in a.kernel:
+        weights *= k
+    copy = weights if ctx.autocast else 0
+    pads = a.pads(shape[1:])
+    if a.torch_padding(shape[1:]) is None:
+        extra = [p0 + p1 for p0, p1 in pads]  # archcalc's PaddedConvNd pads it all first
+    elif a.padding == "same":
+        # torch's own `same` pads an uneven split (an even kernel) by the odd pixel first
+        extra = [p1 - p0 for p0, p1 in pads]
+    else:
+        extra = []
+    if not any(extra):
+        return Saved(dtype, input=dtype, weights=copy)
+    padded = shape[0]
+    for n, e in zip(shape[1:], extra, strict=True):
+        padded *= n + e
+    return Saved(dtype, own=(Own(padded, dtype=dtype, inference=True),), weights=copy)
+
+
+# oneDNN leaves an input of this few channels in place (RGB, grayscale): its kernels for a
+# first layer read it as it is.
+FEW_CHANNELS = 4
+
+
+def scratch(a: ConvArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """What torch's CPU convolution allocates while it runs, as its allocator shows it.
+
+    Small float32 convolutions (torch's heuristic: one sample, no groups, kernels of at most
+    3 on an axis, at most 20,480 input values) take the native path, which unfolds the
+    input into im2col columns: (C/groups)·∏kernel rows, one column per output position.
+    The rest run on oneDNN, which reorders the input (unless it has few channels) and the
+    weight into its blocked layout and computes a blocked output before copying it into
+    torch's: the larger of input + weight and the output, at the op's dtype. In low
+    precision a 1×1 convolution also keeps a float32 accumulator per thread.
+    """
+    dtype = ctx.lower()
+    size = DTYPE_BYTES[dtype]
+    c, sizes = shape[0], shape[1:]
+    outs = _apply(a, shape, "").output_shape[1:]
+    positions = 1
+    for o in outs:
+        positions *= o
+    window = 1
+    for k in a.kernel:
+        window *= k
+    first4 = batch * c * (sizes[0] if sizes else 1) * (sizes[1] if len(sizes) > 1 else 1)
+    native = (
+        dtype == "float32"
+        and a.groups == 1
+        and batch == 1
+        and not (a.kernel[-1] > 3 and len(a.kernel) > 1 and a.kernel[-2] > 3)
+        and first4 <= 20480
+    )
+    if native:
+        return batch * (c // a.groups) * window * positions * size
+    inp = batch * c * (sizes[0] if sizes else 1)
+    for n in sizes[1:]:
+        inp *= n
+    weight = a.out * (c // a.groups) * window
+    reordered = (inp if c > FEW_CHANNELS else 0) + weight
+    total = max(reordered, batch * a.out * positions) * size
+    if dtype != "float32" and window == 1:
+        # low-precision 1×1 convolutions accumulate one sample's output in float32 per
+        # thread (output channels padded to oneDNN's block of 16)
+        total += ctx.threads * -(-a.out // 16) * 16 * positions * 4
+    return total
+
+
 def _kind(rank: int) -> LayerKind[ConvArgs]:
     name, torch_name = f"conv{rank}d", f"Conv{rank}d"
     return LayerKind(
@@ -231,6 +309,8 @@ def _kind(rank: int) -> LayerKind[ConvArgs]:
         traits=Traits(weighted=True),
         window=window,
         rf_step=window_step(window),
+        saves=saves,
+        scratch=scratch,
     )
 
 

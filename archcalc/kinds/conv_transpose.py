@@ -38,6 +38,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    DTYPE_BYTES,
     RANK_SHAPES,
     ArgReader,
     Axes,
@@ -46,6 +47,8 @@ from archcalc.kinds.base import (
     LayerKind,
     Number,
     RFStep,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     SpatialStep,
@@ -222,6 +225,29 @@ def _from_torch(m: Any, rank: int) -> FromTorch | None:
     return FromTorch(args, (m.in_channels,))
 
 
+def saves(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input and its weight, in autocast's low precision when it runs (copies)."""
+    weights = shape[0] * (a.out // a.groups)
+    for k in a.kernel:
+        weights *= k
+    return Saved(ctx.lower(), input=ctx.lower(), weights=weights if ctx.autocast else 0)
+
+
+def scratch(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """oneDNN's reordered input and weight, or its blocked output, whichever is larger (see
+    conv.scratch), at the op's dtype."""
+    weight = shape[0] * (a.out // a.groups)
+    for k in a.kernel:
+        weight *= k
+    inp = batch * shape[0]
+    for n in shape[1:]:
+        inp *= n
+    out = batch
+    for n in _apply(a, shape, "").output_shape:
+        out *= n
+    return max(inp + weight, out) * DTYPE_BYTES[ctx.lower()]
+
+
 def _kind(rank: int) -> LayerKind[ConvTransposeArgs]:
     name, torch_name = f"conv_transpose{rank}d", f"ConvTranspose{rank}d"
     return LayerKind(
@@ -237,6 +263,8 @@ def _kind(rank: int) -> LayerKind[ConvTransposeArgs]:
         traits=Traits(weighted=True),
         window=no_window,
         rf_step=rf_step,
+        saves=saves,
+        scratch=scratch,
     )
 
 

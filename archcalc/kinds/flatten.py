@@ -15,6 +15,7 @@ from archcalc.kinds.base import (
     Traits,
     no_args,
     no_window,
+    saves_view,
 )
 
 if TYPE_CHECKING:
@@ -54,5 +55,6 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=rf_step,
+        saves=saves_view,
     )
 ]

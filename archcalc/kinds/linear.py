@@ -10,6 +10,8 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -64,6 +66,13 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
     return FromTorch(LinearArgs(m.out_features, m.bias is not None), (m.in_features,))
 
 
+def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input, for the weight's gradient, and its weight, for the input's (only when the
+    input needs one); under autocast both in low precision (copies)."""
+    copy = shape[0] * a.out if ctx.autocast and ctx.grad else 0
+    return Saved(ctx.lower(), input=ctx.lower(), weights=copy)
+
+
 KINDS = [
     LayerKind(
         name="linear",
@@ -79,5 +88,6 @@ KINDS = [
         # A flat input has no H and W: every unit already sees all of it.
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )
 ]
