@@ -83,6 +83,7 @@ class Footprint:
     training_phase: str
     at_peak: dict[str, int]
     inference_peak: int
+    unknown: tuple[str, ...] = ()  # layers without a memory rule, assumed to save their input
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +100,7 @@ class Footprint:
             "training_peak_phase": self.training_phase,
             "training_peak_parts": dict(self.at_peak),
             "inference_peak_bytes": self.inference_peak,
+            **({"unknown_layers": list(self.unknown)} if self.unknown else {}),
         }
 
 
@@ -141,6 +143,7 @@ class _Walk:
 
     def __init__(self) -> None:
         self.storages: list[_Storage] = []
+        self.unknown: list[str] = []  # paths of layers without a memory rule
 
     def new(self, per_sample: int, dtype: str, fixed: int = 0) -> int:
         self.storages.append(_Storage(per_sample, fixed, dtype))
@@ -245,11 +248,14 @@ def _layer(
     batch: int,
 ) -> _Step:
     kind = kinds.REGISTRY.get(op)
-    if kind is None or kind.saves is None:
-        raise ArchcalcError(f"no memory rule for `{op}` ({row.path})")
     training, autocast = ctx.training, ctx.autocast
-    rule: Saved = kind.saves(args, row.input_shape, ctx)
-    traits = kind.traits
+    if kind is None or kind.saves is None:
+        # a module archcalc has no kind for (summary --module): assumed to save its input
+        walk.unknown.append(row.path)
+        rule = Saved(ctx.dtype, input=ctx.dtype)
+    else:
+        rule = kind.saves(args, row.input_shape, ctx)
+    traits = kind.traits if kind is not None else None
     params = row.trainable_params
     grad = src.grad or params > 0
     view = rule.view or (not training and traits is not None and traits.pass_through)
@@ -261,14 +267,12 @@ def _layer(
         made.append(out.storage)
     saved: list[int] = []
     cast_grads: list[int] = []
-    temps: list[int] = []
     if rule.input is not None:
         if rule.input == src.dtype:
             saved.append(src.storage)
-        else:
-            copy = walk.new(src.elems, rule.input)
-            made.append(copy)
-            (saved if training else temps).append(copy)
+        else:  # autocast's copy; without grad it lives while the op runs
+            made.append(walk.new(src.elems, rule.input))
+            saved.append(made[-1])
             if src.grad:
                 cast_grads.append(src.elems)
     if rule.output:
@@ -276,7 +280,7 @@ def _layer(
     for own in rule.own:
         if training or own.inference:
             made.append(walk.new(own.per_sample, own.dtype, own.fixed))
-            (saved if training else temps).append(made[-1])
+            saved.append(made[-1])
     if rule.weights and training:
         made.append(walk.new(0, autocast or "float32", rule.weights))
         saved.append(made[-1])
@@ -293,7 +297,9 @@ def _layer(
         cast_grads=tuple(cast_grads),
         params=params,
         weight_copies=rule.weights,
-        scratch=kind.scratch(args, row.input_shape, ctx, batch) if kind.scratch else 0,
+        scratch=kind.scratch(args, row.input_shape, ctx, batch)
+        if kind is not None and kind.scratch is not None
+        else 0,
     )
 
 
@@ -301,7 +307,7 @@ def _layer(
 
 
 class _Live:
-    """Bytes live, storage by storage, and the most seen so far with what made it up."""
+    """Bytes live, storage by storage plus named extras, and the most seen with its parts."""
 
     def __init__(self, walk: _Walk, batch: int, base: dict[str, int]) -> None:
         self.walk = walk
@@ -309,26 +315,22 @@ class _Live:
         self.base = dict(base)
         self.live: dict[int, int] = {}
         self.extra: dict[str, int] = {}
+        self.saved: set[int] = set()
         self.peak = -1
         self.phase = ""
         self.parts: dict[str, int] = {}
-        self.saved: set[int] = set()
 
     def add(self, storage: int) -> None:
-        if storage not in self.live:
-            self.live[storage] = self.walk.storages[storage].bytes(self.batch)
+        self.live.setdefault(storage, self.walk.storages[storage].bytes(self.batch))
 
     def drop(self, storage: int) -> None:
         self.live.pop(storage, None)
 
-    def total(self) -> int:
-        return sum(self.base.values()) + sum(self.live.values()) + sum(self.extra.values())
-
     def check(self, phase: str) -> None:
-        total = self.total()
+        total = sum(self.base.values()) + sum(self.live.values()) + sum(self.extra.values())
         if total > self.peak:
-            self.peak, self.phase = total, phase
             saved = sum(b for s, b in self.live.items() if s in self.saved)
+            self.peak, self.phase = total, phase
             self.parts = {
                 **self.base,
                 "saved": saved,
@@ -350,6 +352,14 @@ def _last_reads(steps: list[_Step]) -> dict[int, int]:
     return last
 
 
+def _autocast(dtype: str) -> str | None:
+    return None if dtype == "float32" else dtype
+
+
+def _weights(analysis: Analysis) -> int:
+    return (analysis.totals.params + analysis.totals.buffers) * FLOAT32_BYTES
+
+
 def inference_peak(
     analysis: Analysis, batch: int = 1, dtype: str = "float32", threads: int = 1
 ) -> int:
@@ -358,32 +368,137 @@ def inference_peak(
 
 
 def _inference(analysis: Analysis, batch: int, dtype: str, threads: int) -> _Live:
-    autocast = None if dtype == "float32" else dtype
-    walk, steps = _walk(analysis, autocast, training=False, batch=batch, threads=threads)
+    walk, steps = _walk(analysis, _autocast(dtype), training=False, batch=batch, threads=threads)
     graph = analysis.graph
     assert graph is not None
-    weights = analysis.totals.params * FLOAT32_BYTES + analysis.totals.buffers * FLOAT32_BYTES
-    live = _Live(walk, batch, {"weights": weights, "input": walk.storages[0].bytes(batch)})
+    live = _Live(
+        walk, batch, {"weights": _weights(analysis), "input": walk.storages[0].bytes(batch)}
+    )
     keep = {steps[o - 1].out.storage for o in graph.outputs if o > 0}
     last = _last_reads(steps)
     copies = 0
     for i, step in enumerate(steps):
-        saved_rule = step.made[1:] if step.made and step.made[0] == step.out.storage else step.made
         for s in step.made:
             live.add(s)
-        live.extra["weight copies"] = copies + _bytes(step.weight_copies, dtype)
+        # autocast's cache keeps each weight's low-precision copy until the pass ends
+        copies += _bytes(step.weight_copies, dtype)
+        live.extra["weight copies"] = copies
         live.extra["workspace"] = step.scratch
         live.check("inference")
         live.extra["workspace"] = 0
-        # autocast's cache keeps each weight's low-precision copy until the pass ends
-        copies += _bytes(step.weight_copies, dtype)
-        for s in saved_rule:
+        for s in step.made:  # copies and padding live while the op runs
             if s != step.out.storage:
                 live.drop(s)
         for t in step.inputs:
             if last.get(t.storage) == i and t.storage not in keep and t.storage != 0:
                 live.drop(t.storage)
     return live
+
+
+def _training(
+    analysis: Analysis, batch: int, dtype: str, optimizer: str, threads: int
+) -> tuple[_Live, int, list[str]]:
+    """The step's walk: its live bytes at the peak, the saved total and the unknown layers."""
+    autocast = _autocast(dtype)
+    walk, steps = _walk(analysis, autocast, training=True, batch=batch, threads=threads)
+    graph = analysis.graph
+    assert graph is not None
+    shapes = _shapes(analysis)
+    trainable = analysis.totals.trainable_params * FLOAT32_BYTES
+    outputs = [steps[o - 1].out for o in graph.outputs if o > 0]
+    live = _Live(
+        walk,
+        batch,
+        {
+            "params": analysis.totals.params * FLOAT32_BYTES,
+            "buffers": analysis.totals.buffers * FLOAT32_BYTES,
+            "optimizer_state": OPTIMIZER_STATE[optimizer] * trainable,
+            "input": walk.storages[0].bytes(batch),
+            # cross-entropy's targets: one int64 class per sample and output position
+            "targets": sum(
+                _bytes(batch * prod(shapes[o][1:]), "int64") for o in graph.outputs if o > 0
+            ),
+        },
+    )
+    holders: dict[int, int] = {}  # storage → how many steps keep it for backward
+    for step in steps:
+        for s in set(step.saved):
+            holders[s] = holders.get(s, 0) + 1
+    live.saved = set(holders)
+    keep = {o.storage for o in outputs}
+    last = _last_reads(steps)
+    # forward: what no later step reads and no step saves is freed after its last reader
+    for i, step in enumerate(steps):
+        for s in step.made:
+            live.add(s)
+        live.extra["workspace"] = step.scratch
+        live.check("forward")
+        live.extra["workspace"] = 0
+        for s in (*step.made, *(t.storage for t in step.inputs)):
+            if last.get(s, -1) <= i and s not in holders and s not in keep and s != 0:
+                live.drop(s)
+    saved_total = sum(walk.storages[s].bytes(batch) for s in holders)
+    # the loss: cross-entropy over each output's channels, in float32 (autocast's list)
+    grads: dict[int, int] = {}  # a forward tensor's storage → its gradient's bytes
+    loss = 0
+    for o in outputs:
+        if o.grad:
+            loss += _bytes(o.elems * batch)  # log-softmax's output, saved
+            grads[o.storage] = _bytes(o.elems * batch, o.dtype)
+    for s in keep:
+        if s not in holders and s != 0:
+            live.drop(s)
+    live.extra["loss"] = loss
+    live.extra["gradients"] = 0
+    live.extra["activation gradients"] = sum(grads.values())
+    live.extra["workspace"] = loss  # nll's and log-softmax's gradients
+    live.check("backward")
+    live.extra["loss"] = live.extra["workspace"] = 0
+    # backward, layer by layer in reverse: its input's gradient and its weights' are made,
+    # then its saved tensors and its output's gradient are released
+    low = autocast or "float32"
+    gradients = 0
+    for step in reversed(steps):
+        g = grads.pop(step.out.storage, None)
+        if g is None:
+            continue  # no gradient reaches it
+        made: list[tuple[int, int]] = []
+        for t in step.inputs:
+            if t.grad:
+                made.append((t.storage, 0 if step.alias else _bytes(t.elems * batch, t.dtype)))
+        cast = sum(_bytes(e * batch, low) for e in step.cast_grads)
+        gradients += _bytes(step.params)
+        live.extra["gradients"] = gradients
+        live.extra["activation gradients"] = sum(grads.values()) + g
+        live.extra["workspace"] = sum(n for _, n in made) + cast + _bytes(step.weight_copies, low)
+        live.check("backward")
+        live.extra["workspace"] = 0
+        for s in set(step.saved):
+            holders[s] -= 1
+            if holders[s] == 0:
+                live.drop(s)
+        for s, n in made:
+            # a second gradient for the same tensor is added into the first
+            grads[s] = grads.get(s, 0) or n or g
+        live.extra["activation gradients"] = sum(grads.values())
+    # the optimizer step: every gradient, and the update's temporaries
+    largest = max((r.trainable_params for r in analysis.rows), default=0)
+    live.extra["activation gradients"] = 0
+    live.extra["gradients"] = trainable
+    live.extra["workspace"] = _STEP_TEMPORARIES[optimizer] * _bytes(largest)
+    live.check("step")
+    return live, saved_total, walk.unknown
+
+
+def training_peak(
+    analysis: Analysis,
+    batch: int = 1,
+    dtype: str = "float32",
+    optimizer: str = "adam",
+    threads: int = 1,
+) -> int:
+    """The most bytes live in one steady-state training step (see the module doc)."""
+    return _training(analysis, batch, dtype, optimizer, threads)[0].peak
 
 
 def footprint(
@@ -395,126 +510,94 @@ def footprint(
 ) -> Footprint:
     """The memory of ``analysis`` at ``batch``: see :class:`Footprint` and the module doc.
     ``threads``: the CPU threads torch runs on, for the kernels that keep scratch per thread."""
-    autocast = None if dtype == "float32" else dtype
-    walk, steps = _walk(analysis, autocast, training=True, batch=batch, threads=threads)
-    graph = analysis.graph
-    assert graph is not None
-    totals = analysis.totals
-    params = totals.params * FLOAT32_BYTES
-    trainable = totals.trainable_params * FLOAT32_BYTES
-    buffers = totals.buffers * FLOAT32_BYTES
-    state = OPTIMIZER_STATE[optimizer] * trainable
-    inp = walk.storages[0].bytes(batch)
-    outputs = [steps[o - 1].out if o > 0 else None for o in graph.outputs]
-    live = _Live(
-        walk,
-        batch,
-        {"params": params, "buffers": buffers, "optimizer_state": state, "input": inp},
-    )
-    # targets: one int64 class index per sample and output position
-    live.base["targets"] = sum(
-        _bytes(batch * (t.elems // max(1, _channels(analysis, o))), "int64")
-        for t, o in zip(outputs, graph.outputs, strict=True)
-        if t is not None
-    )
-    holders: dict[int, int] = {}  # storage → how many steps keep it for backward
-    for step in steps:
-        for s in set(step.saved):
-            holders[s] = holders.get(s, 0) + 1
-    live.saved = set(holders)
-    keep = {t.storage for t in outputs if t is not None}
-    last = _last_reads(steps)
-    for i, step in enumerate(steps):
-        for s in step.made:
-            live.add(s)
-        live.extra["workspace"] = step.scratch
-        live.check("forward")
-        live.extra["workspace"] = 0
-        for s in step.made:
-            if s not in holders and s not in keep and last.get(s, -1) <= i:
-                live.drop(s)
-        for t in step.inputs:
-            s = t.storage
-            if last.get(s) == i and s not in holders and s not in keep and s != 0:
-                live.drop(s)
-    saved_total = sum(walk.storages[s].bytes(batch) for s in holders)
-    # the loss: cross-entropy over each output's channels, in float32 (autocast's list)
-    grads: dict[int, int] = {}  # storage of a forward tensor → its gradient's bytes
-    loss = 0
-    for o in outputs:
-        if o is None or not o.grad:
-            continue
-        loss += _bytes(o.elems * batch)  # log-softmax's output, saved
-        grads[o.storage] = _bytes(o.elems * batch, o.dtype)
-    for s in keep:
-        if s not in holders and s != 0:
-            live.drop(s)
-    live.extra["loss"] = loss
-    live.extra["gradients"] = 0
-    live.extra["activation gradients"] = sum(grads.values())
-    live.extra["workspace"] = loss  # nll's and log-softmax's gradients, one at a time
-    live.check("backward")
-    live.extra["loss"] = live.extra["workspace"] = 0
-    gradients = 0
-    for step in reversed(steps):
-        g = grads.pop(step.out.storage, None)
-        if g is None:
-            continue  # no gradient reaches it
-        made = 0
-        new_grads: list[tuple[int, int]] = []
-        for t in step.inputs:
-            if not t.grad:
-                continue
-            n = 0 if step.alias else _bytes(t.elems * batch, t.dtype)
-            made += n
-            new_grads.append((t.storage, n))
-        cast = sum(_bytes(e * batch, autocast or "float32") for e in step.cast_grads)
-        cast += _bytes(step.weight_copies, autocast or "float32")
-        gradients += _bytes(step.params)
-        live.extra["gradients"] = gradients
-        live.extra["activation gradients"] = sum(grads.values()) + g
-        live.extra["workspace"] = made + cast
-        live.check("backward")
-        live.extra["workspace"] = 0
-        for s in set(step.saved):
-            holders[s] -= 1
-            if holders[s] == 0:
-                live.drop(s)
-        for s, n in new_grads:
-            # a second gradient for the same tensor is added into the first
-            grads[s] = grads.get(s, 0) or (n if n else g)
-        live.extra["activation gradients"] = sum(grads.values())
-    live.extra["activation gradients"] = 0
-    largest = max((r.trainable_params for r in analysis.rows), default=0)
-    live.extra["workspace"] = _STEP_TEMPORARIES[optimizer] * _bytes(largest)
-    live.extra["gradients"] = trainable
-    live.check("step")
+    live, saved, unknown = _training(analysis, batch, dtype, optimizer, threads)
+    base = live.base
     return Footprint(
         batch=batch,
         dtype=dtype,
         optimizer=optimizer,
-        params=params,
-        buffers=buffers,
-        gradients=trainable,
-        optimizer_state=state,
-        input=inp,
-        saved=saved_total,
+        params=base["params"],
+        buffers=base["buffers"],
+        gradients=analysis.totals.trainable_params * FLOAT32_BYTES,
+        optimizer_state=base["optimizer_state"],
+        input=base["input"],
+        saved=saved,
         training_peak=live.peak,
         training_phase=live.phase,
         at_peak={k: v for k, v in live.parts.items() if v},
         inference_peak=inference_peak(analysis, batch, dtype, threads),
+        unknown=tuple(unknown),
     )
-
-
-def _channels(analysis: Analysis, node: int) -> int:
-    shapes = _shapes(analysis)
-    shape = shapes[node]
-    return shape[0] if shape else 1
 
 
 def saved_bytes(analysis: Analysis, batch: int = 1, dtype: str = "float32") -> int:
     """What autograd keeps for backward after one training forward pass, each storage once."""
-    autocast = None if dtype == "float32" else dtype
-    walk, steps = _walk(analysis, autocast, training=True, batch=batch)
+    walk, steps = _walk(analysis, _autocast(dtype), training=True, batch=batch)
     storages = {s for step in steps for s in step.saved}
     return sum(walk.storages[s].bytes(batch) for s in storages)
+
+
+# -- fit ----------------------------------------------------------------------------------
+
+MAX_BATCH = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The largest batches that train and that infer within ``budget`` bytes (0: not even
+    one sample), and the footprint at each (at batch 1 when none fits)."""
+
+    budget: int
+    train_batch: int
+    infer_batch: int
+    train: Footprint
+    infer: Footprint
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget_bytes": self.budget,
+            "dtype": self.train.dtype,
+            "optimizer": self.train.optimizer,
+            "train_batch": self.train_batch,
+            "infer_batch": self.infer_batch,
+            "train": self.train.to_dict(),
+            "infer": self.infer.to_dict(),
+        }
+
+
+def largest_batch(peak: Any, budget: int) -> int:
+    """The largest batch whose ``peak(batch)`` is within ``budget`` (0 when batch 1 is not):
+    doubling, then bisecting, as the peak grows with the batch."""
+    if peak(1) > budget:
+        return 0
+    good, bad = 1, 2
+    while peak(bad) <= budget:
+        if bad >= MAX_BATCH:
+            return MAX_BATCH
+        good, bad = bad, min(2 * bad, MAX_BATCH)
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if peak(mid) <= budget:
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def fit(
+    analysis: Analysis,
+    budget: int,
+    dtype: str = "float32",
+    optimizer: str = "adam",
+    threads: int = 1,
+) -> Fit:
+    """How large a batch trains, and infers, within ``budget`` bytes (docs/memory.md)."""
+    train = largest_batch(lambda b: training_peak(analysis, b, dtype, optimizer, threads), budget)
+    infer = largest_batch(lambda b: inference_peak(analysis, b, dtype, threads), budget)
+    return Fit(
+        budget=budget,
+        train_batch=train,
+        infer_batch=infer,
+        train=footprint(analysis, max(train, 1), dtype, optimizer, threads),
+        infer=footprint(analysis, max(infer, 1), dtype, optimizer, threads),
+    )

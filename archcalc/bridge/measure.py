@@ -12,6 +12,10 @@
   Nothing is sampled: every allocation, a kernel's scratch included, is seen. Allocations
   made outside torch's allocator (a BLAS library's own buffers) are not, on any device.
 
+On a CUDA device (the module and batch on it) the peaks are
+``torch.cuda.max_memory_allocated`` over the same passes, the allocated bytes before them
+included; the caching allocator's reserved but unused memory is not counted.
+
 A training step is measured in its steady state: one step runs first (it creates the
 optimizer's state), then ``zero_grad(set_to_none=True)``, and the second step (forward,
 cross-entropy loss, backward, optimizer step) is profiled. Mixed precision is autocast
@@ -33,10 +37,10 @@ def _storage(t: torch.Tensor) -> int:
     return t.untyped_storage().data_ptr()
 
 
-def _autocast(dtype: str) -> AbstractContextManager[object]:
+def _autocast(dtype: str, device: str = "cpu") -> AbstractContextManager[object]:
     if dtype == "float32":
         return nullcontext()
-    return torch.autocast("cpu", dtype=DTYPES[dtype])
+    return torch.autocast(device, dtype=DTYPES[dtype])
 
 
 def _resident(module: nn.Module) -> set[int]:
@@ -56,7 +60,10 @@ def saved_bytes(module: nn.Module, x: torch.Tensor, dtype: str = "float32") -> i
         return t
 
     module.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), _autocast(dtype):
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        _autocast(dtype, x.device.type),
+    ):
         out = module(x)
     del out
     return sum(seen.values())
@@ -69,8 +76,15 @@ def _live_bytes(tensors: Iterator[torch.Tensor]) -> int:
     return sum(storages.values())
 
 
-def _peak(run: Callable[[], None], resident: int) -> int:
-    """``resident`` plus the highest running sum of the allocator's events while ``run`` runs."""
+def _peak(run: Callable[[], None], resident: int, device: str) -> int:
+    """``resident`` plus the highest running sum of the allocator's events while ``run`` runs
+    (on CUDA: the allocator's own peak, which counts what was allocated before)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated())
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -95,11 +109,11 @@ def inference_peak(module: nn.Module, x: torch.Tensor, dtype: str = "float32") -
     resident = _live_bytes(iter((*module.parameters(), *module.buffers(), x)))
 
     def run() -> None:
-        with torch.no_grad(), _autocast(dtype):
+        with torch.no_grad(), _autocast(dtype, x.device.type):
             out = module(x)
         del out
 
-    return _peak(run, resident)
+    return _peak(run, resident, x.device.type)
 
 
 def targets(out: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -138,11 +152,11 @@ def training_peak(
     with torch.no_grad():
         probe = module(x)
     outs = probe if isinstance(probe, tuple) else (probe,)
-    target = [targets(o) for o in outs]
+    target = [targets(o).to(x.device) for o in outs]
     del probe, outs
 
     def step() -> None:
-        with _autocast(dtype):
+        with _autocast(dtype, x.device.type):
             out = module(x)
             loss = loss_of(out, target)
         del out
@@ -154,4 +168,4 @@ def training_peak(
     opt.zero_grad(set_to_none=True)
     state = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
     resident = _live_bytes(iter((*module.parameters(), *module.buffers(), *state, x, *target)))
-    return _peak(step, resident)
+    return _peak(step, resident, x.device.type)

@@ -250,47 +250,52 @@ FEW_CHANNELS = 4
 
 
 def scratch(a: ConvArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
-    """What torch's CPU convolution allocates while it runs, as its allocator shows it.
+    """What torch's CPU convolution allocates while it runs, beyond its output, as its
+    allocator shows it.
 
     Small float32 convolutions (torch's heuristic: one sample, no groups, kernels of at most
     3 on an axis, at most 20,480 input values) take the native path, which unfolds the
     input into im2col columns: (C/groups)·∏kernel rows, one column per output position.
     The rest run on oneDNN, which reorders the input (unless it has few channels) and the
-    weight into its blocked layout and computes a blocked output before copying it into
-    torch's: the larger of input + weight and the output, at the op's dtype. In low
-    precision a 1×1 convolution also keeps a float32 accumulator per thread.
+    weight into its blocked layout, channels padded to a block of 16, computes a blocked
+    output and then copies it into torch's. In low precision a 1×1 convolution also keeps
+    a float32 accumulator of one sample's output per thread.
     """
     dtype = ctx.lower()
     size = DTYPE_BYTES[dtype]
     c, sizes = shape[0], shape[1:]
-    outs = _apply(a, shape, "").output_shape[1:]
-    positions = 1
-    for o in outs:
-        positions *= o
-    window = 1
-    for k in a.kernel:
-        window *= k
-    first4 = batch * c * (sizes[0] if sizes else 1) * (sizes[1] if len(sizes) > 1 else 1)
+    positions = prod_of(_apply(a, shape, "").output_shape[1:])
+    window = prod_of(a.kernel)
+    first4 = batch * c * prod_of(sizes[:2])
     native = (
         dtype == "float32"
         and a.groups == 1
         and batch == 1
-        and not (a.kernel[-1] > 3 and len(a.kernel) > 1 and a.kernel[-2] > 3)
+        and not (len(a.kernel) > 1 and a.kernel[-1] > 3 and a.kernel[-2] > 3)
         and first4 <= 20480
     )
     if native:
         return batch * (c // a.groups) * window * positions * size
-    inp = batch * c * (sizes[0] if sizes else 1)
-    for n in sizes[1:]:
-        inp *= n
-    weight = a.out * (c // a.groups) * window
-    reordered = (inp if c > FEW_CHANNELS else 0) + weight
-    total = max(reordered, batch * a.out * positions) * size
+    reordered = batch * block16(c) * prod_of(sizes) if c > FEW_CHANNELS else 0
+    reordered += a.out * (c // a.groups) * window
+    blocked = batch * block16(a.out) * positions
+    out = batch * a.out * positions
+    total = max(reordered + blocked - out, blocked) * size
     if dtype != "float32" and window == 1:
-        # low-precision 1×1 convolutions accumulate one sample's output in float32 per
-        # thread (output channels padded to oneDNN's block of 16)
-        total += ctx.threads * -(-a.out // 16) * 16 * positions * 4
+        total += ctx.threads * block16(a.out) * positions * 4
     return total
+
+
+def block16(channels: int) -> int:
+    """Channels padded to oneDNN's block of 16."""
+    return -(-channels // 16) * 16
+
+
+def prod_of(values: tuple[int, ...]) -> int:
+    n = 1
+    for v in values:
+        n *= v
+    return n
 
 
 def _kind(rank: int) -> LayerKind[ConvArgs]:

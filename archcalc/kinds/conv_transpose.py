@@ -234,18 +234,16 @@ def saves(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext) -> Saved:
 
 
 def scratch(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
-    """oneDNN's reordered input and weight, or its blocked output, whichever is larger (see
-    conv.scratch), at the op's dtype."""
-    weight = shape[0] * (a.out // a.groups)
-    for k in a.kernel:
-        weight *= k
-    inp = batch * shape[0]
-    for n in shape[1:]:
-        inp *= n
-    out = batch
-    for n in _apply(a, shape, "").output_shape:
-        out *= n
-    return max(inp + weight, out) * DTYPE_BYTES[ctx.lower()]
+    """oneDNN's reordered input and weight beside its blocked output, as for a convolution
+    (conv.scratch), at the op's dtype."""
+    from archcalc.kinds.conv import block16, prod_of
+
+    weight = shape[0] * (a.out // a.groups) * prod_of(a.kernel)
+    positions = prod_of(_apply(a, shape, "").output_shape[1:])
+    reordered = batch * block16(shape[0]) * prod_of(shape[1:]) + weight
+    blocked = batch * block16(a.out) * positions
+    out = batch * a.out * positions
+    return max(reordered + blocked - out, blocked) * DTYPE_BYTES[ctx.lower()]
 
 
 def _kind(rank: int) -> LayerKind[ConvTransposeArgs]:
