@@ -20,13 +20,16 @@ Pure Python: no torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from math import prod
 from typing import Any, NamedTuple
 
 from archcalc import kinds
 from archcalc.analysis.result import FLOAT32_BYTES, Analysis
 from archcalc.errors import ArchcalcError
+from archcalc.gcpause import paused_gc
 from archcalc.kinds.base import DTYPE_BYTES, SaveContext, Saved, Shape
 
 # --dtype: float32, or mixed precision (autocast to the low dtype, float32 parameters).
@@ -135,7 +138,8 @@ class _Step(NamedTuple):
     cast_grads: tuple[int, ...]  # per-sample elements of low-precision gradients it casts back
     params: int  # trainable parameters: float32 gradients
     weight_copies: int  # autocast copies of its weights: their low-precision gradients
-    scratch: int  # bytes its kernel allocates and frees while it runs (forward)
+    # bytes its kernel allocates and frees while it runs (forward), for a batch size
+    scratch: Callable[[int], int] | None
 
 
 class _Walk:
@@ -148,6 +152,9 @@ class _Walk:
     def new(self, per_sample: int, dtype: str, fixed: int = 0) -> int:
         self.storages.append(_Storage(per_sample, fixed, dtype))
         return len(self.storages) - 1
+
+
+_Walked = tuple[_Walk, list[_Step]]
 
 
 def _shapes(analysis: Analysis) -> list[Shape]:
@@ -176,7 +183,7 @@ def _promote(dtypes: list[str]) -> str:
 
 
 def _walk(
-    analysis: Analysis, autocast: str | None, training: bool, batch: int, threads: int = 1
+    analysis: Analysis, autocast: str | None, training: bool, threads: int = 1
 ) -> tuple[_Walk, list[_Step]]:
     graph = analysis.graph
     if graph is None:
@@ -195,7 +202,7 @@ def _walk(
         else:
             row = rows[node.id]
             ctx = SaveContext(ins[0].dtype, autocast, ins[0].grad, training, threads)
-            step = _layer(walk, node.id, node.op, node.args, row, ins[0], elems, ctx, batch)
+            step = _layer(walk, node.id, node.op, node.args, row, ins[0], elems, ctx)
         tensors.append(step.out)
         steps.append(step)
     return walk, steps
@@ -232,7 +239,7 @@ def _merge(
         cast_grads=(),
         params=0,
         weight_copies=0,
-        scratch=0,
+        scratch=None,
     )
 
 
@@ -245,7 +252,6 @@ def _layer(
     src: _Tensor,
     elems: int,
     ctx: SaveContext,
-    batch: int,
 ) -> _Step:
     kind = kinds.REGISTRY.get(op)
     training, autocast = ctx.training, ctx.autocast
@@ -297,9 +303,9 @@ def _layer(
         cast_grads=tuple(cast_grads),
         params=params,
         weight_copies=rule.weights,
-        scratch=kind.scratch(args, row.input_shape, ctx, batch)
+        scratch=partial(kind.scratch, args, row.input_shape, row.output_shape, ctx)
         if kind is not None and kind.scratch is not None
-        else 0,
+        else None,
     )
 
 
@@ -307,13 +313,20 @@ def _layer(
 
 
 class _Live:
-    """Bytes live, storage by storage plus named extras, and the most seen with its parts."""
+    """Bytes live, storage by storage plus named extras, and the most seen with its parts.
+
+    Running totals, not sums over what is live: a 10,000-layer training walk keeps
+    10,000 saved tensors live, and summing them at every step would be quadratic.
+    """
 
     def __init__(self, walk: _Walk, batch: int, base: dict[str, int]) -> None:
         self.walk = walk
         self.batch = batch
         self.base = dict(base)
+        self.base_total = sum(base.values())
         self.live: dict[int, int] = {}
+        self.live_total = 0
+        self.saved_total = 0  # of the live storages that are in ``saved``
         self.extra: dict[str, int] = {}
         self.saved: set[int] = set()
         self.peak = -1
@@ -321,20 +334,28 @@ class _Live:
         self.parts: dict[str, int] = {}
 
     def add(self, storage: int) -> None:
-        self.live.setdefault(storage, self.walk.storages[storage].bytes(self.batch))
+        if storage not in self.live:
+            n = self.walk.storages[storage].bytes(self.batch)
+            self.live[storage] = n
+            self.live_total += n
+            if storage in self.saved:
+                self.saved_total += n
 
     def drop(self, storage: int) -> None:
-        self.live.pop(storage, None)
+        n = self.live.pop(storage, None)
+        if n is not None:
+            self.live_total -= n
+            if storage in self.saved:
+                self.saved_total -= n
 
     def check(self, phase: str) -> None:
-        total = sum(self.base.values()) + sum(self.live.values()) + sum(self.extra.values())
+        total = self.base_total + self.live_total + sum(self.extra.values())
         if total > self.peak:
-            saved = sum(b for s, b in self.live.items() if s in self.saved)
             self.peak, self.phase = total, phase
             self.parts = {
                 **self.base,
-                "saved": saved,
-                "activations": sum(self.live.values()) - saved,
+                "saved": self.saved_total,
+                "activations": self.live_total - self.saved_total,
                 **self.extra,
             }
 
@@ -364,11 +385,14 @@ def inference_peak(
     analysis: Analysis, batch: int = 1, dtype: str = "float32", threads: int = 1
 ) -> int:
     """The most bytes live in one eval-mode forward pass without grad (see the module doc)."""
-    return _inference(analysis, batch, dtype, threads).peak
+    with paused_gc():  # tens of thousands of small records, none in a cycle
+        return _inference(analysis, batch, dtype, threads).peak
 
 
-def _inference(analysis: Analysis, batch: int, dtype: str, threads: int) -> _Live:
-    walk, steps = _walk(analysis, _autocast(dtype), training=False, batch=batch, threads=threads)
+def _inference(
+    analysis: Analysis, batch: int, dtype: str, threads: int, walked: _Walked | None = None
+) -> _Live:
+    walk, steps = walked or _walk(analysis, _autocast(dtype), training=False, threads=threads)
     graph = analysis.graph
     assert graph is not None
     live = _Live(
@@ -383,7 +407,7 @@ def _inference(analysis: Analysis, batch: int, dtype: str, threads: int) -> _Liv
         # autocast's cache keeps each weight's low-precision copy until the pass ends
         copies += _bytes(step.weight_copies, dtype)
         live.extra["weight copies"] = copies
-        live.extra["workspace"] = step.scratch
+        live.extra["workspace"] = step.scratch(batch) if step.scratch else 0
         live.check("inference")
         live.extra["workspace"] = 0
         for s in step.made:  # copies and padding live while the op runs
@@ -396,11 +420,16 @@ def _inference(analysis: Analysis, batch: int, dtype: str, threads: int) -> _Liv
 
 
 def _training(
-    analysis: Analysis, batch: int, dtype: str, optimizer: str, threads: int
+    analysis: Analysis,
+    batch: int,
+    dtype: str,
+    optimizer: str,
+    threads: int,
+    walked: _Walked | None = None,
 ) -> tuple[_Live, int, list[str]]:
     """The step's walk: its live bytes at the peak, the saved total and the unknown layers."""
     autocast = _autocast(dtype)
-    walk, steps = _walk(analysis, autocast, training=True, batch=batch, threads=threads)
+    walk, steps = walked or _walk(analysis, autocast, training=True, threads=threads)
     graph = analysis.graph
     assert graph is not None
     shapes = _shapes(analysis)
@@ -431,7 +460,7 @@ def _training(
     for i, step in enumerate(steps):
         for s in step.made:
             live.add(s)
-        live.extra["workspace"] = step.scratch
+        live.extra["workspace"] = step.scratch(batch) if step.scratch else 0
         live.check("forward")
         live.extra["workspace"] = 0
         for s in (*step.made, *(t.storage for t in step.inputs)):
@@ -498,7 +527,8 @@ def training_peak(
     threads: int = 1,
 ) -> int:
     """The most bytes live in one steady-state training step (see the module doc)."""
-    return _training(analysis, batch, dtype, optimizer, threads)[0].peak
+    with paused_gc():
+        return _training(analysis, batch, dtype, optimizer, threads)[0].peak
 
 
 def footprint(
@@ -510,7 +540,8 @@ def footprint(
 ) -> Footprint:
     """The memory of ``analysis`` at ``batch``: see :class:`Footprint` and the module doc.
     ``threads``: the CPU threads torch runs on, for the kernels that keep scratch per thread."""
-    live, saved, unknown = _training(analysis, batch, dtype, optimizer, threads)
+    with paused_gc():
+        live, saved, unknown = _training(analysis, batch, dtype, optimizer, threads)
     base = live.base
     return Footprint(
         batch=batch,
@@ -532,7 +563,8 @@ def footprint(
 
 def saved_bytes(analysis: Analysis, batch: int = 1, dtype: str = "float32") -> int:
     """What autograd keeps for backward after one training forward pass, each storage once."""
-    walk, steps = _walk(analysis, _autocast(dtype), training=True, batch=batch)
+    with paused_gc():
+        walk, steps = _walk(analysis, _autocast(dtype), training=True)
     storages = {s for step in steps for s in step.saved}
     return sum(walk.storages[s].bytes(batch) for s in storages)
 
@@ -592,8 +624,17 @@ def fit(
     threads: int = 1,
 ) -> Fit:
     """How large a batch trains, and infers, within ``budget`` bytes (docs/memory.md)."""
-    train = largest_batch(lambda b: training_peak(analysis, b, dtype, optimizer, threads), budget)
-    infer = largest_batch(lambda b: inference_peak(analysis, b, dtype, threads), budget)
+    autocast = _autocast(dtype)
+    with paused_gc():
+        # the walks do not depend on the batch: made once, replayed at every batch tried
+        walked = _walk(analysis, autocast, training=True, threads=threads)
+        train = largest_batch(
+            lambda b: _training(analysis, b, dtype, optimizer, threads, walked)[0].peak, budget
+        )
+        walked = _walk(analysis, autocast, training=False, threads=threads)
+        infer = largest_batch(
+            lambda b: _inference(analysis, b, dtype, threads, walked).peak, budget
+        )
     return Fit(
         budget=budget,
         train_batch=train,

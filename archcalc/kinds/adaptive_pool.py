@@ -171,7 +171,7 @@ def _global_kind(word: str, cls: str) -> LayerKind[GlobalPoolArgs]:
         window=no_window,
         rf_step=global_step,
         saves=lambda a, s, ctx: _saves((1,) * (len(s) - 1), s, ctx, word == "Max"),
-        scratch=(lambda a, s, ctx, n: _scratch((1,) * (len(s) - 1), s, ctx, n))
+        scratch=(lambda a, s, out, ctx, n: _scratch((1,) * (len(s) - 1), s, ctx, n))
         if word == "Max"
         else None,
     )
@@ -194,7 +194,9 @@ def _adaptive_kind(word: str, rank: int) -> LayerKind[AdaptiveArgs]:
         window=_adaptive_window,
         rf_step=_adaptive_step,
         saves=lambda a, s, ctx: _saves(a.output, s, ctx, word == "Max"),
-        scratch=(lambda a, s, ctx, n: _scratch(a.output, s, ctx, n)) if word == "Max" else None,
+        scratch=(lambda a, s, out, ctx, n: _scratch(a.output, s, ctx, n))
+        if word == "Max"
+        else None,
     )
 
 

@@ -333,9 +333,10 @@ class LayerKind(Generic[A]):
     # on CPU; tests/kinds/test_saved.py measures it against torch for every kind.
     saves: Callable[[A, Shape, SaveContext], Saved] | None = None
     # Bytes the op allocates for itself while it runs, beyond its output and what it saves,
-    # at a batch size: the CPU kernels' scratch (oneDNN's reordered copies, im2col columns).
-    # None: nothing worth counting. Measured with torch's CPU allocator (docs/memory.md).
-    scratch: Callable[[A, Shape, SaveContext, int], int] | None = None
+    # given its input and output shapes and the batch size: the CPU kernels' scratch
+    # (oneDNN's reordered copies, im2col columns). None: nothing worth counting. Measured
+    # with torch's CPU allocator (docs/memory.md).
+    scratch: Callable[[A, Shape, Shape, SaveContext, int], int] | None = None
 
     def missing(self) -> list[str]:
         """What this kind does not declare yet, by field name (empty when complete)."""

@@ -29,6 +29,7 @@ from archcalc.kinds.base import (
     Window,
     effective,
     fmt_shape,
+    is_per_side,
     padding_text,
     pair_text,
     require_spatial,
@@ -228,6 +229,8 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
     for k in a.kernel:
         weights *= k
     copy = weights if ctx.autocast else 0
+    if isinstance(a.padding, tuple) and not is_per_side(a.padding):
+        return Saved(dtype, input=dtype, weights=copy)  # torch pads it as it convolves
     pads = a.pads(shape[1:])
     if a.torch_padding(shape[1:]) is None:
         extra = [p0 + p1 for p0, p1 in pads]  # archcalc's PaddedConvNd pads it all first
@@ -249,7 +252,7 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
 FEW_CHANNELS = 4
 
 
-def scratch(a: ConvArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+def scratch(a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
     """What torch's CPU convolution allocates while it runs, beyond its output, as its
     allocator shows it.
 
@@ -264,7 +267,7 @@ def scratch(a: ConvArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
     dtype = ctx.lower()
     size = DTYPE_BYTES[dtype]
     c, sizes = shape[0], shape[1:]
-    positions = prod_of(_apply(a, shape, "").output_shape[1:])
+    positions = prod_of(out_shape[1:])
     window = prod_of(a.kernel)
     first4 = batch * c * prod_of(sizes[:2])
     native = (
@@ -280,10 +283,10 @@ def scratch(a: ConvArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
     reordered += a.out * (c // a.groups) * window
     blocked = batch * block16(a.out) * positions
     out = batch * a.out * positions
-    total = max(reordered + blocked - out, blocked) * size
+    first = (reordered + blocked) * size  # while it computes, before torch's output exists
     if dtype != "float32" and window == 1:
-        total += ctx.threads * block16(a.out) * positions * 4
-    return total
+        first += ctx.threads * block16(a.out) * positions * 4
+    return max(first - out * size, blocked * size)
 
 
 def block16(channels: int) -> int:

@@ -233,13 +233,15 @@ def saves(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext) -> Saved:
     return Saved(ctx.lower(), input=ctx.lower(), weights=weights if ctx.autocast else 0)
 
 
-def scratch(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+def scratch(
+    a: ConvTransposeArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int
+) -> int:
     """oneDNN's reordered input and weight beside its blocked output, as for a convolution
     (conv.scratch), at the op's dtype."""
     from archcalc.kinds.conv import block16, prod_of
 
     weight = shape[0] * (a.out // a.groups) * prod_of(a.kernel)
-    positions = prod_of(_apply(a, shape, "").output_shape[1:])
+    positions = prod_of(out_shape[1:])
     reordered = batch * block16(shape[0]) * prod_of(shape[1:]) + weight
     blocked = batch * block16(a.out) * positions
     out = batch * a.out * positions

@@ -73,7 +73,7 @@ def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
     return Saved(ctx.lower(), input=ctx.lower(), weights=copy)
 
 
-def scratch(a: LinearArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+def scratch(a: LinearArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
     """Under autocast on CPU, oneDNN's matrix multiply keeps a blocking buffer on every thread
     it runs (one per sample at most): a panel of up to 512 (1,024 past 1,024 inputs) input
     rows of 128 bytes each, and about 3 KiB more (measured from 84×10 to 9216×4096)."""

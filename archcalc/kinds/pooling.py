@@ -276,12 +276,12 @@ def saves(a: PoolArgs, shape: Shape, ctx: SaveContext, is_max: bool) -> Saved:
     return Saved(dtype, own=tuple(own))
 
 
-def scratch(a: PoolArgs, shape: Shape, ctx: SaveContext, batch: int) -> int:
+def scratch(a: PoolArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
     """Without grad, torch's CPU max pooling over two or three axes still computes the int64
     index of every output (and drops it); over one axis it does not."""
     if ctx.training or a.rank == 1:
         return 0
-    return batch * _count(_apply(a, shape, "").output_shape) * 8
+    return batch * _count(out_shape) * 8
 
 
 def _count(shape: Shape) -> int:

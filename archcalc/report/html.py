@@ -112,6 +112,7 @@ def _page(analysis: Analysis, findings: Sequence[Finding] | None, source: str | 
         _header(analysis, source),
         "<main>",
         _SECTIONS,
+        _memory(analysis),
         _findings(findings, analysis.notes),
         _layer_table(analysis),
         "</main>",
@@ -652,6 +653,7 @@ def _header(analysis: Analysis, source: str | None) -> str:
         ),
         ("Activations", binary_size(memory.activations), "every layer's output"),
         ("Weights", binary_size(memory.params + memory.buffers), "parameters + buffers"),
+        ("Training peak", binary_size(memory.training), "one step with Adam"),
         ("Layers", count(len(analysis.rows)), "leaf layers"),
     ]
     final = analysis.final
@@ -683,6 +685,64 @@ def _header(analysis: Analysis, source: str | None) -> str:
     return (
         f'<header><p class="brand">archcalc report</p><h1>{_e(analysis.name)}</h1>'
         f'<p class="subtitle">{_e(sub)}</p><dl class="stats">{card_html}</dl></header>'
+    )
+
+
+# The memory bar's colours, by part (the order of render/memory_fit.PARTS).
+_MEMORY_COLOURS = (
+    "#4e79a7",
+    "#a0cbe8",
+    "#f28e2b",
+    "#ffbe7d",
+    "#59a14f",
+    "#8cd17d",
+    "#e15759",
+    "#ff9d9a",
+    "#b07aa1",
+    "#d4a6c8",
+    "#9d7660",
+    "#bab0ac",
+)
+
+
+def _memory(analysis: Analysis) -> str:
+    """A bar of what the training peak is made of (batch 1, float32, Adam), with its legend."""
+    from archcalc.render.memory_fit import PARTS, phase_text
+
+    f = estimate(analysis, 1).footprint
+    parts = [
+        (label, f.at_peak[key], colour)
+        for (key, label), colour in zip(PARTS, _MEMORY_COLOURS, strict=True)
+        if f.at_peak.get(key)
+    ]
+    total = sum(n for _, n, _ in parts) or 1
+    x = 0.0
+    rects = []
+    items = []
+    for label, n, colour in parts:
+        width = 1000 * n / total
+        text = f"{label} {binary_size(n)}"
+        rects.append(
+            f'<rect x="{x:.2f}" y="0" width="{width:.2f}" height="24" fill="{colour}">'
+            f"<title>{_e(text)}</title></rect>"
+        )
+        items.append(
+            f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+            f'fill="{colour}"/></svg> {_e(text)}</li>'
+        )
+        x += width
+    summary = (
+        f"training peak {binary_size(f.training_peak)} {phase_text(f.training_phase)} · "
+        f"saved for backward {binary_size(f.saved)} · inference peak "
+        f"{binary_size(f.inference_peak)} (docs/memory.md)"
+    )
+    return (
+        '<section id="memory" class="card"><h2>Memory <span class="hint">one training step at '
+        "batch 1, float32, Adam: what is live at its peak</span></h2>"
+        f'<svg class="memory-bar" viewBox="0 0 1000 24" preserveAspectRatio="none" role="img" '
+        f'aria-label="{_e(summary)}">{"".join(rects)}</svg>'
+        f'<ul class="memory-legend">{"".join(items)}</ul>'
+        f'<p class="muted">{_e(summary)}</p></section>'
     )
 
 
