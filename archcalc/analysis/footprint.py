@@ -124,6 +124,7 @@ class _Tensor(NamedTuple):
     dtype: str
     grad: bool
     elems: int  # per sample
+    strided: bool = False  # a slice or a permuted view (Saved.strided)
 
 
 class _Step(NamedTuple):
@@ -201,7 +202,8 @@ def _walk(
             step = _merge(walk, node.id, node.op, ins, elems, training)
         else:
             row = rows[node.id]
-            ctx = SaveContext(ins[0].dtype, autocast, ins[0].grad, training, threads)
+            src = ins[0]
+            ctx = SaveContext(src.dtype, autocast, src.grad, training, threads, not src.strided)
             step = _layer(walk, node.id, node.op, node.args, row, ins[0], elems, ctx)
         tensors.append(step.out)
         steps.append(step)
@@ -267,9 +269,10 @@ def _layer(
     view = rule.view or (not training and traits is not None and traits.pass_through)
     made: list[int] = []
     if view:
-        out = src._replace(dtype=rule.dtype, grad=grad, elems=elems)
+        strided = rule.strided or src.strided
+        out = src._replace(dtype=rule.dtype, grad=grad, elems=elems, strided=strided)
     else:
-        out = _Tensor(walk.new(elems, rule.dtype), rule.dtype, grad, elems)
+        out = _Tensor(walk.new(elems, rule.dtype), rule.dtype, grad, elems, rule.strided)
         made.append(out.storage)
     saved: list[int] = []
     cast_grads: list[int] = []

@@ -108,6 +108,7 @@ class SaveContext(NamedTuple):
     grad: bool  # whether the incoming tensor requires grad
     training: bool = True  # a training step (False: an eval-mode pass without grad)
     threads: int = 1  # CPU threads: some kernels keep scratch per thread
+    contiguous: bool = True  # False: the input is a slice or a permuted view (see Saved.strided)
 
     def lower(self) -> str:
         """The dtype of an op autocast runs in low precision (convolutions, linear, prelu)."""
@@ -137,7 +138,9 @@ class Saved(NamedTuple):
     is not saved; a dtype other than the incoming tensor's is autocast's copy, a tensor of
     its own. ``output``: whether it saves its output. ``view``: the output shares the
     input's storage (flatten, a chunk). ``own``: tensors of its own. ``weights``: parameter
-    elements saved as autocast's low-precision copies.
+    elements saved as autocast's low-precision copies. ``strided``: the output is not laid
+    out contiguously (a slice of channels or positions, channels moved last and back), so a
+    layer that needs contiguous memory copies it first (for a batch of more than one sample).
     """
 
     dtype: str
@@ -146,6 +149,7 @@ class Saved(NamedTuple):
     view: bool = False
     own: tuple[Own, ...] = ()
     weights: int = 0
+    strided: bool = False
 
 
 def saves_input(args: object, shape: Shape, ctx: SaveContext) -> Saved:

@@ -19,6 +19,8 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -27,7 +29,6 @@ from archcalc.kinds.base import (
     no_window,
     require_maps,
     saves_nothing,
-    saves_view,
 )
 from archcalc.kinds.norms import channels_of, divisor_below
 
@@ -175,6 +176,12 @@ def _split_from(m: Any, shape: Shape) -> FromTorch | None:
 
 _TRAITS = Traits()
 
+
+def _slice(partial: bool, ctx: SaveContext) -> Saved:
+    """A piece of the channels is a view of its input; less than all of them, a strided one."""
+    return Saved(ctx.dtype, view=True, strided=partial or not ctx.contiguous)
+
+
 KINDS = [
     LayerKind(
         name="channel_shuffle",
@@ -205,7 +212,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
-        saves=saves_view,
+        saves=lambda a, s, ctx: _slice(a.chunks > 1 and s[0] > 1, ctx),
     ),
     LayerKind(
         name="split",
@@ -220,6 +227,6 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
-        saves=saves_view,
+        saves=lambda a, s, ctx: _slice(len(a.sizes) > 1, ctx),
     ),
 ]

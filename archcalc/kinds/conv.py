@@ -233,14 +233,13 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
         return Saved(dtype, input=dtype, weights=copy)  # torch pads it as it convolves
     pads = a.pads(shape[1:])
     if a.torch_padding(shape[1:]) is None:
-        extra = [p0 + p1 for p0, p1 in pads]  # archcalc's PaddedConvNd pads it all first
-    elif a.padding == "same":
+        # archcalc's PaddedConvNd pads it all first: a copy even where the padding is 0
+        extra = [p0 + p1 for p0, p1 in pads]
+    else:
         # torch's own `same` pads an uneven split (an even kernel) by the odd pixel first
         extra = [p1 - p0 for p0, p1 in pads]
-    else:
-        extra = []
-    if not any(extra):
-        return Saved(dtype, input=dtype, weights=copy)
+        if not any(extra):
+            return Saved(dtype, input=dtype, weights=copy)
     padded = shape[0]
     for n, e in zip(shape[1:], extra, strict=True):
         padded *= n + e

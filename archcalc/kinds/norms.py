@@ -209,8 +209,13 @@ def _instance_saves(a: InstanceNormArgs, shape: Shape, ctx: SaveContext) -> Save
     per sample and channel, and the weight and running statistics repeated N times (the
     statistics cast to a low-precision input's dtype unless a weight is given)."""
     copies = 2 + a.affine + 2 * a.track_running_stats
-    dtype = _stats(a.affine, ctx)
-    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(copies * shape[0], dtype=dtype),))
+    stats = Own(copies * shape[0], dtype=_stats(a.affine, ctx))
+    if not ctx.contiguous:  # reshaped to (1, N·C, …), a strided input is copied first
+        positions = 1
+        for n in shape:
+            positions *= n
+        return Saved(ctx.dtype, own=(Own(positions, dtype=ctx.dtype), stats))
+    return Saved(ctx.dtype, input=ctx.dtype, own=(stats,))
 
 
 def _instance_kind(rank: int) -> LayerKind[InstanceNormArgs]:
@@ -309,7 +314,9 @@ def _layer_saves(a: LayerNormArgs, shape: Shape, ctx: SaveContext) -> Saved:
     for n in shape[1:]:
         positions *= n
     dtype = _stats(a.elementwise_affine, ctx)
-    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(2 * positions, dtype=dtype),))
+    # a map's channels are moved last for the norm and back: the output is strided
+    moved = len(shape) > 1 and positions > 1 and shape[0] > 1
+    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(2 * positions, dtype=dtype),), strided=moved)
 
 
 KINDS = [
