@@ -22,7 +22,8 @@ from json.encoder import encode_basestring
 from typing import Any, cast
 
 from archcalc import kinds
-from archcalc.analysis.memory import binary_size, estimate
+from archcalc.analysis.footprint import Footprint
+from archcalc.analysis.memory import MemoryEstimate, binary_size, estimate
 from archcalc.analysis.receptive import ReceptiveField, axes_text, number_text
 from archcalc.analysis.result import Analysis, Row
 from archcalc.gcpause import paused_gc
@@ -97,6 +98,7 @@ def _page(analysis: Analysis, findings: Sequence[Finding] | None, source: str | 
         "base-uri 'none'; form-action 'none'"
     )
     name = html.escape(analysis.name)
+    memory = estimate(analysis, 1)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -109,10 +111,10 @@ def _page(analysis: Analysis, findings: Sequence[Finding] | None, source: str | 
         f"<style>{css}</style>",
         "</head>",
         "<body>",
-        _header(analysis, source),
+        _header(analysis, source, memory),
         "<main>",
         _SECTIONS,
-        _memory(analysis),
+        _memory(memory.footprint),
         _findings(findings, analysis.notes),
         _layer_table(analysis),
         "</main>",
@@ -634,8 +636,7 @@ def _span(lo: int, hi: int) -> str:
     return f"{lo}–{hi}".replace("-", "−") if lo != hi else f"−{-lo}"
 
 
-def _header(analysis: Analysis, source: str | None) -> str:
-    memory = estimate(analysis, 1)
+def _header(analysis: Analysis, source: str | None, memory: MemoryEstimate) -> str:
     t = analysis.totals
     largest = analysis.largest()
     cards = [
@@ -705,11 +706,10 @@ _MEMORY_COLOURS = (
 )
 
 
-def _memory(analysis: Analysis) -> str:
+def _memory(f: Footprint) -> str:
     """A bar of what the training peak is made of (batch 1, float32, Adam), with its legend."""
     from archcalc.render.memory_fit import PARTS, phase_text
 
-    f = estimate(analysis, 1).footprint
     parts = [
         (label, f.at_peak[key], colour)
         for (key, label), colour in zip(PARTS, _MEMORY_COLOURS, strict=True)
