@@ -367,13 +367,33 @@ def _bytes(n: int, dtype: str = "float32") -> int:
     return n * DTYPE_BYTES[dtype]
 
 
-def _last_reads(steps: list[_Step]) -> dict[int, int]:
-    """Storage → index of the last step that reads it in the forward pass."""
+def _frees(analysis: Analysis, steps: list[_Step]) -> list[list[int]]:
+    """For each step, the storages nothing needs once it has run (its made ones included).
+
+    Its last reader, or later: a nested module (a block's Sequential, a residual, a concat)
+    holds its input until it returns, as the Python frame calling it keeps a reference, so
+    a block's input lives until the block's output exists. A spec that names tensors runs
+    as one GraphNet, which drops each tensor after its last reader.
+    """
     last: dict[int, int] = {}
     for i, step in enumerate(steps):
         for t in step.inputs:
             last[t.storage] = i
-    return last
+    graph = analysis.graph
+    assert graph is not None
+    if not (graph.names_tensors() and analysis.source == "spec"):
+        for scope in graph.scopes.values():
+            if scope.input > 0 and scope.output > 0:
+                s = steps[scope.input - 1].out.storage
+                last[s] = max(last.get(s, -1), scope.output - 1)
+    frees: list[list[int]] = [[] for _ in steps]
+    for i, step in enumerate(steps):
+        for s in step.made:
+            last.setdefault(s, i)  # made and never read: done once its step is
+    for s, i in last.items():
+        if s != 0:  # the batch: the caller holds it
+            frees[i].append(s)
+    return frees
 
 
 def _autocast(dtype: str) -> str | None:
@@ -402,7 +422,7 @@ def _inference(
         walk, batch, {"weights": _weights(analysis), "input": walk.storages[0].bytes(batch)}
     )
     keep = {steps[o - 1].out.storage for o in graph.outputs if o > 0}
-    last = _last_reads(steps)
+    frees = _frees(analysis, steps)
     copies = 0
     for i, step in enumerate(steps):
         for s in step.made:
@@ -416,9 +436,9 @@ def _inference(
         for s in step.made:  # copies and padding live while the op runs
             if s != step.out.storage:
                 live.drop(s)
-        for t in step.inputs:
-            if last.get(t.storage) == i and t.storage not in keep and t.storage != 0:
-                live.drop(t.storage)
+        for s in frees[i]:
+            if s not in keep:
+                live.drop(s)
     return live
 
 
@@ -458,7 +478,7 @@ def _training(
             holders[s] = holders.get(s, 0) + 1
     live.saved = set(holders)
     keep = {o.storage for o in outputs}
-    last = _last_reads(steps)
+    frees = _frees(analysis, steps)
     # forward: what no later step reads and no step saves is freed after its last reader
     for i, step in enumerate(steps):
         for s in step.made:
@@ -466,8 +486,8 @@ def _training(
         live.extra["workspace"] = step.scratch(batch) if step.scratch else 0
         live.check("forward")
         live.extra["workspace"] = 0
-        for s in (*step.made, *(t.storage for t in step.inputs)):
-            if last.get(s, -1) <= i and s not in holders and s not in keep and s != 0:
+        for s in frees[i]:
+            if s not in holders and s not in keep:
                 live.drop(s)
     saved_total = sum(walk.storages[s].bytes(batch) for s in holders)
     # the loss: cross-entropy over each output's channels, in float32 (autocast's list)

@@ -37,17 +37,8 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
 
 
 def names_tensors(graph: Graph) -> bool:
-    """Whether a spec's graph is more than nested sequences: an explicit merge, a ``from:``,
-    or ``outputs:`` (those build as one :class:`GraphNet`; the rest as nested Sequentials,
-    whose state_dict keys are the same paths)."""
-    if graph.outputs != (len(graph.nodes) - 1,):
-        return True
-    for node in graph.nodes:
-        if node.written and node.is_merge:
-            return True
-        if node.layer is not None and node.layer.source is not None:
-            return True
-    return False
+    """Whether a spec's graph builds as one :class:`GraphNet` (Graph.names_tensors)."""
+    return graph.names_tensors()
 
 
 def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:

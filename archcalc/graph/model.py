@@ -90,3 +90,16 @@ class Graph(NamedTuple):
     @property
     def input(self) -> Node:
         return self.nodes[0]
+
+    def names_tensors(self) -> bool:
+        """Whether the graph is more than nested sequences: an explicit merge, a ``from:``,
+        or ``outputs:`` (``archcalc.build`` makes those one GraphNet, the rest nested
+        Sequentials, whose state_dict keys are the same paths)."""
+        if self.outputs != (len(self.nodes) - 1,):
+            return True
+        for node in self.nodes:
+            if node.written and node.is_merge:
+                return True
+            if node.layer is not None and node.layer.source is not None:
+                return True
+        return False
