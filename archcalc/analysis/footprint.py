@@ -27,7 +27,7 @@ from math import prod
 from typing import Any, NamedTuple
 
 from archcalc import kinds
-from archcalc.analysis.result import FLOAT32_BYTES, Analysis
+from archcalc.analysis.result import FLOAT32_BYTES, Analysis, Row
 from archcalc.errors import ArchcalcError
 from archcalc.gcpause import paused_gc
 from archcalc.kinds.base import DTYPE_BYTES, SaveContext, Saved, Shape
@@ -192,8 +192,8 @@ def _walk(
     shapes = _shapes(analysis)
     rows = {r.node: r for r in analysis.rows if r.node is not None}
     walk = _Walk()
-    x = _Tensor(walk.new(prod(analysis.input_shape), "float32"), "float32", False, 0)
-    tensors: list[_Tensor] = [x._replace(elems=prod(analysis.input_shape))]
+    n = prod(analysis.input_shape)
+    tensors: list[_Tensor] = [_Tensor(walk.new(n, "float32"), "float32", False, n)]
     steps: list[_Step] = []
     for node in graph.nodes[1:]:
         ins = tuple(tensors[i] for i in node.inputs)
@@ -250,7 +250,7 @@ def _layer(
     nid: int,
     op: str,
     args: Any,
-    row: Any,
+    row: Row,
     src: _Tensor,
     elems: int,
     ctx: SaveContext,
