@@ -21,6 +21,7 @@ COMMANDS = [
     "examples/vgg16.yaml",
     "scale examples/mnist_cnn.yaml --sizes 28,56,112,224",
     "scale examples/mnist_gap.yaml --sizes 28,56,112,224",
+    "fit examples/resnet50.yaml --memory 24GiB --dtype bf16 --optimizer adamw",
 ]
 
 

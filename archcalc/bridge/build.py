@@ -37,33 +37,8 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
 
 
 def names_tensors(graph: Graph) -> bool:
-    """Whether a spec's graph is more than nested sequences: an explicit merge, a ``from:``,
-    or ``outputs:`` (those build as one :class:`GraphNet`; the rest as nested Sequentials,
-    whose state_dict keys are the same paths)."""
-    if graph.outputs != (len(graph.nodes) - 1,):
-        return True
-    for node in graph.nodes:
-        if node.written and node.is_merge:
-            return True
-        if node.layer is not None and node.layer.source is not None:
-            return True
-    return _block_reads_elsewhere(graph, graph.items, 0)
-
-
-def _block_reads_elsewhere(graph: Graph, items: tuple[int | str, ...], x: int) -> bool:
-    """Whether a block call in ``items`` (a list whose first item reads node ``x``) reads
-    another tensor than the previous output, by `from:`."""
-    for item in items:
-        if isinstance(item, int):
-            x = item
-            continue
-        scope = graph.scopes[item]
-        if scope.role == "block" and scope.input != x:
-            return True
-        if _block_reads_elsewhere(graph, scope.items, scope.input):
-            return True
-        x = scope.output
-    return False
+    """Whether a spec's graph builds as one :class:`GraphNet` (Graph.names_tensors)."""
+    return graph.names_tensors()
 
 
 def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:

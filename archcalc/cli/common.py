@@ -131,3 +131,23 @@ def add_format_options(
 def dumps(data: object) -> str:
     """Indented JSON with short number lists (shapes, fields) kept on one line."""
     return jsontext.dumps(data)
+
+
+def dtype_option(text: str) -> str:
+    """``--dtype``: float32, bfloat16 or float16 (bf16, fp16, half) → the canonical name."""
+    from archcalc.analysis.footprint import precision
+
+    try:
+        return precision(text)
+    except ArchcalcError as err:
+        raise argparse.ArgumentTypeError(err.message.removeprefix("--dtype ")) from None
+
+
+def optimizer_option(text: str) -> str:
+    """``--optimizer``: sgd, sgd-momentum, adam or adamw."""
+    from archcalc.analysis.footprint import optimizer_name
+
+    try:
+        return optimizer_name(text)
+    except ArchcalcError as err:
+        raise argparse.ArgumentTypeError(err.message.removeprefix("--optimizer ")) from None

@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kinds": ("archcalc.cli.kinds", "list the layer kinds a spec can use"),
     "compare": ("archcalc.cli.compare", "compare designs side by side"),
     "scale": ("archcalc.cli.scale", "params, MACs and memory as the input grows"),
+    "fit": (
+        "archcalc.cli.fit",
+        "the largest batch that trains (and infers) within a memory budget",
+    ),
     "lint": ("archcalc.cli.lint", "flag design smells"),
     "report": ("archcalc.cli.report", "a self-contained HTML report"),
     "export": ("archcalc.cli.export", "write an existing torch module as a spec (needs torch)"),

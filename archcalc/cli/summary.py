@@ -8,9 +8,11 @@ import sys
 from archcalc.analysis import Analysis, analyze, estimate
 from archcalc.cli.common import (
     add_format_options,
+    dtype_option,
     dumps,
     import_optional,
     input_shape,
+    optimizer_option,
     positive_int,
     resolve_input,
 )
@@ -35,6 +37,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="batch size for the memory estimate (default 1)",
+    )
+    p.add_argument(
+        "--dtype",
+        type=dtype_option,
+        default="float32",
+        metavar="DTYPE",
+        help="float32, bfloat16 or float16 (bf16, fp16: autocast with float32 weights) for "
+        "the memory estimate (default float32)",
+    )
+    p.add_argument(
+        "--optimizer",
+        type=optimizer_option,
+        default="adam",
+        metavar="NAME",
+        help="sgd, sgd-momentum, adam or adamw: its state in the training peak (default adam)",
     )
     p.add_argument(
         "--depth",
@@ -91,23 +108,35 @@ def _progress(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     analysis, spec = _analysed(args)
-    memory = estimate(analysis, args.batch)
+    memory = estimate(analysis, args.batch, args.dtype, args.optimizer)
     # Lint is pure Python over the same analysis, so the summary shows its findings for free.
     report = lint(analysis, spec.lint_ignore, spec.file) if spec is not None else None
     if args.json:
         data = analysis.to_dict()
+        f = memory.footprint
         data["memory"] = {
-            k: getattr(memory, k)
-            for k in (
-                "batch",
-                "params",
-                "buffers",
-                "input",
-                "activations",
-                "inference_peak",
-                "training",
-            )
+            **{
+                k: getattr(memory, k)
+                for k in (
+                    "batch",
+                    "params",
+                    "buffers",
+                    "input",
+                    "activations",
+                    "saved",
+                    "inference_peak",
+                    "training",
+                )
+            },
+            "dtype": f.dtype,
+            "optimizer": f.optimizer,
+            "gradients": f.gradients,
+            "optimizer_state": f.optimizer_state,
+            "training_phase": f.training_phase,
+            "training_parts": dict(f.at_peak),
         }
+        if f.unknown:
+            data["memory"]["unknown_layers"] = list(f.unknown)
         data["lint"] = [f.to_dict() for f in report.findings] if report else []
         sys.stdout.write(dumps(data) + "\n")
         return 0

@@ -45,6 +45,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("macs", "MACs", "lower", lambda f: f.macs),
     Metric("peak_activation_bytes", "Peak activations", "lower", lambda f: f.peak_activation_bytes),
     Metric("activation_bytes", "Total activations", "lower", lambda f: f.activation_bytes),
+    Metric("training_peak_bytes", "Training peak", "lower", lambda f: f.training_peak_bytes),
     Metric("depth", "Depth (conv+linear)", None, lambda f: f.depth),
     Metric("receptive_field", "Final receptive field", "higher", _coverage),
     Metric("output_shape", "Output", None, lambda f: None),

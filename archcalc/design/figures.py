@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archcalc.analysis.memory import estimate
+from archcalc.analysis.footprint import footprint
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.analysis.result import Analysis
 from archcalc.design.anatomy import Coverage, anatomy
@@ -22,6 +22,7 @@ FIGURE_KEYS = (
     "uncounted",
     "peak_activation_bytes",
     "activation_bytes",
+    "training_peak_bytes",
     "depth",
     "receptive_field",
 )
@@ -40,8 +41,11 @@ class Figures:
     body_params: int
     macs: int
     uncounted: tuple[str, ...]
-    peak_activation_bytes: int  # largest input + output of one layer, batch 1
+    # batch 1, float32: the activations (and kernel scratch) live at the fullest moment of an
+    # eval-mode pass, weights and batch left out (archcalc.analysis.footprint)
+    peak_activation_bytes: int
     activation_bytes: int  # every layer's output, batch 1
+    training_peak_bytes: int  # the peak of a training step with Adam, batch 1, float32
     depth: int
     field_at: str | None  # the last spatial layer, where the final field is taken
     field: ReceptiveField | None  # at ``field_at``
@@ -74,6 +78,7 @@ class Figures:
             "uncounted": list(self.uncounted),
             "peak_activation_bytes": self.peak_activation_bytes,
             "activation_bytes": self.activation_bytes,
+            "training_peak_bytes": self.training_peak_bytes,
             "depth": self.depth,
             "receptive_field": None
             if self.field is None or cov is None
@@ -91,6 +96,8 @@ def figures(analysis: Analysis) -> Figures:
     anat = anatomy(analysis)
     largest = analysis.largest()
     last = anat.last_spatial
+    memory = footprint(analysis)
+    weights = memory.params + memory.buffers
     return Figures(
         input_shape=analysis.input_shape,
         output_shape=analysis.output_shape,
@@ -101,8 +108,9 @@ def figures(analysis: Analysis) -> Figures:
         body_params=anat.body_params,
         macs=analysis.totals.macs,
         uncounted=analysis.totals.uncounted,
-        peak_activation_bytes=estimate(analysis).inference_peak,
+        peak_activation_bytes=memory.inference_peak - weights - memory.input,
         activation_bytes=analysis.totals.activation_bytes,
+        training_peak_bytes=memory.training_peak,
         depth=anat.depth,
         field_at=analysis.final.path if analysis.final else last.path if last else None,
         field=analysis.final.field if analysis.final else last.receptive_field if last else None,

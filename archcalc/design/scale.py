@@ -67,6 +67,7 @@ GROWTH_KEYS: dict[str, Callable[[Figures], int]] = {
     "macs": lambda f: f.macs,
     "activation_bytes": lambda f: f.activation_bytes,
     "peak_activation_bytes": lambda f: f.peak_activation_bytes,
+    "training_peak_bytes": lambda f: f.training_peak_bytes,
 }
 
 

@@ -90,3 +90,32 @@ class Graph(NamedTuple):
     @property
     def input(self) -> Node:
         return self.nodes[0]
+
+    def names_tensors(self) -> bool:
+        """Whether the graph is more than nested sequences: an explicit merge, a ``from:``,
+        or ``outputs:`` (``archcalc.build`` makes those one GraphNet, the rest nested
+        Sequentials, whose state_dict keys are the same paths)."""
+        if self.outputs != (len(self.nodes) - 1,):
+            return True
+        for node in self.nodes:
+            if node.written and node.is_merge:
+                return True
+            if node.layer is not None and node.layer.source is not None:
+                return True
+        return _block_reads_elsewhere(self, self.items, 0)
+
+
+def _block_reads_elsewhere(graph: Graph, items: tuple[int | str, ...], x: int) -> bool:
+    """Whether a block call in ``items`` (a list whose first item reads node ``x``) reads
+    another tensor than the previous output, by `from:`."""
+    for item in items:
+        if isinstance(item, int):
+            x = item
+            continue
+        scope = graph.scopes[item]
+        if scope.role == "block" and scope.input != x:
+            return True
+        if _block_reads_elsewhere(graph, scope.items, scope.input):
+            return True
+        x = scope.output
+    return False

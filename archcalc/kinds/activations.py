@@ -15,12 +15,17 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
     elementwise_step,
     fmt_shape,
     no_window,
+    saves_input,
+    saves_output,
+    saves_view,
     simple_kind,
 )
 
@@ -191,6 +196,12 @@ def _prelu_from(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(PReluArgs(True), (n,))
 
 
+def _prelu_saves(a: PReluArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    # CPU autocast runs prelu in low precision: its input and slopes are saved as copies.
+    n = shape[0] if a.per_channel else 1
+    return Saved(ctx.lower(), input=ctx.lower(), weights=n if ctx.autocast else 0)
+
+
 def _activation(
     name: str,
     parse: Any,
@@ -203,6 +214,7 @@ def _activation(
     *,
     apply: Any = None,
     main_arg: str | None = None,
+    saves: Any = saves_input,
 ) -> LayerKind[Any]:
     """An elementwise kind with arguments: same shape out, no window."""
     return LayerKind(
@@ -218,11 +230,14 @@ def _activation(
         traits=traits,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )
 
 
 KINDS = [
-    simple_kind("relu", "ReLU", "max(0, x)", traits=_RELU),
+    # relu, tanh, sigmoid and softmax differentiate through their output; the rest
+    # (simple_kind's default) through their input.
+    simple_kind("relu", "ReLU", "max(0, x)", traits=_RELU, saves=saves_output),
     _activation(
         "leaky_relu",
         _leaky_parse,
@@ -246,6 +261,7 @@ KINDS = [
         "leaky ReLU with a learnt slope, one or one per channel (per_channel)",
         _traits("relu", None),  # the slope is learnt
         apply=_prelu_apply,
+        saves=_prelu_saves,
     ),
     _activation(
         "elu",
@@ -264,8 +280,20 @@ KINDS = [
         "self-normalising ELU, torch's fixed scale and alpha",
         traits=_traits("smooth", _SELU_SCALE * _SELU_ALPHA),
     ),
-    simple_kind("tanh", "Tanh", "hyperbolic tangent", traits=_traits("saturating", 1.0)),
-    simple_kind("sigmoid", "Sigmoid", "logistic sigmoid", traits=_traits("saturating", 0.25)),
+    simple_kind(
+        "tanh",
+        "Tanh",
+        "hyperbolic tangent",
+        traits=_traits("saturating", 1.0),
+        saves=saves_output,
+    ),
+    simple_kind(
+        "sigmoid",
+        "Sigmoid",
+        "logistic sigmoid",
+        traits=_traits("saturating", 0.25),
+        saves=saves_output,
+    ),
     simple_kind(
         "hardsigmoid",
         "Hardsigmoid",
@@ -314,11 +342,13 @@ KINDS = [
         from_torch=_softmax_from,
         # Its Jacobian's entries are p(δ − p), at most 1/4.
         traits=_traits("softmax", 0.25),
+        saves=saves_output,
     ),
     simple_kind(
         "identity",
         "Identity",
         "passes its input through",
         traits=Traits(max_derivative=1.0, pass_through=True),
+        saves=saves_view,
     ),
 ]

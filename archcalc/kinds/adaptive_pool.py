@@ -18,7 +18,10 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
     RFStep,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     Window,
@@ -122,6 +125,35 @@ def _adaptive_torch(a: AdaptiveArgs, torch_name: str) -> torch.nn.Module:
     return module
 
 
+def _pool_dtype(shape: Shape, ctx: SaveContext) -> str:
+    # CPU autocast runs the 3-D adaptive pools in float32 (and so global pooling of a clip).
+    return ctx.fp32() if len(shape) == 4 else ctx.dtype
+
+
+def _saves(outputs: Axes, shape: Shape, ctx: SaveContext, is_max: bool) -> Saved:
+    """Max pooling saves its input and the int64 index of every output; average pooling
+    its input, except to a single value per channel, which torch computes as a mean."""
+    dtype = _pool_dtype(shape, ctx)
+    if is_max:
+        n = shape[0]
+        for o in outputs:
+            n *= o
+        return Saved(dtype, input=dtype, own=(Own(n, dtype="int64"),))
+    if all(o == 1 for o in outputs):
+        return Saved(dtype)
+    return Saved(dtype, input=dtype)
+
+
+def _scratch(outputs: Axes, shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """Without grad, torch's CPU adaptive max pooling still computes its int64 indices."""
+    if ctx.training:
+        return 0
+    n = batch * shape[0]
+    for o in outputs:
+        n *= o
+    return n * 8
+
+
 def _global_kind(word: str, cls: str) -> LayerKind[GlobalPoolArgs]:
     name = f"global_{word.lower()}_pool"
     what = "average" if word == "Avg" else "maximum"
@@ -138,6 +170,10 @@ def _global_kind(word: str, cls: str) -> LayerKind[GlobalPoolArgs]:
         traits=Traits(),
         window=no_window,
         rf_step=global_step,
+        saves=lambda a, s, ctx: _saves((1,) * (len(s) - 1), s, ctx, word == "Max"),
+        scratch=(lambda a, s, out, ctx, n: _scratch((1,) * (len(s) - 1), s, ctx, n))
+        if word == "Max"
+        else None,
     )
 
 
@@ -157,6 +193,10 @@ def _adaptive_kind(word: str, rank: int) -> LayerKind[AdaptiveArgs]:
         traits=Traits(),
         window=_adaptive_window,
         rf_step=_adaptive_step,
+        saves=lambda a, s, ctx: _saves(a.output, s, ctx, word == "Max"),
+        scratch=(lambda a, s, out, ctx, n: _scratch(a.output, s, ctx, n))
+        if word == "Max"
+        else None,
     )
 
 

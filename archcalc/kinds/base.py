@@ -89,6 +89,89 @@ class Effect:
     rf: RFStep = None
 
 
+# -- What autograd saves for backward (docs/memory.md) -------------------------
+# A layer's rule says, for a training step, which tensors torch's autograd keeps
+# until backward: its input, its output, tensors of its own (indices, masks,
+# statistics, a padded copy) and, under autocast, low-precision copies of its
+# weights. The graph pass (archcalc/analysis/memory.py) turns the rules into bytes,
+# counting each storage once, as torch holds it once.
+
+# Bytes per element of the dtypes the rules speak of.
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "bool": 1}
+
+
+class SaveContext(NamedTuple):
+    """What a layer's saved tensors depend on besides its arguments and input shape."""
+
+    dtype: str  # the incoming tensor's dtype
+    autocast: str | None  # the autocast dtype (mixed precision), or None without autocast
+    grad: bool  # whether the incoming tensor requires grad
+    training: bool = True  # a training step (False: an eval-mode pass without grad)
+    threads: int = 1  # CPU threads: some kernels keep scratch per thread
+    contiguous: bool = True  # False: the input is a slice or a permuted view (see Saved.strided)
+
+    def lower(self) -> str:
+        """The dtype of an op autocast runs in low precision (convolutions, linear, prelu)."""
+        return self.autocast or self.dtype
+
+    def fp32(self) -> str:
+        """The dtype of an op CPU autocast runs in float32 (3-D pooling, reflection padding)."""
+        return "float32" if self.autocast else self.dtype
+
+
+class Own(NamedTuple):
+    """A tensor a layer saves that is not one of the graph's: ``per_sample`` elements for
+    every sample of the batch plus ``fixed`` elements (batch norm's per-channel statistics).
+    ``inference``: the layer makes it without grad too (a padded copy of its input), for as
+    long as it runs."""
+
+    per_sample: int
+    fixed: int = 0
+    dtype: str = "float32"
+    inference: bool = False
+
+
+class Saved(NamedTuple):
+    """What one layer keeps for backward, in a training step.
+
+    ``dtype``: its output's. ``input``: the dtype its input is saved in, None when it
+    is not saved; a dtype other than the incoming tensor's is autocast's copy, a tensor of
+    its own. ``output``: whether it saves its output. ``view``: the output shares the
+    input's storage (flatten, a chunk). ``own``: tensors of its own. ``weights``: parameter
+    elements saved as autocast's low-precision copies. ``strided``: the output is not laid
+    out contiguously (a slice of channels or positions, channels moved last and back), so a
+    layer that needs contiguous memory copies it first (for a batch of more than one sample).
+    """
+
+    dtype: str
+    input: str | None = None
+    output: bool = False
+    view: bool = False
+    own: tuple[Own, ...] = ()
+    weights: int = 0
+    strided: bool = False
+
+
+def saves_input(args: object, shape: Shape, ctx: SaveContext) -> Saved:
+    """``saves`` for an elementwise op whose backward reads its input (silu, gelu, relu6)."""
+    return Saved(ctx.dtype, input=ctx.dtype)
+
+
+def saves_output(args: object, shape: Shape, ctx: SaveContext) -> Saved:
+    """``saves`` for an elementwise op whose backward reads its output (relu, sigmoid)."""
+    return Saved(ctx.dtype, output=True)
+
+
+def saves_nothing(args: object, shape: Shape, ctx: SaveContext) -> Saved:
+    """``saves`` for an op whose backward needs only sizes (cat-like copies, upsampling)."""
+    return Saved(ctx.dtype)
+
+
+def saves_view(args: object, shape: Shape, ctx: SaveContext) -> Saved:
+    """``saves`` for a view: no tensor of its own, its output is its input's storage."""
+    return Saved(ctx.dtype, view=True)
+
+
 @dataclass(frozen=True)
 class Window:
     """A sliding window per spatial axis, complete: what torch's kernel reads per output unit.
@@ -269,6 +352,14 @@ class LayerKind(Generic[A]):
     # The receptive-field step for an input shape: a SpatialStep, GLOBAL, or
     # None (elementwise). ``apply`` reports the same step in its Effect.
     rf_step: Callable[[A, Shape], RFStep] | None = None
+    # What autograd saves for backward when this layer trains (see Saved), as torch does
+    # on CPU; tests/kinds/test_saved.py measures it against torch for every kind.
+    saves: Callable[[A, Shape, SaveContext], Saved] | None = None
+    # Bytes the op allocates for itself while it runs, beyond its output and what it saves,
+    # given its input and output shapes and the batch size: the CPU kernels' scratch
+    # (oneDNN's reordered copies, im2col columns). None: nothing worth counting. Measured
+    # with torch's CPU allocator (docs/memory.md).
+    scratch: Callable[[A, Shape, Shape, SaveContext, int], int] | None = None
 
     def missing(self) -> list[str]:
         """What this kind does not declare yet, by field name (empty when complete)."""
@@ -281,6 +372,7 @@ class LayerKind(Generic[A]):
                 ("window", self.window),
                 ("rf_step", self.rf_step),
                 ("summary", self.summary),
+                ("saves", self.saves),
             )
             if not v
         ]
@@ -744,8 +836,10 @@ def simple_kind(
     operation: str | None = None,
     to_torch: Callable[[None, Shape], torch.nn.Module] | None = None,
     from_torch: Callable[[Any, Shape], FromTorch | None] | None = None,
+    saves: Callable[[None, Shape, SaveContext], Saved] = saves_input,
 ) -> LayerKind[None]:
-    """An elementwise kind without arguments (relu, tanh, …).
+    """An elementwise kind without arguments (relu, tanh, …); by default its backward reads
+    its input (``saves``).
 
     By default it builds ``torch.nn.<torch_class>()`` and reads any module of
     that class back with no arguments.
@@ -769,4 +863,5 @@ def simple_kind(
         traits=traits,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )

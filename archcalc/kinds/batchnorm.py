@@ -17,6 +17,9 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -107,6 +110,13 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
     return FromTorch(args, (m.num_features,))
 
 
+def saves(a: BatchNormArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input and the batch's mean and inverse deviation per channel; CPU keeps those in
+    float32 for a low-precision input once a float32 weight or running statistic is given."""
+    stats = "float32" if a.affine or a.track_running_stats else ctx.dtype
+    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(0, 2 * shape[0], stats),))
+
+
 _TRAITS = Traits(normaliser=True)
 
 
@@ -124,6 +134,7 @@ def _kind(rank: int) -> LayerKind[BatchNormArgs]:
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
         summary=f"batch normalisation over the channels of {on} "
         "(eps, momentum, affine, track_running_stats)",
     )

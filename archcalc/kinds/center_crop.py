@@ -27,6 +27,8 @@ from archcalc.kinds.base import (
     FromTorch,
     LayerKind,
     Pair,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -133,6 +135,12 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
     return FromTorch(CropArgs(tuple(int(v) for v in size) if isinstance(size, tuple) else size))
 
 
+def _saves(a: CropArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """A slice of its input: a view, strided unless it keeps every position."""
+    kept = (shape[0], *a.sizes(len(shape) - 1)) == shape
+    return Saved(ctx.dtype, view=True, strided=not kept or not ctx.contiguous)
+
+
 KINDS = [
     LayerKind(
         name="center_crop",
@@ -148,5 +156,6 @@ KINDS = [
         traits=Traits(),
         window=window,
         rf_step=window_step(window),
+        saves=_saves,
     )
 ]

@@ -19,6 +19,8 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -26,6 +28,7 @@ from archcalc.kinds.base import (
     fmt_shape,
     no_window,
     require_maps,
+    saves_nothing,
 )
 from archcalc.kinds.norms import channels_of, divisor_below
 
@@ -173,6 +176,12 @@ def _split_from(m: Any, shape: Shape) -> FromTorch | None:
 
 _TRAITS = Traits()
 
+
+def _slice(partial: bool, ctx: SaveContext) -> Saved:
+    """A piece of the channels is a view of its input; less than all of them, a strided one."""
+    return Saved(ctx.dtype, view=True, strided=partial or not ctx.contiguous)
+
+
 KINDS = [
     LayerKind(
         name="channel_shuffle",
@@ -188,6 +197,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves_nothing,  # a copy in another order
     ),
     LayerKind(
         name="chunk",
@@ -202,6 +212,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=lambda a, s, ctx: _slice(a.chunks > 1 and s[0] > 1, ctx),
     ),
     LayerKind(
         name="split",
@@ -216,5 +227,6 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=lambda a, s, ctx: _slice(len(a.sizes) > 1, ctx),
     ),
 ]

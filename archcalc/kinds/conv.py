@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    DTYPE_BYTES,
     RANK_SHAPES,
     ArgReader,
     Axes,
     Effect,
     FromTorch,
     LayerKind,
+    Own,
     Padding,
     Pair,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     SpatialStep,
@@ -26,6 +30,7 @@ from archcalc.kinds.base import (
     Window,
     derive_window_fields,
     fmt_shape,
+    is_per_side,
     padding_text,
     pair_text,
     require_spatial,
@@ -222,6 +227,86 @@ def _from_torch(m: Any, rank: int) -> FromTorch | None:
     return FromTorch(args, (m.in_channels,))
 
 
+def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input and its weight, both in autocast's low precision when it runs (copies);
+    padding nn.ConvNd cannot do, or an uneven `same`, is a padded copy of the input, saved
+    in its place."""
+    dtype = ctx.lower()
+    weights = a.out * (shape[0] // a.groups)
+    for k in a.kernel:
+        weights *= k
+    copy = weights if ctx.autocast else 0
+    if isinstance(a.padding, tuple) and not is_per_side(a.padding):
+        return Saved(dtype, input=dtype, weights=copy)  # torch pads it as it convolves
+    pads = a.pads(shape[1:])
+    if a.torch_padding(shape[1:]) is None:
+        # archcalc's PaddedConvNd pads it all first: a copy even where the padding is 0
+        extra = [p0 + p1 for p0, p1 in pads]
+    else:
+        # torch's own `same` pads an uneven split (an even kernel) by the odd pixel first
+        extra = [p1 - p0 for p0, p1 in pads]
+        if not any(extra):
+            return Saved(dtype, input=dtype, weights=copy)
+    padded = shape[0]
+    for n, e in zip(shape[1:], extra, strict=True):
+        padded *= n + e
+    return Saved(dtype, own=(Own(padded, dtype=dtype, inference=True),), weights=copy)
+
+
+# oneDNN leaves an input of this few channels in place (RGB, grayscale): its kernels for a
+# first layer read it as it is.
+FEW_CHANNELS = 4
+
+
+def scratch(a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """What torch's CPU convolution allocates while it runs, beyond its output, as its
+    allocator shows it.
+
+    Small float32 convolutions (torch's heuristic: one sample, no groups, kernels of at most
+    3 on an axis, at most 20,480 input values) take the native path, which unfolds the
+    input into im2col columns: (C/groups)·∏kernel rows, one column per output position.
+    The rest run on oneDNN, which reorders the input (unless it has few channels) and the
+    weight into its blocked layout, channels padded to a block of 16, computes a blocked
+    output and then copies it into torch's. In low precision a 1×1 convolution also keeps
+    a float32 accumulator of one sample's output per thread.
+    """
+    dtype = ctx.lower()
+    size = DTYPE_BYTES[dtype]
+    c, sizes = shape[0], shape[1:]
+    positions = prod_of(out_shape[1:])
+    window = prod_of(a.kernel)
+    first4 = batch * c * prod_of(sizes[:2])
+    native = (
+        dtype == "float32"
+        and a.groups == 1
+        and batch == 1
+        and not (len(a.kernel) > 1 and a.kernel[-1] > 3 and a.kernel[-2] > 3)
+        and first4 <= 20480
+    )
+    if native:
+        return batch * (c // a.groups) * window * positions * size
+    reordered = batch * block16(c) * prod_of(sizes) if c > FEW_CHANNELS else 0
+    reordered += a.out * (c // a.groups) * window
+    blocked = batch * block16(a.out) * positions
+    out = batch * a.out * positions
+    first = (reordered + blocked) * size  # while it computes, before torch's output exists
+    if dtype != "float32" and window == 1:
+        first += ctx.threads * block16(a.out) * positions * 4
+    return max(first - out * size, blocked * size)
+
+
+def block16(channels: int) -> int:
+    """Channels padded to oneDNN's block of 16."""
+    return -(-channels // 16) * 16
+
+
+def prod_of(values: tuple[int, ...]) -> int:
+    n = 1
+    for v in values:
+        n *= v
+    return n
+
+
 def _kind(rank: int) -> LayerKind[ConvArgs]:
     name, torch_name = f"conv{rank}d", f"Conv{rank}d"
     return LayerKind(
@@ -238,6 +323,8 @@ def _kind(rank: int) -> LayerKind[ConvArgs]:
         traits=Traits(weighted=True),
         window=window,
         rf_step=window_step(window),
+        saves=saves,
+        scratch=scratch,
     )
 
 

@@ -38,6 +38,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
+    DTYPE_BYTES,
     RANK_SHAPES,
     ArgReader,
     Axes,
@@ -46,6 +47,8 @@ from archcalc.kinds.base import (
     LayerKind,
     Number,
     RFStep,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     SpatialStep,
@@ -222,6 +225,29 @@ def _from_torch(m: Any, rank: int) -> FromTorch | None:
     return FromTorch(args, (m.in_channels,))
 
 
+def saves(a: ConvTransposeArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input and its weight, in autocast's low precision when it runs (copies)."""
+    weights = shape[0] * (a.out // a.groups)
+    for k in a.kernel:
+        weights *= k
+    return Saved(ctx.lower(), input=ctx.lower(), weights=weights if ctx.autocast else 0)
+
+
+def scratch(
+    a: ConvTransposeArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int
+) -> int:
+    """oneDNN's reordered input and weight beside its blocked output, as for a convolution
+    (conv.scratch), at the op's dtype."""
+    from archcalc.kinds.conv import block16, prod_of
+
+    weight = shape[0] * (a.out // a.groups) * prod_of(a.kernel)
+    positions = prod_of(out_shape[1:])
+    reordered = batch * block16(shape[0]) * prod_of(shape[1:]) + weight
+    blocked = batch * block16(a.out) * positions
+    out = batch * a.out * positions
+    return max(reordered + blocked - out, blocked) * DTYPE_BYTES[ctx.lower()]
+
+
 def _kind(rank: int) -> LayerKind[ConvTransposeArgs]:
     name, torch_name = f"conv_transpose{rank}d", f"ConvTranspose{rank}d"
     return LayerKind(
@@ -237,6 +263,8 @@ def _kind(rank: int) -> LayerKind[ConvTransposeArgs]:
         traits=Traits(weighted=True),
         window=no_window,
         rf_step=rf_step,
+        saves=saves,
+        scratch=scratch,
     )
 
 

@@ -15,6 +15,9 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     elementwise_step,
@@ -51,6 +54,14 @@ def from_torch(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(DropPathArgs(float(p))) if 0.0 <= p <= 1.0 else None
 
 
+def saves(a: DropPathArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """One survival factor per sample, which the output was multiplied by; p = 0 returns
+    the input itself."""
+    if a.p == 0.0:
+        return Saved(ctx.dtype, view=True)
+    return Saved(ctx.dtype, own=(Own(1, dtype=ctx.dtype),))
+
+
 KINDS = [
     LayerKind(
         name="drop_path",
@@ -68,5 +79,6 @@ KINDS = [
         traits=Traits(pass_through=True),
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )
 ]

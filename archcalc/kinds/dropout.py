@@ -14,6 +14,9 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     elementwise_step,
@@ -61,6 +64,21 @@ def _from_torch(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(DropoutArgs(float(p))) if 0.0 <= p <= 1.0 else None
 
 
+def _saves(a: DropoutArgs, shape: Shape, ctx: SaveContext, per_channel: bool) -> Saved:
+    """On CPU, the scaled noise the input was multiplied by, in the input's dtype: one value
+    per element, or per channel for DropoutNd (CUDA's fused kernel keeps a 1-byte mask
+    instead). p = 0 returns the input itself; p = 1 multiplies by a zero scalar."""
+    if a.p == 0.0:
+        return Saved(ctx.dtype, view=True)
+    if a.p == 1.0:
+        return Saved(ctx.dtype, own=(Own(0, 1, ctx.dtype),))
+    n = shape[0]
+    if not per_channel:
+        for d in shape[1:]:
+            n *= d
+    return Saved(ctx.dtype, own=(Own(n, dtype=ctx.dtype),))
+
+
 # Off at inference, so the output means what the layer before it says.
 _TRAITS = Traits(pass_through=True)
 
@@ -79,6 +97,7 @@ def _nd_kind(rank: int) -> LayerKind[DropoutArgs]:
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=lambda a, s, ctx: _saves(a, s, ctx, per_channel=True),
     )
 
 
@@ -96,6 +115,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=lambda a, s, ctx: _saves(a, s, ctx, per_channel=False),
     ),
     *(_nd_kind(rank) for rank in (1, 2, 3)),
 ]

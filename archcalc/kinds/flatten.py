@@ -11,6 +11,8 @@ from archcalc.kinds.base import (
     FromTorch,
     LayerKind,
     RFStep,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     no_args,
@@ -41,6 +43,11 @@ def to_torch(a: None, shape: Shape) -> torch.nn.Module:
     return nn.Flatten()
 
 
+def _saves(a: None, shape: Shape, ctx: SaveContext) -> Saved:
+    """A view of a contiguous input; a strided one (a crop, a slice of channels) is copied."""
+    return Saved(ctx.dtype, view=ctx.contiguous)
+
+
 KINDS = [
     LayerKind(
         name="flatten",
@@ -54,5 +61,6 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=rf_step,
+        saves=_saves,
     )
 ]

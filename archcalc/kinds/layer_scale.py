@@ -17,6 +17,8 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     elementwise_step,
@@ -60,6 +62,12 @@ def from_torch(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(LayerScaleArgs(float(init)), layout[:1])
 
 
+def saves(a: LayerScaleArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input, for the scale's gradient; the float32 scale promotes a low-precision input,
+    so the output is float32."""
+    return Saved("float32", input=ctx.dtype)
+
+
 KINDS = [
     LayerKind(
         name="layer_scale",
@@ -74,5 +82,6 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )
 ]

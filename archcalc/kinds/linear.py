@@ -10,6 +10,8 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -64,6 +66,24 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
     return FromTorch(LinearArgs(m.out_features, m.bias is not None), (m.in_features,))
 
 
+def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input, for the weight's gradient, and its weight, for the input's (only when the
+    input needs one); under autocast both in low precision (copies)."""
+    copy = shape[0] * a.out if ctx.autocast and ctx.grad else 0
+    return Saved(ctx.lower(), input=ctx.lower(), weights=copy)
+
+
+def scratch(a: LinearArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """Under autocast on CPU, oneDNN's matrix multiply keeps a blocking buffer on every thread
+    it runs (one per sample at most): a panel of up to 512 (1,024 past 1,024 inputs) input
+    rows of 128 bytes each, and about 3 KiB more (measured from 84×10 to 9216×4096)."""
+    if not ctx.autocast:
+        return 0
+    k = shape[0]
+    rows = k if k <= 512 else 512 if k <= 1024 else 1024
+    return min(ctx.threads, batch) * (rows * 128 + 2880)
+
+
 KINDS = [
     LayerKind(
         name="linear",
@@ -79,5 +99,7 @@ KINDS = [
         # A flat input has no H and W: every unit already sees all of it.
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
+        scratch=scratch,
     )
 ]

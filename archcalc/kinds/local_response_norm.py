@@ -10,6 +10,9 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
+    SaveContext,
+    Saved,
     Shape,
     Traits,
     elementwise_step,
@@ -75,6 +78,20 @@ def from_torch(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(LRNArgs(m.size, float(m.alpha), float(m.beta), float(m.k)))
 
 
+def saves(a: LRNArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """torch's functional form: x·x padded on channels and averaged (its input saved), then
+    (k + α·avg)^β (its base and result saved) divides the input (saved). A map of two or
+    three spatial axes averages with avg_pool3d, which CPU autocast runs in float32."""
+    positions = 1
+    for n in shape[1:]:
+        positions *= n
+    dtype = ctx.fp32() if len(shape) > 2 else ctx.dtype
+    padded = Own((shape[0] + a.size - 1) * positions, dtype=dtype)
+    full = Own(shape[0] * positions, dtype=dtype)
+    out = "float32" if "float32" in (dtype, ctx.dtype) else ctx.dtype
+    return Saved(out, input=ctx.dtype, own=(padded, full, full))
+
+
 KINDS = [
     LayerKind(
         name="local_response_norm",
@@ -91,5 +108,6 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=elementwise_step,
+        saves=saves,
     )
 ]

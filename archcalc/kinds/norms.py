@@ -23,6 +23,9 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -113,6 +116,17 @@ def _group_from(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(args, (int(m.num_channels),))
 
 
+def _stats(affine: bool, ctx: SaveContext) -> str:
+    # CPU normalises a low-precision input with float32 statistics once a float32 weight
+    # (or running statistic) takes part, and in the input's dtype otherwise.
+    return "float32" if affine else ctx.dtype
+
+
+def _group_saves(a: GroupNormArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input, and a mean and inverse deviation per sample and group."""
+    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(2 * a.groups, dtype=_stats(a.affine, ctx)),))
+
+
 # -- instancenorm1d/2d/3d --------------------------------------------------------------------
 
 
@@ -190,6 +204,20 @@ def _instance_from(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(args, (int(m.num_features),))
 
 
+def _instance_saves(a: InstanceNormArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """torch runs it as batch norm over N·C channels: the input, a mean and inverse deviation
+    per sample and channel, and the weight and running statistics repeated N times (the
+    statistics cast to a low-precision input's dtype unless a weight is given)."""
+    copies = 2 + a.affine + 2 * a.track_running_stats
+    stats = Own(copies * shape[0], dtype=_stats(a.affine, ctx))
+    if not ctx.contiguous:  # reshaped to (1, N·C, …), a strided input is copied first
+        positions = 1
+        for n in shape:
+            positions *= n
+        return Saved(ctx.dtype, own=(Own(positions, dtype=ctx.dtype), stats))
+    return Saved(ctx.dtype, input=ctx.dtype, own=(stats,))
+
+
 def _instance_kind(rank: int) -> LayerKind[InstanceNormArgs]:
     torch_name = f"InstanceNorm{rank}d"
     return LayerKind(
@@ -205,6 +233,7 @@ def _instance_kind(rank: int) -> LayerKind[InstanceNormArgs]:
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=_instance_saves,
     )
 
 
@@ -279,6 +308,17 @@ def _layer_from(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(args, op_shape)
 
 
+def _layer_saves(a: LayerNormArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Its input, and a mean and inverse deviation per sample and position."""
+    positions = 1
+    for n in shape[1:]:
+        positions *= n
+    dtype = _stats(a.elementwise_affine, ctx)
+    # a map's channels are moved last for the norm and back: the output is strided
+    moved = len(shape) > 1 and positions > 1 and shape[0] > 1
+    return Saved(ctx.dtype, input=ctx.dtype, own=(Own(2 * positions, dtype=dtype),), strided=moved)
+
+
 KINDS = [
     LayerKind(
         name="groupnorm",
@@ -294,6 +334,7 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=_group_saves,
     ),
     *(_instance_kind(rank) for rank in (2, 1, 3)),
     LayerKind(
@@ -310,5 +351,6 @@ KINDS = [
         traits=_TRAITS,
         window=no_window,
         rf_step=elementwise_step,
+        saves=_layer_saves,
     ),
 ]

@@ -29,6 +29,8 @@ from archcalc.kinds.base import (
     FromTorch,
     LayerKind,
     Pair,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     Traits,
@@ -223,6 +225,25 @@ def from_torch(m: Any, shape: Shape) -> FromTorch | None:
     return FromTorch(PadArgs(pairs, mode, value))
 
 
+# The padding torch's CPU autocast runs in float32.
+_FLOAT32_PADS = {
+    ("reflect", 1),
+    ("reflect", 2),
+    ("replicate", 1),
+    ("replicate", 2),
+    ("replicate", 3),
+}
+
+
+def saves(a: PadArgs, shape: Shape, ctx: SaveContext) -> Saved:
+    """Reflection and replication read their input back in backward; constant and circular
+    padding (slices and copies) need only its size."""
+    if a.mode in ("constant", "circular"):
+        return Saved(ctx.dtype)
+    dtype = ctx.fp32() if (a.mode, _rank(a, shape)) in _FLOAT32_PADS else ctx.dtype
+    return Saved(dtype, input=dtype)
+
+
 KINDS = [
     LayerKind(
         name="pad",
@@ -245,5 +266,6 @@ KINDS = [
         traits=Traits(),
         window=window,
         rf_step=window_step(window),
+        saves=saves,
     )
 ]

@@ -33,6 +33,7 @@ from archcalc.kinds.base import (
     fmt_shape,
     no_window,
     require_spatial,
+    saves_nothing,
     window_step,
 )
 
@@ -115,6 +116,7 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=_shuffle_step,
+        saves=saves_nothing,  # a copy in another order
     ),
     LayerKind(
         name="pixel_unshuffle",
@@ -129,5 +131,6 @@ KINDS = [
         traits=Traits(),
         window=_unshuffle_window,
         rf_step=window_step(_unshuffle_window),
+        saves=saves_nothing,
     ),
 ]

@@ -16,8 +16,11 @@ from archcalc.kinds.base import (
     Effect,
     FromTorch,
     LayerKind,
+    Own,
     Padding,
     Pair,
+    SaveContext,
+    Saved,
     Shape,
     ShapeError,
     SpatialStep,
@@ -261,6 +264,42 @@ def _from_torch(m: Any, rank: int, is_max: bool) -> FromTorch | None:
     return FromTorch(args)
 
 
+def saves(a: PoolArgs, shape: Shape, ctx: SaveContext, is_max: bool) -> Saved:
+    """Its input (max pooling also the int64 index of every output). Padding torch's pooling
+    cannot do is a padded copy of the input, saved in its place, and an average over it that
+    leaves the padding out divides by a saved map of window sizes. CPU autocast runs 3-D
+    pooling in float32."""
+    dtype = ctx.fp32() if a.rank == 3 else ctx.dtype
+    outs = _apply(a, shape, "").output_shape
+    own: list[Own] = []
+    if is_max:
+        own.append(Own(_count(outs), dtype="int64"))
+    if a.torch_padding(shape[1:]) is not None:
+        return Saved(dtype, input=dtype, own=tuple(own))
+    padded = shape[0]
+    for n, (p0, p1) in zip(shape[1:], a.pads(shape[1:]), strict=True):
+        padded *= n + p0 + p1
+    own.append(Own(padded, dtype=dtype, inference=True))
+    if not is_max and not a.count_include_pad:
+        own.append(Own(0, _count(outs[1:]), dtype))
+    return Saved(dtype, own=tuple(own))
+
+
+def scratch(a: PoolArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
+    """Without grad, torch's CPU max pooling over two or three axes still computes the int64
+    index of every output (and drops it); over one axis it does not."""
+    if ctx.training or a.rank == 1:
+        return 0
+    return batch * _count(out_shape) * 8
+
+
+def _count(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 def _kind(rank: int, is_max: bool) -> LayerKind[PoolArgs]:
     word = "max" if is_max else "avg"
     name, torch_name = f"{word}pool{rank}d", f"{word.capitalize()}Pool{rank}d"
@@ -279,6 +318,8 @@ def _kind(rank: int, is_max: bool) -> LayerKind[PoolArgs]:
         traits=Traits(),
         window=window,
         rf_step=window_step(window),
+        saves=lambda a, s, ctx: saves(a, s, ctx, is_max),
+        scratch=scratch if is_max else None,
         summary=f"{'max' if is_max else 'average'} pooling on {RANK_SHAPES[rank]} "
         f"(kernel, stride=kernel, padding, {extra})",
     )

@@ -53,6 +53,7 @@ from archcalc.kinds.base import (
     fmt_shape,
     no_window,
     require_maps,
+    saves_nothing,
 )
 from archcalc.spec.tree import Node, describe
 
@@ -320,5 +321,6 @@ KINDS = [
         traits=Traits(),
         window=no_window,
         rf_step=rf_step,
+        saves=saves_nothing,  # interpolation's backward needs only the sizes
     )
 ]

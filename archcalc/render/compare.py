@@ -30,7 +30,9 @@ STYLE = {"best": "bold green", "worst": "red"}
 LEGEND = "✓ best, ✗ worst in its row (rows without a better direction carry no marks)"
 DEFINITIONS = (
     "head = the layers after the last one whose output is still a C×H×W map with H·W > 1; "
-    "peak activations = the largest input + output of one layer; memory at float32, batch 1; "
+    "peak activations = activations and kernel scratch live at once in inference (a "
+    "liveness pass over the graph); "
+    "training peak = a training step with Adam; memory at float32, batch 1; "
     "depth = conv and linear layers on the longest path; final receptive field = its size at "
     "the last spatial layer · the share of the input's H×W it covers"
 )
@@ -38,10 +40,11 @@ DEFINITIONS = (
 # the positions that the head, the body and the coverage are counted over.
 DEFINITIONS_ANY_RANK = (
     "head = the layers after the last one whose output is still a feature map with more than "
-    "one position (L, H·W or D·H·W > 1); peak activations = the largest input + output of one "
-    "layer; memory at float32, batch 1; depth = conv and linear layers on the longest path; "
-    "final receptive field = its size at the last spatial layer · the share of the input's "
-    "positions (L, H×W or D×H×W) it covers"
+    "one position (L, H·W or D·H·W > 1); peak activations = activations and kernel scratch "
+    "live at once in inference (a liveness pass over the graph); training peak = a training "
+    "step with Adam; memory at float32, batch 1; depth = conv and linear layers on the "
+    "longest path; final receptive field = its size at the last spatial layer · the share of "
+    "the input's positions (L, H×W or D×H×W) it covers"
 )
 
 
@@ -70,7 +73,7 @@ def metric_text(key: str, f: Figures) -> str:
     if key == "macs":
         extra = f" (+{len(f.uncounted)} uncounted)" if f.uncounted else ""
         return count(f.macs) + extra
-    if key in ("peak_activation_bytes", "activation_bytes"):
+    if key in ("peak_activation_bytes", "activation_bytes", "training_peak_bytes"):
         return binary_size(getattr(f, key))
     if key == "depth":
         return str(f.depth)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.analysis.memory import MemoryEstimate, binary_size
+from archcalc.analysis.memory import MemoryEstimate
 from archcalc.analysis.result import Analysis
 from archcalc.errors import printable
 from archcalc.gcpause import paused_gc
@@ -31,16 +31,17 @@ def summary(analysis: Analysis, rows_depth: int | None, memory: MemoryEstimate) 
     body = table(rows, [c.header for c in COLUMNS], [c.justify == "right" for c in COLUMNS])
     final = "" if analysis.final is None else printable(analysis.final.text()) + "\n\n"
     lines = "\n".join(f"- {line}" for line in memory_lines(memory))
-    return title + body + "\n\n" + final + lines + "\n"
+    return title + body + "\n\n" + final + memory_heading(memory) + "\n\n" + lines + "\n"
 
 
 def memory_lines(m: MemoryEstimate) -> list[str]:
-    """The memory estimate, each figure saying what it counts (float32)."""
-    return [
-        f"parameters {binary_size(m.params)} + buffers {binary_size(m.buffers)}",
-        f"forward activations at batch {m.batch}: {binary_size(m.activations)} "
-        f"(every layer's output, as kept for backward; inference peak "
-        f"{binary_size(m.inference_peak)} = largest layer input + output)",
-        f"training at batch {m.batch}: {binary_size(m.training)} "
-        "(weights, gradients, Adam's two moments, buffers, input, activations)",
-    ]
+    """The memory estimate, each figure saying what it counts (docs/memory.md)."""
+    from archcalc.render.memory_fit import memory_lines as lines
+
+    return lines(m.footprint, m.activations)
+
+
+def memory_heading(m: MemoryEstimate) -> str:
+    from archcalc.render.memory_fit import precision_text
+
+    return f"Memory ({precision_text(m.footprint.dtype)}, binary units):"

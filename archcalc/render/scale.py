@@ -28,10 +28,13 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("macs", "MACs"),
     ("activation_bytes", "Total activations"),
     ("peak_activation_bytes", "Peak activations"),
+    ("training_peak_bytes", "Training peak"),
 )
 NOTE = (
     "growth = the value at the largest size that works ÷ the value at the smallest; "
-    "memory at float32, batch 1"
+    "peak activations = activations and kernel scratch live at once in inference (a "
+    "liveness pass over the graph); "
+    "training peak = a training step with Adam; memory at float32, batch 1"
 )
 
 

@@ -12,7 +12,7 @@ from archcalc.gcpause import paused_gc
 from archcalc.render.boxtable import BoxTable
 from archcalc.render.columns import COLUMNS, Column, cells, total_cells
 from archcalc.render.fit import available_width, fit_widths, minimum_width, print_wrapped
-from archcalc.render.markdown import memory_lines
+from archcalc.render.markdown import memory_heading, memory_lines
 
 # A layer holding at least this share of all parameters is called out.
 DOMINANT_SHARE = 0.5
@@ -210,6 +210,6 @@ def _print_summary(
         )
     for note in analysis.notes:
         print_wrapped(console, f"note: {note}", width, prefix="note:", prefix_style="yellow")
-    console.print("Memory (float32, binary units):", style="bold")
+    console.print(memory_heading(memory), style="bold")
     for line in memory_lines(memory):
         print_wrapped(console, f"  {line}", width, indent="    ")

@@ -22,7 +22,8 @@ from json.encoder import encode_basestring
 from typing import Any, cast
 
 from archcalc import kinds
-from archcalc.analysis.memory import binary_size, estimate
+from archcalc.analysis.footprint import Footprint
+from archcalc.analysis.memory import MemoryEstimate, binary_size, estimate
 from archcalc.analysis.receptive import ReceptiveField, axes_text, number_text
 from archcalc.analysis.result import Analysis, Row
 from archcalc.gcpause import paused_gc
@@ -97,6 +98,7 @@ def _page(analysis: Analysis, findings: Sequence[Finding] | None, source: str | 
         "base-uri 'none'; form-action 'none'"
     )
     name = html.escape(analysis.name)
+    memory = estimate(analysis, 1)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -109,9 +111,10 @@ def _page(analysis: Analysis, findings: Sequence[Finding] | None, source: str | 
         f"<style>{css}</style>",
         "</head>",
         "<body>",
-        _header(analysis, source),
+        _header(analysis, source, memory),
         "<main>",
         _SECTIONS,
+        _memory(memory.footprint),
         _findings(findings, analysis.notes),
         _layer_table(analysis),
         "</main>",
@@ -633,8 +636,7 @@ def _span(lo: int, hi: int) -> str:
     return f"{lo}–{hi}".replace("-", "−") if lo != hi else f"−{-lo}"
 
 
-def _header(analysis: Analysis, source: str | None) -> str:
-    memory = estimate(analysis, 1)
+def _header(analysis: Analysis, source: str | None, memory: MemoryEstimate) -> str:
     t = analysis.totals
     largest = analysis.largest()
     cards = [
@@ -652,6 +654,7 @@ def _header(analysis: Analysis, source: str | None) -> str:
         ),
         ("Activations", binary_size(memory.activations), "every layer's output"),
         ("Weights", binary_size(memory.params + memory.buffers), "parameters + buffers"),
+        ("Training peak", binary_size(memory.training), "one step with Adam"),
         ("Layers", count(len(analysis.rows)), "leaf layers"),
     ]
     final = analysis.final
@@ -683,6 +686,63 @@ def _header(analysis: Analysis, source: str | None) -> str:
     return (
         f'<header><p class="brand">archcalc report</p><h1>{_e(analysis.name)}</h1>'
         f'<p class="subtitle">{_e(sub)}</p><dl class="stats">{card_html}</dl></header>'
+    )
+
+
+# The memory bar's colours, by part (the order of render/memory_fit.PARTS).
+_MEMORY_COLOURS = (
+    "#4e79a7",
+    "#a0cbe8",
+    "#f28e2b",
+    "#ffbe7d",
+    "#59a14f",
+    "#8cd17d",
+    "#e15759",
+    "#ff9d9a",
+    "#b07aa1",
+    "#d4a6c8",
+    "#9d7660",
+    "#bab0ac",
+)
+
+
+def _memory(f: Footprint) -> str:
+    """A bar of what the training peak is made of (batch 1, float32, Adam), with its legend."""
+    from archcalc.render.memory_fit import PARTS, phase_text
+
+    parts = [
+        (label, f.at_peak[key], colour)
+        for (key, label), colour in zip(PARTS, _MEMORY_COLOURS, strict=True)
+        if f.at_peak.get(key)
+    ]
+    total = sum(n for _, n, _ in parts) or 1
+    x = 0.0
+    rects = []
+    items = []
+    for label, n, colour in parts:
+        width = 1000 * n / total
+        text = f"{label} {binary_size(n)}"
+        rects.append(
+            f'<rect x="{x:.2f}" y="0" width="{width:.2f}" height="24" fill="{colour}">'
+            f"<title>{_e(text)}</title></rect>"
+        )
+        items.append(
+            f'<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+            f'fill="{colour}"/></svg> {_e(text)}</li>'
+        )
+        x += width
+    summary = (
+        f"training peak {binary_size(f.training_peak)} {phase_text(f.training_phase)} · "
+        f"saved for backward {binary_size(f.saved)} · inference peak "
+        f"{binary_size(f.inference_peak)} (docs/memory.md)"
+    )
+    return (
+        '<section id="memory" class="card"><h2>Memory <span class="hint">one training step at '
+        "batch 1, float32, Adam: what is live at its peak</span></h2>"
+        f'<svg class="memory-bar" viewBox="0 0 1000 24" preserveAspectRatio="none" role="img" '
+        f'aria-label="{_e(summary)}">{"".join(rects)}</svg>'
+        f'<ul class="memory-legend">{"".join(items)}</ul>'
+        f'<p class="muted">{_e(summary)}</p></section>'
     )
 
 

@@ -1,7 +1,8 @@
 """Every registered layer kind is complete: one unit that knows everything about itself.
 
 A kind declares its torch class, how to read that class back (``from_torch``),
-its traits, its window and its receptive-field step; it has a hypothesis
+its traits, its window, its receptive-field step and what autograd saves for its
+backward (``saves``, measured against torch by tests/kinds/test_saved.py); it has a hypothesis
 drawer in archcalc/testing/strategies.py (so the property suite proves its
 shapes, parameters and MACs against torch) and an RF probe in
 tests/properties/test_against_torch.py. Each failure names what a kind still
@@ -67,7 +68,7 @@ def test_a_kind_that_lacks_something_is_named_with_what_it_lacks() -> None:
         to_torch=REGISTRY["relu"].to_torch,
     )
     lacks = _lacks(bare)
-    for field in ("torch_type", "from_torch", "traits", "window", "rf_step", "summary"):
+    for field in ("torch_type", "from_torch", "traits", "window", "rf_step", "summary", "saves"):
         assert field in lacks
     assert any("hypothesis drawer" in item for item in lacks)
 
