@@ -11,6 +11,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.flop_counter import flop_registry, sdpa_flop_count
 
+from archcalc.bridge.summarize.shortcuts import Shortcut, shortcut
 from archcalc.bridge.summarize.torch_kinds import pair
 from archcalc.kinds.base import SpatialStep
 
@@ -143,6 +144,7 @@ class OpInfo:
     formula: Callable[..., int] | None  # torch's FLOP formula, or archcalc's for attention
     decomposes: bool  # no formula, but a CompositeImplicitAutograd body whose parts may have one
     pointwise: bool
+    shortcut: Shortcut | None = None  # its meta result from shapes alone (shortcuts.py)
 
 
 def op_info(func: Any) -> OpInfo:
@@ -152,7 +154,12 @@ def op_info(func: Any) -> OpInfo:
         func.name(), "CompositeImplicitAutograd"
     )
     return OpInfo(
-        packet.__name__, is_free(func), formula, decomposes, torch.Tag.pointwise in func.tags
+        packet.__name__,
+        is_free(func),
+        formula,
+        decomposes,
+        torch.Tag.pointwise in func.tags,
+        None if decomposes else shortcut(func),
     )
 
 
@@ -233,10 +240,12 @@ class OpWatcher(TorchDispatchMode):
             with _Costs(self.infos) as costs:
                 out = func.decompose(*run_args, **run_kwargs)
             flops = costs.flops
+        elif self.meta and info.shortcut is not None:
+            out = info.shortcut(run_args, run_kwargs)
         if out is NotImplemented:
             out = func(*run_args, **run_kwargs)
-            if info.formula is not None:
-                flops = info.formula(*run_args, **run_kwargs, out_val=out)
+        if info.formula is not None:  # never one for an op that decomposes
+            flops = info.formula(*run_args, **run_kwargs, out_val=out)
         self.tracer.on_op(func, info, args, kwargs, out, flops)
         return out
 

@@ -1,0 +1,178 @@
+"""The meta shortcuts give what the op's own meta kernel gives, or step aside.
+
+Each case runs an aten op on meta tensors twice, through its shortcut and
+through torch's kernel: the results must agree in shape, strides, dtype and
+(for an in-place op) identity; a case the shortcut does not take must be
+answered ``NotImplemented``, never with a different tensor.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+import torch
+
+from archcalc.bridge.summarize.shortcuts import shortcut
+
+aten = torch.ops.aten
+
+
+def meta(*shape: int, dtype: torch.dtype = torch.float32, last: bool = False) -> torch.Tensor:
+    t = torch.empty(shape, dtype=dtype, device="meta")
+    return t.to(memory_format=torch.channels_last) if last else t
+
+
+def layout(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return (tuple(value.shape), value.stride(), value.dtype)
+    return tuple(layout(v) for v in value)
+
+
+def check(func: Any, *args: Any, taken: bool | None = True, **kwargs: Any) -> None:
+    """The shortcut's answer against the kernel's; ``taken`` None: either answer is fine."""
+    fast = shortcut(func)
+    assert fast is not None
+    got = fast(args, kwargs)
+    if got is NotImplemented:
+        assert taken is not True, f"{func} steps aside on {layout(args[0])}"
+        return
+    assert taken is not False
+    want = func(*args, **kwargs)
+    assert layout(got) == layout(want)
+    if func._schema.is_mutable:
+        assert got is args[0]
+
+
+SHAPES = [
+    ((2, 8, 5, 7), (2, 8, 5, 7)),
+    ((2, 8, 5, 7), (1, 8, 1, 1)),
+    ((1, 8, 1, 1), (2, 8, 5, 7)),
+    ((2, 8, 5, 7), (7,)),
+    ((2, 8, 5, 7), ()),
+    ((3, 1), (1, 4)),
+    ((1, 49, 96), (49, 1)),
+    ((4, 1, 6), (4, 5, 1)),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SHAPES)
+@pytest.mark.parametrize("op", [aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor])
+def test_binary_ops_match_the_kernel_on_contiguous_inputs(op: Any, a: Any, b: Any) -> None:
+    check(op, meta(*a), meta(*b))
+
+
+@pytest.mark.parametrize("last", [False, True])
+@pytest.mark.parametrize(
+    "op",
+    [
+        aten.relu.default,
+        aten.hardswish.default,
+        aten.hardsigmoid.default,
+        aten.gelu.default,
+        aten.sigmoid.default,
+        aten.silu.default,
+        aten.tanh.default,
+    ],
+)
+def test_unary_ops_keep_the_layout(op: Any, last: bool) -> None:
+    check(op, meta(2, 8, 5, 7, last=last))
+
+
+def test_permuted_and_expanded_inputs_go_to_the_kernel_or_agree() -> None:
+    x = meta(2, 8, 5, 7)
+    for y in (x.permute(0, 2, 3, 1), x[:, :, :, :3], meta(8, 1).expand(8, 5)):
+        check(aten.relu.default, y, taken=None)
+        check(aten.add.Tensor, y, y, taken=None)
+    check(aten.add.Tensor, x.to(memory_format=torch.channels_last), meta(1, 8, 1, 1), taken=None)
+
+
+def test_scalars_and_keywords() -> None:
+    check(aten.add.Tensor, meta(2, 3), meta(2, 3), alpha=2)
+    check(aten.mul.Scalar, meta(2, 3), 0.5)
+    check(aten.hardtanh.default, meta(2, 3), 0.0, 6.0)
+    check(aten.gelu.default, meta(2, 3), approximate="tanh")
+    check(aten.pow.Tensor_Scalar, meta(2, 3), 2)
+    check(aten.add.Tensor, meta(2, 3, dtype=torch.float16), meta(2, 3, dtype=torch.float16))
+
+
+def test_mixed_dtypes_integers_and_bad_shapes_go_to_the_kernel() -> None:
+    check(aten.add.Tensor, meta(2, 3), meta(2, 3, dtype=torch.float16), taken=False)
+    check(
+        aten.add.Tensor, meta(2, 3, dtype=torch.int64), meta(2, 3, dtype=torch.int64), taken=False
+    )
+    check(
+        aten.div.Tensor, meta(2, 3, dtype=torch.int64), meta(2, 3, dtype=torch.int64), taken=False
+    )
+    fast = shortcut(aten.add.Tensor)
+    assert fast is not None
+    assert fast((meta(2, 3), meta(2, 4)), {}) is NotImplemented  # the kernel says why
+
+
+def test_in_place_ops_return_their_input() -> None:
+    x = meta(2, 8, 5, 7)
+    check(aten.relu_.default, x)
+    check(aten.add_.Tensor, x, meta(1, 8, 1, 1))
+    check(aten.hardswish_.default, x.to(memory_format=torch.channels_last))
+    fast = shortcut(aten.add_.Tensor)
+    assert fast is not None
+    assert fast((meta(1, 8, 1, 1), x), {}) is NotImplemented  # would broadcast self
+    assert shortcut(aten.add.out) is None
+
+
+@pytest.mark.parametrize("last", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+def test_batch_norm_in_eval(last: bool, affine: bool) -> None:
+    x = meta(2, 8, 5, 7, last=last)
+    w = meta(8) if affine else None
+    stats = (meta(8), meta(8))
+    check(aten.native_batch_norm.default, x, w, w, *stats, False, 0.1, 1e-5)
+    check(aten._native_batch_norm_legit_no_training.default, x, w, w, *stats, 0.1, 1e-5)
+    check(aten.native_batch_norm.default, meta(2, 8, 5), w, w, *stats, False, 0.1, 1e-5)
+
+
+def test_batch_norm_in_training_or_mismatched_goes_to_the_kernel() -> None:
+    x = meta(2, 8, 5, 7)
+    check(aten.native_batch_norm.default, x, None, None, None, None, True, 0.1, 1e-5, taken=False)
+    fast = shortcut(aten.native_batch_norm.default)
+    assert fast is not None
+    assert fast((x, meta(4), None, meta(8), meta(8), False, 0.1, 1e-5), {}) is NotImplemented
+
+
+@pytest.mark.parametrize("normalized", [[96], [49, 96]])
+def test_layer_norm(normalized: list[int]) -> None:
+    x = meta(2, 49, 96)
+    w = meta(*normalized)
+    check(aten.native_layer_norm.default, x, normalized, w, w, 1e-5)
+    check(aten.native_layer_norm.default, x, normalized, None, None, 1e-5)
+    check(aten.native_layer_norm.default, x.permute(0, 2, 1), [49], None, None, 1e-5, taken=False)
+
+
+@pytest.mark.parametrize(
+    ("dims", "keep"), [([2, 3], True), ([-1, -2], False), ([1], False), ([0, 3], True)]
+)
+def test_mean(dims: list[int], keep: bool) -> None:
+    check(aten.mean.dim, meta(2, 8, 5, 7), dims, keep)
+
+
+def test_cat_and_matrix_products() -> None:
+    for dim in (0, 1, -1):
+        shapes = [[2, 8, 5, 7], [2, 8, 5, 7]]
+        shapes[1][dim] = 3
+        check(aten.cat.default, [meta(*shapes[0]), meta(*shapes[1])], dim)
+    check(aten.cat.default, [meta(2, 3), meta(2, 4)], 0, taken=False)
+    check(aten.mm.default, meta(5, 7), meta(7, 3))
+    check(aten.mm.default, meta(5, 7), meta(3, 7).t())
+    check(aten.bmm.default, meta(2, 5, 7), meta(2, 7, 3))
+    check(aten.addmm.default, meta(3), meta(5, 7), meta(3, 7).t())
+    check(aten.addmm.default, meta(5, 3), meta(5, 7), meta(7, 3), beta=0.5)
+    check(aten.mm.default, meta(5, 7), meta(6, 3), taken=False)
+
+
+def test_random_broadcasts_agree_with_the_kernel() -> None:
+    sizes = [1, 3]
+    for rank_a, rank_b in itertools.product(range(1, 4), repeat=2):
+        for a in itertools.product(sizes, repeat=rank_a):
+            for b in itertools.product(sizes, repeat=rank_b):
+                check(aten.mul.Tensor, meta(*a), meta(*b))
