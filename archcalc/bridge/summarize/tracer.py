@@ -21,12 +21,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.modules import Concat, Residual
-from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, window_step
+from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, tensors_in, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
 from archcalc.kinds.base import GLOBAL, Axes, RFStep, Shape, ShapeError, fmt_shape
@@ -229,7 +228,7 @@ class Tracer:
 
     def graph(self, output: Any) -> Graph:
         """The graph of the finished pass whose result was ``output``."""
-        outputs = self.makers(tree_flatten(output)[0]) or (len(self.nodes) - 1,)
+        outputs = self.makers(tensors_in(output)) or (len(self.nodes) - 1,)
         return Graph(tuple(self.nodes), outputs, _items(self.top), self.scopes)
 
     # -- parameters --------------------------------------------------------
@@ -260,8 +259,10 @@ class Tracer:
         siblings = parent.children if parent is not None else self.top
         depth = parent.depth + 1 if parent is not None else 1
         scope = parent.scope if parent is not None else ()
-        flat = tree_flatten((args, kwargs))[0]
-        x = next((t for t in flat if isinstance(t, torch.Tensor)), None)
+        flat = tensors_in(args)
+        if kwargs:
+            flat += tensors_in(kwargs)
+        x = flat[0] if flat else None
         in_shape = tuple(x.shape[1:]) if x is not None else ()
         in_field = self.field_of(x)
         inputs = self.makers(flat)
@@ -307,9 +308,8 @@ class Tracer:
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
             assert node.node is not None
-            for t in tree_flatten(output)[0]:
-                if isinstance(t, torch.Tensor):
-                    self.set_made(t, node.node)
+            for t in tensors_in(output):
+                self.set_made(t, node.node)
         else:
             node.out_field = (self.field_of(y) if y is not None else None) or NO_FIELD
             if node.own is not None:
@@ -356,7 +356,18 @@ class Tracer:
         return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
-    def on_op(self, func: Any, info: OpInfo, args: Any, kwargs: Any, out: Any, flops: int) -> None:
+    def on_op(
+        self,
+        func: Any,
+        info: OpInfo,
+        args: Any,
+        kwargs: Any,
+        ins: list[torch.Tensor],
+        out: Any,
+        outs: list[torch.Tensor],
+        flops: int,
+    ) -> None:
+        """One aten op and its FLOPs; ``ins`` and ``outs`` are the tensors it reads and makes."""
         if not self.stack:
             return
         frame = self.stack[-1]
@@ -377,13 +388,10 @@ class Tracer:
             if not free and flops == 0:
                 target.uncosted.add(info.name)
             if target is not node:  # a container's own row shows what its own ops made
-                y = first_tensor(out)
-                target.output_shape = tuple(y.shape[1:]) if y is not None else ()
-        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+                target.output_shape = tuple(outs[0].shape[1:]) if outs else ()
         for t in ins:
             if isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
-        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if isinstance(node, Group):
             self._dataflow(info, node, target, ins, outs)
         where = (
