@@ -176,3 +176,41 @@ def test_random_broadcasts_agree_with_the_kernel() -> None:
         for a in itertools.product(sizes, repeat=rank_a):
             for b in itertools.product(sizes, repeat=rank_b):
                 check(aten.mul.Tensor, meta(*a), meta(*b))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 8])
+@pytest.mark.parametrize("last", [False, True])
+def test_convolution(groups: int, last: bool) -> None:
+    conv = aten.convolution.default
+    for size, k, stride, pad, dil in [
+        (9, 3, 1, 1, 1),
+        (9, 3, 2, 0, 2),
+        (1, 1, 1, 0, 1),
+        (5, 5, 3, 2, 1),
+    ]:
+        x = meta(2, 8, size, size + 1, last=last)
+        w = meta(16, 8 // groups, k, k, last=last)
+        for bias in (None, meta(16)):
+            s, p, d = [stride] * 2, [pad] * 2, [dil] * 2
+            check(conv, x, w, bias, s, p, d, False, [0, 0], groups)
+    check(conv, meta(2, 8, 7), meta(4, 8, 3), None, [1], [0], [1], False, [0], 1)
+    check(
+        conv,
+        meta(1, 8, 4, 5, 6),
+        meta(4, 8, 3, 3, 3),
+        None,
+        [1] * 3,
+        [1] * 3,
+        [1] * 3,
+        False,
+        [0] * 3,
+        1,
+    )
+
+
+def test_convolution_that_does_not_fit_goes_to_the_kernel() -> None:
+    conv = aten.convolution.default
+    x = meta(2, 8, 5, 5)
+    check(conv, x, meta(4, 4, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, taken=False)
+    check(conv, x, meta(4, 8, 7, 7), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, taken=False)
+    check(conv, x, meta(8, 4, 3, 3), None, [1, 1], [0, 0], [1, 1], True, [0, 0], 1, taken=False)

@@ -320,20 +320,21 @@ class OpWatcher(TorchDispatchMode):
             return func(*args, **kwargs)
         flops = 0
         out = NotImplemented
-        run_args, run_kwargs = args, kwargs
-        if self.meta:
-            run_args, run_kwargs = self._on_meta(args), self._on_meta(kwargs)
-        if info.decomposes:
-            with _Costs(self.infos) as costs:
-                out = func.decompose(*run_args, **run_kwargs)
-            flops = costs.flops
-        elif self.meta and info.shortcut is not None:
-            out = info.shortcut(run_args, run_kwargs)
+        if self.meta and info.shortcut is not None:
+            out = info.shortcut(args, kwargs)  # shapes alone: no twins needed
+            if out is not NotImplemented:
+                flops = info.cost(args, kwargs, out)
         if out is NotImplemented:
-            out = func(*run_args, **run_kwargs)
-            flops = info.cost(run_args, run_kwargs, out)
-        elif not info.decomposes:
-            flops = info.cost(run_args, run_kwargs, out)
+            run_args, run_kwargs = args, kwargs
+            if self.meta:
+                run_args, run_kwargs = self._on_meta(args), self._on_meta(kwargs)
+            if info.decomposes:
+                with _Costs(self.infos) as costs:
+                    out = func.decompose(*run_args, **run_kwargs)
+                flops = costs.flops
+            if out is NotImplemented:
+                out = func(*run_args, **run_kwargs)
+                flops = info.cost(run_args, run_kwargs, out)
         ins = tensors_in(args)
         if kwargs:
             ins += tensors_in(kwargs)

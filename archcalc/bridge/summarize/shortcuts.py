@@ -5,7 +5,9 @@ Torch 2.14 gives many ops their meta kernel in Python (``torch._refs``,
 millisecond, a hardswish several, where ``torch.empty`` takes one
 microsecond. Those kernels were most of a summary's time. Each shortcut here
 makes the same result (shape, strides, dtype; the input itself for an
-in-place op) for the plain cases a network's forward is made of, and answers
+in-place op) for the plain cases a network's forward is made of, from the
+arguments as given (a real parameter reads as its meta twin would: only its
+shape, strides and dtype are looked at), and answers
 ``NotImplemented`` for anything else (mixed dtypes, odd layouts, shapes that
 do not fit), so that the op's own kernel runs and says what is wrong in
 torch's words. tests/bridge/test_summarize_shortcuts.py holds each to the
@@ -101,7 +103,7 @@ def _floats(args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor] |
     if not dtype.is_floating_point:
         return None
     for t in tensors:
-        if t.dtype != dtype or not t.is_meta:
+        if t.dtype != dtype:
             return None
     return tensors
 
@@ -143,6 +145,8 @@ def _pointwise_(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     tensors = _floats(args, kwargs)
     if tensors is None or _broadcast(tensors) != tensors[0].shape or tensors[0] is not args[0]:
         return NotImplemented
+    if not args[0].is_meta:  # a real tensor changed in place: its twin is what changes
+        return NotImplemented
     return args[0]
 
 
@@ -152,18 +156,14 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, defau
 
 def _per_channel(t: Any, c: int, dtype: torch.dtype) -> bool:
     return t is None or (
-        isinstance(t, torch.Tensor)
-        and t.is_meta
-        and t.dtype == dtype
-        and t.dim() == 1
-        and t.shape[0] == c
+        isinstance(t, torch.Tensor) and t.dtype == dtype and t.dim() == 1 and t.shape[0] == c
     )
 
 
 def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], training_at: int | None) -> Any:
     """``native_batch_norm`` in eval and ``_native_batch_norm_legit_no_training``."""
     x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or not x.is_meta or x.dtype not in _NORM_DTYPES:
+    if not isinstance(x, torch.Tensor) or x.dtype not in _NORM_DTYPES:
         return NotImplemented
     if x.dim() < 2 or not _dense(x) or x.numel() == 0:
         return NotImplemented
@@ -186,7 +186,7 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], training_at: int 
 
 def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or not x.is_meta or x.dtype not in _NORM_DTYPES:
+    if not isinstance(x, torch.Tensor) or x.dtype not in _NORM_DTYPES:
         return NotImplemented
     if not x.is_contiguous():
         return NotImplemented
@@ -197,10 +197,7 @@ def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     for i, name in ((2, "weight"), (3, "bias")):
         t = _arg(args, kwargs, i, name, None)
         if t is not None and not (
-            isinstance(t, torch.Tensor)
-            and t.is_meta
-            and t.dtype == x.dtype
-            and tuple(t.shape) == normalized
+            isinstance(t, torch.Tensor) and t.dtype == x.dtype and tuple(t.shape) == normalized
         ):
             return NotImplemented
     stats = (*x.shape[: x.dim() - n], *(1,) * n)
@@ -218,7 +215,7 @@ def _mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     keep = _arg(args, kwargs, 2, "keepdim", False)
     if _arg(args, kwargs, 3, "dtype", None) is not None or not isinstance(keep, bool):
         return NotImplemented
-    if not isinstance(x, torch.Tensor) or not x.is_meta or not x.dtype.is_floating_point:
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
         return NotImplemented
     rank = x.dim()
     if not x.is_contiguous() or rank == 0 or not isinstance(dims, (list, tuple)) or not dims:
@@ -248,7 +245,6 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     for t in tensors:
         if (
             not isinstance(t, torch.Tensor)
-            or not t.is_meta
             or t.dtype != first.dtype
             or t.dim() != rank
             or not t.is_contiguous()
@@ -263,10 +259,42 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return torch.empty(shape, dtype=first.dtype, device=_META)
 
 
+def _ints(value: Any, n: int) -> list[int] | None:
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        return None
+    return list(value) if all(type(v) is int for v in value) else None
+
+
+def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A batched, not transposed convolution (torch's meta kernel: always contiguous)."""
+    if len(args) != 9 or kwargs:
+        return NotImplemented
+    x, w, bias, stride, padding, dilation, transposed, _, groups = args
+    if transposed is not False or not isinstance(groups, int) or groups < 1:
+        return NotImplemented
+    if _matrices(x, w) is None or (bias is not None and _matrices(x, bias) is None):
+        return NotImplemented
+    rank = x.dim() - 2
+    if rank < 1 or w.dim() != x.dim() or x.shape[1] != w.shape[1] * groups or x.shape[1] == 0:
+        return NotImplemented
+    if w.shape[0] % groups or (bias is not None and tuple(bias.shape) != (w.shape[0],)):
+        return NotImplemented
+    s, p, d = _ints(stride, rank), _ints(padding, rank), _ints(dilation, rank)
+    if s is None or p is None or d is None or min(s) < 1 or min(d) < 1 or min(p) < 0:
+        return NotImplemented
+    shape = [x.shape[0], w.shape[0]]
+    for i in range(rank):
+        n = (x.shape[i + 2] + 2 * p[i] - d[i] * (w.shape[i + 2] - 1) - 1) // s[i] + 1
+        if n < 1:
+            return NotImplemented  # the kernel says the input is too small
+        shape.append(n)
+    return torch.empty(shape, dtype=x.dtype, device=_META)
+
+
 def _matrices(*ts: Any) -> torch.dtype | None:
     dtype = ts[0].dtype if isinstance(ts[0], torch.Tensor) else None
     for t in ts:
-        if not isinstance(t, torch.Tensor) or not t.is_meta or t.dtype != dtype:
+        if not isinstance(t, torch.Tensor) or t.dtype != dtype:
             return None
     return dtype if dtype is not None and dtype.is_floating_point else None
 
@@ -319,4 +347,5 @@ _BY_OP: dict[Any, Shortcut] = {
     _aten.mm.default: _mm,
     _aten.bmm.default: _bmm,
     _aten.addmm.default: _addmm,
+    _aten.convolution.default: _convolution,
 }
