@@ -62,7 +62,7 @@ from archcalc.analysis.result import Analysis
 from archcalc.bridge.summarize.ops import OpWatcher
 from archcalc.bridge.summarize.rows import to_analysis
 from archcalc.bridge.summarize.target import load_target
-from archcalc.bridge.summarize.tracer import NO_FIELD, Field, Tracer
+from archcalc.bridge.summarize.tracer import NO_FIELD, Field, Held, Tracer, survey
 from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import Shape, fmt_shape
 
@@ -89,12 +89,13 @@ def summarize(
     model built on the meta device gives the same numbers without memory.
     """
     shape = _check_shape(input_shape)
-    device, param_dtype = _placement(module)
+    modules = survey(module)
+    device, param_dtype = _placement(modules)
     x_dtype = dtype or param_dtype
     try:
-        tracer, output = _trace(module, shape, device, x_dtype, meta=True)
+        tracer, output = _trace(module, modules, shape, device, x_dtype, meta=True)
     except _NeedsRealValues as err:
-        tracer, output = _trace(module, shape, device, x_dtype, meta=False)
+        tracer, output = _trace(module, modules, shape, device, x_dtype, meta=False)
         tracer.notes.insert(0, f"summarised with a real forward: {err.why}")
     return to_analysis(tracer, name or type(module).__name__, shape, output)
 
@@ -120,8 +121,16 @@ def _check_shape(input_shape: Sequence[int]) -> Shape:
     return shape
 
 
-def _placement(module: nn.Module) -> tuple[torch.device, torch.dtype]:
-    tensors = [*module.parameters(), *module.buffers()]
+def _placement(modules: dict[nn.Module, tuple[str, Held]]) -> tuple[torch.device, torch.dtype]:
+    """Where the model's tensors are, and their dtype: its first floating parameter's."""
+    seen: set[int] = set()
+    tensors = []
+    for which in ("params", "buffers"):
+        for _, held in modules.values():
+            for _, t in getattr(held, which):
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    tensors.append(t)
     floating = [t for t in tensors if t.is_floating_point()]
     first = floating[0] if floating else (tensors[0] if tensors else None)
     if first is None:
@@ -138,10 +147,16 @@ class _NeedsRealValues(Exception):
 
 
 def _trace(
-    module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dtype, *, meta: bool
+    module: nn.Module,
+    modules: dict[nn.Module, tuple[str, Held]],
+    shape: Shape,
+    device: torch.device,
+    dtype: torch.dtype,
+    *,
+    meta: bool,
 ) -> tuple[Tracer, Any]:
     """One watched forward on a zero input of batch 1: the tracer's records and the output."""
-    tracer = Tracer(module, shape[1:])
+    tracer = Tracer(module, shape[1:], modules)
     x = torch.zeros((1, *shape), device="meta" if meta else device, dtype=dtype)
     # Every tensor computed from the input carries a field; only an image's is a real one.
     tracer.set_field(x, Field(receptive.initial(len(shape) - 1)) if len(shape) > 1 else NO_FIELD)
@@ -150,13 +165,14 @@ def _trace(
 
 
 def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
-    modes = {m: m.training for m in module.modules()}
+    modes = {m: m.training for m in tracer.modules}
     handles = []
     try:
-        for m in tracer.names:
+        for m in tracer.modules:
             handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
             handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
-        module.eval()  # batch norm must not update its running statistics
+        if any(modes.values()):
+            module.eval()  # batch norm must not update its running statistics
         with torch.no_grad(), OpWatcher(tracer, meta=meta):
             return module(x)
     except ArchcalcError:
@@ -181,4 +197,5 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
         for h in handles:
             h.remove()
         for m, training in modes.items():
-            m.training = training
+            if m.training != training:
+                m.training = training

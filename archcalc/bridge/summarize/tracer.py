@@ -93,6 +93,39 @@ class Group:
     input_node: int = 0
 
 
+@dataclass(frozen=True)
+class Held:
+    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them."""
+
+    params: tuple[tuple[str, torch.Tensor], ...]
+    buffers: tuple[tuple[str, torch.Tensor], ...]
+    leaf: bool  # no child modules
+
+
+def _own(members: dict[str, Any]) -> tuple[tuple[str, torch.Tensor], ...]:
+    seen: set[int] = set()
+    out = []
+    for name, t in members.items():
+        if t is not None and id(t) not in seen:
+            seen.add(id(t))
+            out.append((name, t))
+    return tuple(out)
+
+
+def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
+    """Every module of ``model`` once, in ``named_modules`` order: its path and own tensors.
+
+    Read once per summary from the modules' own tables, so that hooks and rows
+    do not walk the module tree again for each call.
+    """
+    out: dict[nn.Module, tuple[str, Held]] = {}
+    for path, m in model.named_modules():
+        if m not in out:
+            leaf = all(c is None for c in m._modules.values())
+            out[m] = (path, Held(_own(m._parameters), _own(m._buffers), leaf))
+    return out
+
+
 @dataclass
 class _Frame:
     node: Record | Group
@@ -102,11 +135,15 @@ class _Frame:
 class Tracer:
     """Everything one summarize() call learns; plain state, thrown away afterwards."""
 
-    def __init__(self, model: nn.Module, input_sizes: Axes) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        input_sizes: Axes,
+        modules: dict[nn.Module, tuple[str, Held]] | None = None,
+    ) -> None:
         self.model = model
-        self.names: dict[nn.Module, str] = {}
-        for path, module in model.named_modules():
-            self.names.setdefault(module, path)
+        self.modules = survey(model) if modules is None else modules
+        self.names: dict[nn.Module, str] = {m: path for m, (path, _) in self.modules.items()}
         self.input_sizes = input_sizes  # the input's spatial sizes; () when flat
         self.top: list[Record | Group] = []
         self.stack: list[_Frame] = []
@@ -235,22 +272,32 @@ class Tracer:
     def count_own(self, rec: Record, module: nn.Module) -> None:
         """Credit ``rec`` with the module's own tensors that no earlier row has counted."""
         tied: list[str] = []
-        for name, p in module.named_parameters(recurse=False):
+        held = self.held(module)
+        for name, p in held.params:
             owner = self.owner.setdefault(id(p), rec)
             if owner is rec:
                 rec.params += p.numel()
                 rec.trainable += p.numel() if p.requires_grad else 0
             elif owner.module is not module:  # tied weights; a repeated call says so itself
                 tied.append(f"{name} with {owner.path}")
-        for _, b in module.named_buffers(recurse=False):
+        for _, b in held.buffers:
             if self.owner.setdefault(id(b), rec) is rec:
                 rec.buffers += b.numel()
         if tied:
             rec.notes.append("shares " + ", ".join(tied) + " (counted there)")
 
+    def held(self, module: nn.Module) -> Held:
+        entry = self.modules.get(module)
+        if entry is None:  # a module outside the model's tree: read it now
+            return survey(module)[module][1]
+        return entry[1]
+
     def has_uncounted(self, module: nn.Module) -> bool:
-        own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
-        return any(id(t) not in self.owner for t in own)
+        held = self.held(module)
+        owner = self.owner
+        return any(id(t) not in owner for _, t in held.params) or any(
+            id(t) not in owner for _, t in held.buffers
+        )
 
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -267,7 +314,7 @@ class Tracer:
         in_field = self.field_of(x)
         inputs = self.makers(flat)
         path = self.path(module)
-        if next(module.children(), None) is not None:
+        if not self.held(module).leaf:
             if module is self.model:  # the root is the table itself, not a row around it
                 group = Group(path, module, 0, call, children=self.top)
             else:
