@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from archcalc.bridge.summarize import summarize
 from archcalc.bridge.summarize.shortcuts import shortcut
+from archcalc.errors import ArchcalcError
 
 aten = torch.ops.aten
 
@@ -214,3 +218,71 @@ def test_convolution_that_does_not_fit_goes_to_the_kernel() -> None:
     check(conv, x, meta(4, 4, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, taken=False)
     check(conv, x, meta(4, 8, 7, 7), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, taken=False)
     check(conv, x, meta(8, 4, 3, 3), None, [1, 1], [0, 0], [1, 1], True, [0, 0], 1, taken=False)
+
+
+# -- layers answered from their kind's rule on meta ------------------------------
+
+RULED: list[tuple[nn.Module, tuple[int, ...]]] = [
+    (nn.Conv2d(8, 16, 3), (8, 9, 11)),
+    (nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), (8, 9, 11)),
+    (
+        nn.Conv2d(8, 16, (3, 5), stride=(2, 1), padding=(0, 2), dilation=(2, 1), groups=4),
+        (8, 13, 9),
+    ),
+    (nn.Conv2d(8, 8, 4, padding="same"), (8, 9, 10)),
+    (nn.Conv2d(8, 16, 1), (8, 1, 1)),
+    (nn.Conv1d(4, 6, 5, stride=3), (4, 20)),
+    (nn.Conv3d(4, 6, 3, padding=1), (4, 5, 6, 7)),
+    (nn.Linear(12, 5), (12,)),
+    (nn.Linear(12, 5, bias=False), (12,)),
+    (nn.BatchNorm2d(8), (8, 5, 5)),
+    (nn.BatchNorm1d(8), (8,)),
+    (nn.BatchNorm1d(8, affine=False), (8, 7)),
+    (nn.BatchNorm3d(4), (4, 3, 3, 3)),
+    (nn.ReLU(), (8, 5, 5)),
+    (nn.ReLU(inplace=True), (8, 5, 5)),
+    (nn.ReLU6(inplace=True), (8, 5)),
+    (nn.Hardswish(), (8, 5, 5)),
+    (nn.Hardsigmoid(inplace=True), (8, 5, 5)),
+    (nn.SiLU(inplace=True), (8,)),
+    (nn.GELU(approximate="tanh"), (8, 5, 5)),
+    (nn.LeakyReLU(0.2, inplace=True), (8, 5, 5)),
+    (nn.Sigmoid(), (8, 5, 5)),
+    (nn.Tanh(), (8, 5, 5)),
+    (nn.MaxPool2d(3, 2, 1), (8, 11, 11)),
+    (nn.MaxPool2d(3, 2, ceil_mode=True), (8, 10, 10)),
+    (nn.MaxPool2d(2, dilation=2), (8, 9, 9)),
+    (nn.AvgPool2d(3, 2, 1, count_include_pad=False), (8, 11, 11)),
+    (nn.AvgPool2d(2, ceil_mode=True), (8, 7, 7)),
+    (nn.MaxPool1d(3), (8, 10)),
+    (nn.AvgPool3d(2), (4, 4, 4, 4)),
+    (nn.AdaptiveAvgPool2d(1), (8, 5, 7)),
+    (nn.AdaptiveAvgPool2d((3, 2)), (8, 7, 7)),
+    (nn.AdaptiveAvgPool1d(4), (8, 9)),
+    (nn.AdaptiveAvgPool3d(2), (4, 4, 5, 6)),
+    (nn.Dropout(0.3), (8, 5, 5)),
+    (nn.Identity(), (8, 5, 5)),
+]
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"), RULED, ids=[f"{type(m).__name__}-{s}" for m, s in RULED]
+)
+def test_a_ruled_layer_gives_what_torch_gives(layer: nn.Module, shape: tuple[int, ...]) -> None:
+    """Shape and MACs as a real forward and torch's own FLOP counter give them."""
+    model = nn.Sequential(nn.Identity(), layer).eval()
+    x = torch.randn(1, *shape)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = model(x)
+    a = summarize(model, shape)
+    row = a.rows[1]
+    assert row.output_shape == tuple(y.shape[1:])
+    assert row.macs == counter.get_total_flops() // 2
+    assert row.params == sum(p.numel() for p in layer.parameters())
+
+
+def test_a_ruled_layer_that_does_not_fit_fails_in_torchs_words() -> None:
+    with pytest.raises(ArchcalcError, match=r"expected input.* to have 8 channels"):
+        summarize(nn.Sequential(nn.Conv2d(8, 4, 3)), (5, 9, 9))
+    with pytest.raises(ArchcalcError, match="mat1 and mat2 shapes cannot be multiplied"):
+        summarize(nn.Sequential(nn.Linear(8, 4)), (5,))

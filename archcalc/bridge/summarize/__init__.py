@@ -51,7 +51,7 @@ The parts, in the order the data flows:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -62,7 +62,7 @@ from archcalc.analysis.result import Analysis
 from archcalc.bridge.summarize.ops import OpWatcher
 from archcalc.bridge.summarize.rows import to_analysis
 from archcalc.bridge.summarize.target import load_target
-from archcalc.bridge.summarize.tracer import NO_FIELD, Field, Held, Tracer, survey
+from archcalc.bridge.summarize.tracer import NO_FIELD, Field, Held, Tracer, ruled, survey
 from archcalc.errors import ArchcalcError
 from archcalc.kinds.base import Shape, fmt_shape
 
@@ -138,6 +138,17 @@ def _placement(modules: dict[nn.Module, tuple[str, Held]]) -> tuple[torch.device
     return first.device, first.dtype if first.is_floating_point() else torch.get_default_dtype()
 
 
+def _ruled_forward(module: nn.Module, tracer: Tracer) -> Callable[..., Any]:
+    """``module``'s forward on the meta device: its rule's answer, or its own forward."""
+    own = type(module).forward
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        out = tracer.skip(module, args, kwargs)
+        return own(module, *args, **kwargs) if out is NotImplemented else out
+
+    return forward
+
+
 class _NeedsRealValues(Exception):
     """The forward fails on meta tensors (it reads values, or an op has no meta kernel)."""
 
@@ -167,10 +178,15 @@ def _trace(
 def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
     modes = {m: m.training for m in tracer.modules}
     handles = []
+    stubbed = []
     try:
         for m in tracer.modules:
             handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
             handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
+            if meta and tracer.held(m).leaf and ruled(m):
+                # Set on the instance, as a hook cannot skip a forward; removed below.
+                m.__dict__["forward"] = _ruled_forward(m, tracer)
+                stubbed.append(m)
         if any(modes.values()):
             module.eval()  # batch norm must not update its running statistics
         with torch.no_grad(), OpWatcher(tracer, meta=meta):
@@ -194,6 +210,8 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
             hint="check the input shape (C×H×W, without the batch)",
         ) from None
     finally:
+        for m in stubbed:
+            del m.__dict__["forward"]
         for h in handles:
             h.remove()
         for m, training in modes.items():

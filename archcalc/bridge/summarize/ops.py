@@ -295,6 +295,8 @@ class OpWatcher(TorchDispatchMode):
             return value if value.is_meta else self._twin(value)
         kind = type(value)
         if kind is tuple or kind is list:
+            if all(type(v) is int for v in value):  # sizes, strides, dims: the common case
+                return value
             items = [self._on_meta(v) for v in value]
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value

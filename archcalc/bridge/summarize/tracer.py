@@ -28,7 +28,7 @@ from archcalc.bridge.modules import Concat, Residual
 from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, tensors_in, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
-from archcalc.kinds.base import GLOBAL, Axes, RFStep, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Record:
     call: int = 1
     notes: list[str] = field(default_factory=list)
     node: int | None = None  # its graph node; a container's own row: its latest op's
+    effect: Effect | None = None  # its kind's effect, once worked out
 
     @property
     def macs(self) -> int | None:
@@ -91,6 +92,66 @@ class Group:
     scope: tuple[str, ...] = ()  # the scope keys around what runs in it, itself included
     role: str = "module"  # archcalc's own Residual and Concat (and their parts) say more
     input_node: int = 0
+
+
+# torch.nn classes whose kind's rule gives what their forward gives, exactly: the
+# output's shape (contiguous, as torch's meta kernels make it from a contiguous
+# input) and FLOPs (torch's formulas count conv and linear work, as the kinds do;
+# the rest is free). On the meta device such a layer is not run but answered
+# from its rule (``Tracer.skip``); its inner ops cost a dispatch each otherwise.
+_RULED = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.Linear,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Mish,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.Dropout,
+    nn.Identity,
+)
+
+
+_PYTHON_KEY = torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
+
+
+def ruled(module: nn.Module) -> bool:
+    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it."""
+    cls = type(module)
+    base = next((b for b in cls.__mro__ if b in _RULED), None)
+    if base is None or cls.forward is not base.forward or "forward" in module.__dict__:
+        return False
+    if isinstance(module, nn.modules.conv._ConvNd) and module.padding_mode != "zeros":
+        return False
+    return not getattr(module, "return_indices", False)
+
+
+def _returns_input(module: nn.Module) -> bool:
+    """Whether the forward hands back its input itself (in place, or nothing to do in eval)."""
+    if isinstance(module, (nn.Identity, nn.Dropout)):
+        return True
+    return getattr(module, "inplace", False) is True
 
 
 @dataclass(frozen=True)
@@ -383,6 +444,48 @@ class Tracer:
             group.children.append(group.own)
         return group.own
 
+    def skip(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A ``ruled`` layer's output on the meta device from its kind's rule, not its forward.
+
+        ``NotImplemented`` where the rule might not say what torch would (a
+        real or non-contiguous input, other dtypes, a reading of the layer
+        whose parameter count is not the module's): the forward runs then,
+        and fails in torch's words where the input does not fit.
+        """
+        rec = self.stack[-1].node if self.stack else None
+        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
+            return NotImplemented
+        if kwargs or len(args) != 1 or module.training:
+            return NotImplemented
+        x = args[0]
+        if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() < 2:
+            return NotImplemented
+        if not x.dtype.is_floating_point or not x.is_contiguous():
+            return NotImplemented
+        held = self.held(module)
+        params = buffers = 0
+        for _, t in held.params:
+            if t.dtype != x.dtype or nn.parameter.is_lazy(t):
+                return NotImplemented
+            params += t.numel()
+        for _, t in held.buffers:
+            if t.is_floating_point() and t.dtype != x.dtype:
+                return NotImplemented
+            buffers += t.numel()
+        try:
+            effect = rec.known.effect(rec.input_shape)
+        except ShapeError:
+            return NotImplemented
+        if (effect.params, effect.buffers) != (params, buffers):
+            return NotImplemented
+        rec.effect = effect
+        rec.flops += 2 * effect.macs * x.shape[0]  # the rule counts one sample; torch all
+        if _returns_input(module):
+            return x
+        # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
+        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device="meta")
+
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
         if rec.known is None:
             # An opaque module: its inner ops went through the dataflow tracker.
@@ -395,7 +498,7 @@ class Tracer:
         if in_field.rf is None:
             return in_field
         try:
-            step = rec.known.effect(rec.input_shape).rf
+            step = (rec.effect or rec.known.effect(rec.input_shape)).rf
         except ShapeError:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
