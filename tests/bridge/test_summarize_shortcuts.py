@@ -286,3 +286,37 @@ def test_a_ruled_layer_that_does_not_fit_fails_in_torchs_words() -> None:
         summarize(nn.Sequential(nn.Conv2d(8, 4, 3)), (5, 9, 9))
     with pytest.raises(ArchcalcError, match="mat1 and mat2 shapes cannot be multiplied"):
         summarize(nn.Sequential(nn.Linear(8, 4)), (5,))
+
+
+# -- watching from the forward: what hooks saw, and nothing left behind ----------
+
+
+class _Direct(nn.Module):
+    """Calls its child's forward itself: torch runs no hooks for that call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv.forward(x)
+
+
+def test_a_forward_called_directly_is_the_callers_work() -> None:
+    a = summarize(_Direct(), (3, 9, 9))
+    conv = next(r for r in a.rows if r.path == "conv")
+    assert conv.note is not None and "not called by forward" in conv.note
+    assert a.totals.macs == 8 * 3 * 9 * 7 * 7
+    assert a.output_shape == (8, 7, 7)
+
+
+def test_a_users_hooks_run_as_before_and_the_module_is_left_as_it_was() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 1)).train()
+    model[0].register_forward_hook(lambda m, args, out: out[:, :6])  # the next layer sees 6
+    model[2] = nn.Conv2d(6, 4, 1)
+    a = summarize(model, (3, 9, 9))
+    assert [r.output_shape for r in a.rows] == [(6, 7, 7), (6, 7, 7), (4, 7, 7)]
+    assert all(m.training for m in model.modules())
+    assert all("forward" not in m.__dict__ for m in model.modules())
+    assert len(model[0]._forward_hooks) == 1
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in list(model)[1:])

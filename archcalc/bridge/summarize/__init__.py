@@ -51,11 +51,14 @@ The parts, in the order the data flows:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
+from types import CodeType, FunctionType
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
 
 from archcalc.analysis import receptive
 from archcalc.analysis.result import Analysis
@@ -138,6 +141,60 @@ def _placement(modules: dict[nn.Module, tuple[str, Held]]) -> tuple[torch.device
     return first.device, first.dtype if first.is_floating_point() else torch.get_default_dtype()
 
 
+def _wrappable(module: nn.Module) -> bool:
+    """Whether the tracer may watch ``module`` from its forward rather than from hooks.
+
+    Hooks cost torch's slow call path and a registration each; a forward set
+    on the instance (removed afterwards) sees the same call where the module
+    has no hooks of its own to run around it.
+    """
+    return (
+        "forward" not in module.__dict__
+        and isinstance(type(module).forward, FunctionType)
+        and not module._forward_pre_hooks
+        and not module._forward_hooks
+        and not isinstance(module, torch.jit.ScriptModule)
+    )
+
+
+# Where torch's module call runs ``forward``: a forward called from anywhere else
+# (``child.forward(x)`` in a parent's code) runs no hooks, and is not watched either.
+_CALL = nn.Module._call_impl.__code__
+_CALLERS = frozenset(
+    {_CALL, *(c for c in _CALL.co_consts if isinstance(c, CodeType) and c.co_name == "inner")}
+)
+
+
+def _watched_forward(module: nn.Module, tracer: Tracer, meta: bool) -> Callable[..., Any]:
+    """``module``'s forward between the tracer's two hooks (and, on meta, its rule's answer)."""
+    own = type(module).forward
+    pre, post = tracer.pre_hook, tracer.post_hook
+    if meta and tracer.held(module).leaf and ruled(module):
+        skip = tracer.skip
+
+        def ruled_forward(*args: Any, **kwargs: Any) -> Any:
+            if sys._getframe(1).f_code not in _CALLERS:
+                return own(module, *args, **kwargs)
+            pre(module, args, kwargs)
+            out = skip(module, args, kwargs)
+            if out is NotImplemented:
+                out = own(module, *args, **kwargs)
+            post(module, args, kwargs, out)
+            return out
+
+        return ruled_forward
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        if sys._getframe(1).f_code not in _CALLERS:
+            return own(module, *args, **kwargs)
+        pre(module, args, kwargs)
+        out = own(module, *args, **kwargs)
+        post(module, args, kwargs, out)
+        return out
+
+    return forward
+
+
 def _ruled_forward(module: nn.Module, tracer: Tracer) -> Callable[..., Any]:
     """``module``'s forward on the meta device: its rule's answer, or its own forward."""
     own = type(module).forward
@@ -178,15 +235,19 @@ def _trace(
 def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
     modes = {m: m.training for m in tracer.modules}
     handles = []
-    stubbed = []
+    wrapped = []
+    hooked = bool(_global_forward_hooks or _global_forward_pre_hooks)
     try:
         for m in tracer.modules:
-            handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
-            handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
-            if meta and tracer.held(m).leaf and ruled(m):
-                # Set on the instance, as a hook cannot skip a forward; removed below.
-                m.__dict__["forward"] = _ruled_forward(m, tracer)
-                stubbed.append(m)
+            if hooked or not _wrappable(m):
+                handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
+                handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
+                if meta and tracer.held(m).leaf and ruled(m):
+                    m.__dict__["forward"] = _ruled_forward(m, tracer)  # a hook cannot skip it
+                    wrapped.append(m)
+            else:
+                m.__dict__["forward"] = _watched_forward(m, tracer, meta)
+                wrapped.append(m)
         if any(modes.values()):
             module.eval()  # batch norm must not update its running statistics
         with torch.no_grad(), OpWatcher(tracer, meta=meta):
@@ -210,7 +271,7 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
             hint="check the input shape (C×H×W, without the batch)",
         ) from None
     finally:
-        for m in stubbed:
+        for m in wrapped:
             del m.__dict__["forward"]
         for h in handles:
             h.remove()
