@@ -25,7 +25,7 @@ from torch import nn
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.modules import Concat, Residual
-from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, tensors_in, window_step
+from archcalc.bridge.summarize.ops import OpInfo, bind, tensors_in, window_step
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
 from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
@@ -42,7 +42,7 @@ class Field:
 NO_FIELD = Field(None)
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One row in the making: a leaf call, a container's own part, or an uncalled module."""
 
@@ -75,7 +75,7 @@ class Record:
         return self.flops // 2
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """One container call; its own part (own parameters, functional ops) is ``own``."""
 
@@ -187,7 +187,7 @@ def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     node: Record | Group
     in_field: Field | None = None
@@ -208,18 +208,19 @@ class Tracer:
         self.input_sizes = input_sizes  # the input's spatial sizes; () when flat
         self.top: list[Record | Group] = []
         self.stack: list[_Frame] = []
+        self.groups: list[Group] = []  # the open container calls, innermost last
         self.calls: dict[nn.Module, int] = {}
         self.owner: dict[int, Record] = {}  # id(parameter or buffer) → the row counting it
-        self.fields: dict[int, tuple[weakref.ref[torch.Tensor], Field]] = {}
+        # id(tensor) → [a weak reference to it, its field, the node that made it]: what
+        # the pass knows of each tensor, checked by reference since ids are reused.
+        self.tensors: dict[int, list[Any]] = {}
         self.reported: set[str] = set()
         self.used_by: dict[int, str] = {}  # id(parameter) → the module whose own code used it
         self.notes: list[str] = []
-        # The graph in the making. Node 0 is the input; ``made`` says which node made a
-        # tensor, checked by weak reference as ``fields`` is, since ids are reused.
+        # The graph in the making. Node 0 is the input.
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.keys: set[str] = set()
-        self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
         # node id → its output's shape and field, for the network's final field.
         self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
 
@@ -229,20 +230,29 @@ class Tracer:
         return name or type(module).__name__
 
     def _parent(self) -> Group | None:
-        return next((f.node for f in reversed(self.stack) if isinstance(f.node, Group)), None)
+        return self.groups[-1] if self.groups else None
+
+    # -- what is known of each tensor ------------------------------------------
+    def _entry(self, t: torch.Tensor) -> list[Any]:
+        """``t``'s entry in ``tensors``, made afresh where its id last named another tensor."""
+        entry = self.tensors.get(id(t))
+        if entry is None or entry[0]() is not t:
+            entry = self.tensors[id(t)] = [weakref.ref(t), None, None]
+        return entry
 
     # -- receptive-field dataflow ----------------------------------------------
     def field_of(self, t: Any) -> Field | None:
         if not isinstance(t, torch.Tensor):
             return None
-        entry = self.fields.get(id(t))
+        entry = self.tensors.get(id(t))
         return entry[1] if entry is not None and entry[0]() is t else None
 
     def set_field(self, t: torch.Tensor, f: Field) -> None:
-        self.fields[id(t)] = (weakref.ref(t), f)
+        entry = self._entry(t)
+        entry[1] = f
         # A node's output is the first tensor it made that gets a field; later ones
         # (a flatten passing its input's node on) are views of it.
-        nid = self.made_by(t)
+        nid = entry[2]
         if nid is not None and nid not in self.node_out:
             self.node_out[nid] = (tuple(t.shape[1:]), f.rf)
 
@@ -271,18 +281,20 @@ class Tracer:
         """The node that made tensor ``t``; None for a constant, a parameter, or not a tensor."""
         if not isinstance(t, torch.Tensor):
             return None
-        entry = self.made.get(id(t))
-        return entry[1] if entry is not None and entry[0]() is t else None
+        entry = self.tensors.get(id(t))
+        return entry[2] if entry is not None and entry[0]() is t else None
 
     def set_made(self, t: torch.Tensor, nid: int) -> None:
-        self.made[id(t)] = (weakref.ref(t), nid)
+        self._entry(t)[2] = nid
 
-    def makers(self, flat: list[Any]) -> tuple[int, ...]:
+    def makers(self, flat: list[torch.Tensor]) -> tuple[int, ...]:
         """The distinct nodes that made the tensors in ``flat``, in the order first read."""
         found: dict[int, None] = {}
+        get = self.tensors.get
         for t in flat:
-            if isinstance(t, torch.Tensor) and (nid := self.made_by(t)) is not None:
-                found[nid] = None
+            entry = get(id(t))
+            if entry is not None and entry[2] is not None and entry[0]() is t:
+                found[entry[2]] = None
         return tuple(found)
 
     def _scope_key(self, path: str, call: int) -> str:
@@ -363,62 +375,71 @@ class Tracer:
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         call = self.calls[module] = self.calls.get(module, 0) + 1
-        parent = self._parent()
-        siblings = parent.children if parent is not None else self.top
-        depth = parent.depth + 1 if parent is not None else 1
-        scope = parent.scope if parent is not None else ()
-        flat = tensors_in(args)
-        if kwargs:
-            flat += tensors_in(kwargs)
+        parent = self.groups[-1] if self.groups else None
+        if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
+            flat = [args[0]]  # the common call: one tensor
+        else:
+            flat = tensors_in(args)
+            if kwargs:
+                flat += tensors_in(kwargs)
         x = flat[0] if flat else None
         in_shape = tuple(x.shape[1:]) if x is not None else ()
         in_field = self.field_of(x)
         inputs = self.makers(flat)
-        path = self.path(module)
-        if not self.held(module).leaf:
+        entry = self.modules.get(module)
+        path = (entry[0] if entry is not None else "") or type(module).__name__
+        held = entry[1] if entry is not None else self.held(module)
+        if not held.leaf:
             if module is self.model:  # the root is the table itself, not a row around it
                 group = Group(path, module, 0, call, children=self.top)
             else:
+                assert parent is not None  # the root is the first call
                 key = self._scope_key(path, call)
-                group = Group(path, module, depth, call, key=key, scope=(*scope, key))
+                group = Group(path, module, parent.depth + 1, call, key=key)
+                group.scope = (*parent.scope, key)
                 group.role = self._role(module, parent)
-                siblings.append(group)
+                parent.children.append(group)
             group.input_shape = in_shape
             # Scope.input is a node: an input made from constants alone is noted as the network's.
             group.input_node = inputs[0] if inputs else 0
             self.stack.append(_Frame(group, in_field))
+            self.groups.append(group)
             if self.has_uncounted(module):
                 self.own_record(group)
             return
         known = known_kind(module, in_shape)
+        scope = parent.scope if parent is not None else ()
         rec = Record(
             path=path,
             kind=known.kind if known else type(module).__name__.lower(),
             operation=known.operation() if known else class_text(module),
-            depth=depth,
+            depth=parent.depth + 1 if parent is not None else 1,
             module=module,
             known=known,
             input_shape=in_shape,
             call=call,
         )
         rec.node = self.add_node(rec.kind, inputs, known.args if known else None, path, scope, path)
-        self.count_own(rec, module)
-        siblings.append(rec)
+        if held.params or held.buffers:
+            self.count_own(rec, module)
+        (parent.children if parent is not None else self.top).append(rec)
         self.stack.append(_Frame(rec, in_field))
 
     def post_hook(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
         frame = self.stack.pop()
-        y = first_tensor(output)
+        outs = [output] if isinstance(output, torch.Tensor) else tensors_in(output)
+        y = outs[0] if outs else None
         node = frame.node
         node.output_shape = tuple(y.shape[1:]) if y is not None else ()
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
             assert node.node is not None
-            for t in tensors_in(output):
+            for t in outs:
                 self.set_made(t, node.node)
         else:
+            self.groups.pop()
             node.out_field = (self.field_of(y) if y is not None else None) or NO_FIELD
             if node.own is not None:
                 node.own.input_shape = node.input_shape
