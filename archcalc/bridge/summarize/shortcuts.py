@@ -108,14 +108,20 @@ def _floats(args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor] |
     return tensors
 
 
-def _broadcast(tensors: list[torch.Tensor]) -> torch.Size | None:
+def _broadcast(tensors: list[torch.Tensor]) -> tuple[int, ...] | None:
+    """The shape the tensors broadcast to, or None where they do not."""
     shape = tensors[0].shape
     if all(t.shape == shape for t in tensors):
-        return shape
-    try:
-        return torch.broadcast_shapes(*(t.shape for t in tensors))
-    except RuntimeError:
-        return None
+        return tuple(shape)
+    rank = max(t.dim() for t in tensors)
+    out = [1] * rank
+    for t in tensors:
+        for i, n in enumerate(t.shape, rank - t.dim()):
+            if n != out[i]:
+                if out[i] != 1 and n != 1:
+                    return None
+                out[i] = max(n, out[i]) if n and out[i] else 0
+    return tuple(out)
 
 
 def _dense(t: torch.Tensor) -> bool:
@@ -143,7 +149,11 @@ def _pointwise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 def _pointwise_(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     tensors = _floats(args, kwargs)
-    if tensors is None or _broadcast(tensors) != tensors[0].shape or tensors[0] is not args[0]:
+    if (
+        tensors is None
+        or _broadcast(tensors) != tuple(tensors[0].shape)
+        or tensors[0] is not args[0]
+    ):
         return NotImplemented
     if not args[0].is_meta:  # a real tensor changed in place: its twin is what changes
         return NotImplemented

@@ -144,14 +144,14 @@ def ruled(module: nn.Module) -> bool:
         return False
     if isinstance(module, nn.modules.conv._ConvNd) and module.padding_mode != "zeros":
         return False
-    return not getattr(module, "return_indices", False)
+    return not module.__dict__.get("return_indices", False)
 
 
 def _returns_input(module: nn.Module) -> bool:
     """Whether the forward hands back its input itself (in place, or nothing to do in eval)."""
     if isinstance(module, (nn.Identity, nn.Dropout)):
         return True
-    return getattr(module, "inplace", False) is True
+    return module.__dict__.get("inplace", False) is True  # set by torch's constructors
 
 
 @dataclass(frozen=True)
