@@ -125,20 +125,21 @@ def _check_shape(input_shape: Sequence[int]) -> Shape:
 
 
 def _placement(modules: dict[nn.Module, tuple[str, Held]]) -> tuple[torch.device, torch.dtype]:
-    """Where the model's tensors are, and their dtype: its first floating parameter's."""
-    seen: set[int] = set()
-    tensors = []
+    """Where the model's tensors are, and their dtype: its first floating parameter's.
+
+    Parameters first, then buffers, as ``[*parameters(), *buffers()]`` lists
+    them; a model of integer tensors alone is where its first one is, in the
+    default dtype.
+    """
+    first = None
     for which in ("params", "buffers"):
         for _, held in modules.values():
             for _, t in getattr(held, which):
-                if id(t) not in seen:
-                    seen.add(id(t))
-                    tensors.append(t)
-    floating = [t for t in tensors if t.is_floating_point()]
-    first = floating[0] if floating else (tensors[0] if tensors else None)
-    if first is None:
-        return torch.device("cpu"), torch.get_default_dtype()
-    return first.device, first.dtype if first.is_floating_point() else torch.get_default_dtype()
+                if t.is_floating_point():
+                    return t.device, t.dtype
+                if first is None:
+                    first = t
+    return (first.device if first is not None else torch.device("cpu")), torch.get_default_dtype()
 
 
 def _wrappable(module: nn.Module) -> bool:

@@ -180,6 +180,27 @@ def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
     do not walk the module tree again for each call.
     """
     out: dict[nn.Module, tuple[str, Held]] = {}
+    # named_modules' order and names (depth first, each module once under its first
+    # path), without its generator per level; a class that walks its own way is asked.
+    stack: list[tuple[str, nn.Module]] = [("", model)]
+    while stack:
+        path, m = stack.pop()
+        if m in out:
+            continue
+        if type(m).named_modules is not _NAMED_MODULES:
+            return _survey_by_torch(model)
+        children = [(k, c) for k, c in m._modules.items() if c is not None]
+        out[m] = (path, Held(_own(m._parameters), _own(m._buffers), not children))
+        prefix = path + "." if path else ""
+        stack.extend((prefix + k, c) for k, c in reversed(children))
+    return out
+
+
+_NAMED_MODULES = nn.Module.named_modules
+
+
+def _survey_by_torch(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
+    out: dict[nn.Module, tuple[str, Held]] = {}
     for path, m in model.named_modules():
         if m not in out:
             leaf = all(c is None for c in m._modules.values())
@@ -273,8 +294,9 @@ class Tracer:
     ) -> int:
         nid = len(self.nodes)
         name = path.rsplit(".", 1)[-1]
-        node = Node(nid, op, inputs, args, name, path, scope, None, where, written=written)
-        self.nodes.append(node)
+        self.nodes.append(
+            Node._make((nid, op, inputs, args, name, path, scope, None, where, None, written))
+        )
         return nid
 
     def made_by(self, t: Any) -> int | None:
@@ -367,6 +389,8 @@ class Tracer:
 
     def has_uncounted(self, module: nn.Module) -> bool:
         held = self.held(module)
+        if not held.params and not held.buffers:
+            return False
         owner = self.owner
         return any(id(t) not in owner for _, t in held.params) or any(
             id(t) not in owner for _, t in held.buffers
