@@ -161,8 +161,8 @@ def _wrappable(module: nn.Module) -> bool:
 # Where torch's module call runs ``forward``: a forward called from anywhere else
 # (``child.forward(x)`` in a parent's code) runs no hooks, and is not watched either.
 _CALL = nn.Module._call_impl.__code__
-_CALLERS = frozenset(
-    {_CALL, *(c for c in _CALL.co_consts if isinstance(c, CodeType) and c.co_name == "inner")}
+_INNER = next(
+    (c for c in _CALL.co_consts if isinstance(c, CodeType) and c.co_name == "inner"), _CALL
 )
 
 
@@ -174,7 +174,8 @@ def _watched_forward(module: nn.Module, tracer: Tracer, meta: bool) -> Callable[
         skip = tracer.skip
 
         def ruled_forward(*args: Any, **kwargs: Any) -> Any:
-            if sys._getframe(1).f_code not in _CALLERS:
+            caller = sys._getframe(1).f_code  # compared by identity: hashing code is slow
+            if caller is not _CALL and caller is not _INNER:
                 return own(module, *args, **kwargs)
             pre(module, args, kwargs)
             out = skip(module, args, kwargs)
@@ -186,7 +187,8 @@ def _watched_forward(module: nn.Module, tracer: Tracer, meta: bool) -> Callable[
         return ruled_forward
 
     def forward(*args: Any, **kwargs: Any) -> Any:
-        if sys._getframe(1).f_code not in _CALLERS:
+        caller = sys._getframe(1).f_code
+        if caller is not _CALL and caller is not _INNER:
             return own(module, *args, **kwargs)
         pre(module, args, kwargs)
         out = own(module, *args, **kwargs)

@@ -99,41 +99,44 @@ class Group:
 # input) and FLOPs (torch's formulas count conv and linear work, as the kinds do;
 # the rest is free). On the meta device such a layer is not run but answered
 # from its rule (``Tracer.skip``); its inner ops cost a dispatch each otherwise.
-_RULED = (
-    nn.Conv1d,
-    nn.Conv2d,
-    nn.Conv3d,
-    nn.Linear,
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.BatchNorm3d,
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SELU,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SiLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Mish,
-    nn.MaxPool1d,
-    nn.MaxPool2d,
-    nn.MaxPool3d,
-    nn.AvgPool1d,
-    nn.AvgPool2d,
-    nn.AvgPool3d,
-    nn.AdaptiveAvgPool1d,
-    nn.AdaptiveAvgPool2d,
-    nn.AdaptiveAvgPool3d,
-    nn.Dropout,
-    nn.Identity,
+_RULED = frozenset(
+    {
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.Conv3d,
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.BatchNorm3d,
+        nn.ReLU,
+        nn.ReLU6,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.SELU,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.SiLU,
+        nn.GELU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Mish,
+        nn.MaxPool1d,
+        nn.MaxPool2d,
+        nn.MaxPool3d,
+        nn.AvgPool1d,
+        nn.AvgPool2d,
+        nn.AvgPool3d,
+        nn.AdaptiveAvgPool1d,
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveAvgPool3d,
+        nn.Dropout,
+        nn.Identity,
+    }
 )
 
 
 _PYTHON_KEY = torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
+_META = torch.device("meta")
 
 
 def ruled(module: nn.Module) -> bool:
@@ -529,7 +532,7 @@ class Tracer:
             return x
         # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
         with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
-            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device="meta")
+            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
 
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
         if rec.known is None:
