@@ -99,7 +99,7 @@ class Group:
 # input) and FLOPs (torch's formulas count conv and linear work, as the kinds do;
 # the rest is free). On the meta device such a layer is not run but answered
 # from its rule (``Tracer.skip``); its inner ops cost a dispatch each otherwise.
-_RULED = frozenset(
+_RULED: frozenset[type[nn.Module]] = frozenset(
     {
         nn.Conv1d,
         nn.Conv2d,
