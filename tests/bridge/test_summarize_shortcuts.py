@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from archcalc.bridge.summarize import summarize
+from archcalc.bridge.summarize.ops import op_info
 from archcalc.bridge.summarize.shortcuts import shortcut
 from archcalc.errors import ArchcalcError
 
@@ -320,3 +321,22 @@ def test_a_users_hooks_run_as_before_and_the_module_is_left_as_it_was() -> None:
     assert all("forward" not in m.__dict__ for m in model.modules())
     assert len(model[0]._forward_hooks) == 1
     assert not any(m._forward_pre_hooks or m._forward_hooks for m in list(model)[1:])
+
+
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        (aten.addmm.default, (meta(3), meta(5, 7), meta(7, 3))),
+        (aten.baddbmm.default, (meta(2, 5, 3), meta(2, 5, 7), meta(2, 7, 3))),
+        (aten.mm.default, (meta(5, 7), meta(7, 3))),
+        (aten.bmm.default, (meta(2, 5, 7), meta(2, 7, 3))),
+        (
+            aten.convolution.default,
+            (meta(1, 4, 9, 9), meta(8, 2, 3, 3), None, [2, 2], [1, 1], [1, 1], False, [0, 0], 2),
+        ),
+    ],
+)
+def test_costs_on_shapes_are_torchs_formulas(op: Any, args: tuple[Any, ...]) -> None:
+    out = op(*args)
+    want = flop_registry[op._overloadpacket](*args, out_val=out)
+    assert op_info(op).cost(args, {}, out) == want > 0

@@ -166,7 +166,7 @@ def op_info(func: Any) -> OpInfo:
     decomposes = formula is None and torch._C._dispatch_has_kernel_for_dispatch_key(
         func.name(), "CompositeImplicitAutograd"
     )
-    wrapped = getattr(formula, "__wrapped__", None)
+    wrapped = _ON_SHAPES.get(packet) or getattr(formula, "__wrapped__", None)
     return OpInfo(
         packet.__name__,
         is_free(func),
@@ -176,6 +176,32 @@ def op_info(func: Any) -> OpInfo:
         None if decomposes else shortcut(func),
         wrapped if packet in flop_registry and formula is flop_registry[packet] else None,
     )
+
+
+def _raw(packet: Any) -> Callable[..., int]:
+    formula: Callable[..., int] = flop_registry[packet].__wrapped__
+    return formula
+
+
+_mm_on_shapes, _bmm_on_shapes = _raw(torch.ops.aten.mm), _raw(torch.ops.aten.bmm)
+
+
+def _addmm_on_shapes(self_shape: Any, a_shape: Any, b_shape: Any, *args: Any, **kwargs: Any) -> int:
+    return _mm_on_shapes(a_shape, b_shape)  # torch's addmm_flop, past mm_flop's wrapper
+
+
+def _baddbmm_on_shapes(
+    self_shape: Any, a_shape: Any, b_shape: Any, *args: Any, **kwargs: Any
+) -> int:
+    return _bmm_on_shapes(a_shape, b_shape)
+
+
+# Formulas whose torch body calls another formula through its shape wrapper (a
+# pytree walk of shapes, the largest part of costing a transformer's linears).
+_ON_SHAPES: dict[Any, Callable[..., int]] = {
+    torch.ops.aten.addmm: _addmm_on_shapes,
+    torch.ops.aten.baddbmm: _baddbmm_on_shapes,
+}
 
 
 def _shape_of(value: Any) -> Any:
