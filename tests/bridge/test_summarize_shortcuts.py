@@ -9,6 +9,7 @@ answered ``NotImplemented``, never with a different tensor.
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 import pytest
@@ -30,8 +31,15 @@ def meta(*shape: int, dtype: torch.dtype = torch.float32, last: bool = False) ->
 
 
 def layout(value: Any) -> Any:
+    """Shape, strides and dtype; a size-1 axis's stride is left out.
+
+    No shape, view or kernel choice reads it (torch's own ``empty_like`` and
+    its Python meta kernels set it differently for the same input).
+    """
     if isinstance(value, torch.Tensor):
-        return (tuple(value.shape), value.stride(), value.dtype)
+        sizes, steps = value.shape, value.stride()
+        strides = tuple(s if n != 1 else None for n, s in zip(sizes, steps, strict=True))
+        return (tuple(value.shape), strides, value.dtype)
     return tuple(layout(v) for v in value)
 
 
@@ -340,3 +348,47 @@ def test_costs_on_shapes_are_torchs_formulas(op: Any, args: tuple[Any, ...]) -> 
     out = op(*args)
     want = flop_registry[op._overloadpacket](*args, out_val=out)
     assert op_info(op).cost(args, {}, out) == want > 0
+
+
+def _strided(rng: random.Random) -> torch.Tensor:
+    """A meta tensor of random rank, sizes, axis order and step: dense or not."""
+    rank = rng.randint(1, 4)
+    shape = [rng.choice([1, 2, 3, 5]) for _ in range(rank)]
+    base = meta(*(s * rng.choice([1, 2]) for s in shape))
+    order = list(range(rank))
+    rng.shuffle(order)
+    return base.permute(order)[tuple(slice(0, None, rng.choice([1, 2])) for _ in range(rank))]
+
+
+def test_one_tensor_ops_on_any_layout_agree_with_the_kernel() -> None:
+    rng = random.Random(0)
+    for _ in range(300):
+        x = _strided(rng)
+        check(aten.mul.Tensor, x, 0.5)
+        check(aten.relu.default, x)
+        check(aten.hardswish.default, x)
+        check(aten.ne.Scalar, x, 0)
+        check(aten.clone.default, x)
+        check(aten.clone.default, x, memory_format=torch.contiguous_format)
+        check(aten.roll.default, x, [1], [0])
+        check(aten.roll.default, x, [2])
+
+
+def test_comparisons_give_bools() -> None:
+    check(aten.eq.Scalar, meta(2, 3), 0.0)
+    check(aten.ne.Scalar, meta(2, 3, dtype=torch.int64), 0)
+    check(aten.lt.Tensor, meta(2, 3), meta(1, 3))
+    check(aten.ge.Tensor, meta(2, 3), meta(2, 3, dtype=torch.float16), taken=False)
+
+
+def test_roll_softmax_and_masked_fill() -> None:
+    x = meta(4, 7, 7, 8)
+    check(aten.roll.default, x, [-3, -3], [1, 2])
+    check(aten.roll.default, x.to(memory_format=torch.channels_last), [3], [2])
+    check(aten.roll.default, x, [1, 2], [1], taken=False)
+    check(aten._softmax.default, meta(4, 3, 49, 49), -1, False)
+    check(aten._log_softmax.default, meta(4, 10), 1, False)
+    check(aten._softmax.default, x.permute(0, 3, 1, 2), 1, False, taken=False)
+    mask = meta(4, 49, 49, dtype=torch.bool)
+    check(aten.masked_fill.Scalar, meta(4, 49, 49), mask, -100.0)
+    check(aten.masked_fill.Scalar, meta(4, 49, 49), meta(49, 49, dtype=torch.bool), 0.0, taken=None)

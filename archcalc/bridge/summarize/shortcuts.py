@@ -64,6 +64,7 @@ _SAME_DTYPE = frozenset(
         "threshold",
     }
 )
+_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 _NORM_DTYPES = (torch.float32, torch.float64)
 
 
@@ -77,6 +78,8 @@ def shortcut(func: Any) -> Shortcut | None:
     name = func._overloadpacket.__name__
     if name in _SAME_DTYPE and not schema.is_mutable:
         return _pointwise
+    if name in _COMPARISONS and not schema.is_mutable:
+        return _compare
     if name.endswith("_") and name[:-1] in _SAME_DTYPE and schema.is_mutable:
         first = schema.arguments[0].alias_info if schema.arguments else None
         written = [
@@ -87,8 +90,10 @@ def shortcut(func: Any) -> Shortcut | None:
     return None
 
 
-def _floats(args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor] | None:
-    """The tensor arguments, all meta and of one floating dtype; None for anything else."""
+def _floats(
+    args: Sequence[Any], kwargs: dict[str, Any], floating: bool = True
+) -> list[torch.Tensor] | None:
+    """The tensor arguments, all of one (floating) dtype, the rest scalars; else None."""
     tensors = []
     for a in args:
         if isinstance(a, torch.Tensor):
@@ -100,7 +105,7 @@ def _floats(args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor] |
     if not tensors:
         return None
     dtype = tensors[0].dtype
-    if not dtype.is_floating_point:
+    if dtype.is_complex or (floating and not dtype.is_floating_point):
         return None
     for t in tensors:
         if t.dtype != dtype:
@@ -132,18 +137,29 @@ def _dense(t: torch.Tensor) -> bool:
 
 
 def _pointwise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    tensors = _floats(args, kwargs)
+    return _elementwise(_floats(args, kwargs), None)
+
+
+def _compare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _elementwise(_floats(args, kwargs, floating=False), torch.bool)
+
+
+def _elementwise(tensors: list[torch.Tensor] | None, dtype: torch.dtype | None) -> Any:
+    """An elementwise op's result: like its one tensor, or contiguous where all inputs are."""
     if tensors is None:
         return NotImplemented
+    first = tensors[0]
+    dtype = dtype or first.dtype
+    if len(tensors) == 1:  # torch lays it out as empty_like does, dense or not
+        return torch.empty_like(first, dtype=dtype, device=_META)
     shape = _broadcast(tensors)
     if shape is None:
         return NotImplemented
-    first = tensors[0]
     if all(t.is_contiguous() for t in tensors):
-        return torch.empty(shape, dtype=first.dtype, device=_META)
+        return torch.empty(shape, dtype=dtype, device=_META)
     stride = first.stride()
     if _dense(first) and all(t.shape == shape and t.stride() == stride for t in tensors):
-        return torch.empty_strided(shape, stride, dtype=first.dtype, device=_META)
+        return torch.empty_strided(shape, stride, dtype=dtype, device=_META)
     return NotImplemented
 
 
@@ -347,6 +363,66 @@ def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return torch.empty(shape, dtype=dtype, device=_META)
 
 
+def _roll(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``roll``: a contiguous copy, whatever the input's layout."""
+    x = _arg(args, kwargs, 0, "self", None)
+    shifts = _arg(args, kwargs, 1, "shifts", None)
+    dims = _arg(args, kwargs, 2, "dims", [])
+    if not isinstance(x, torch.Tensor) or x.dim() == 0:
+        return NotImplemented
+    if not isinstance(shifts, (list, tuple)) or not isinstance(dims, (list, tuple)):
+        return NotImplemented
+    shifts, dims = _ints(shifts, len(shifts)), _ints(dims, len(dims))
+    if not shifts or dims is None or len(dims) not in (0, len(shifts)):
+        return NotImplemented
+    if (not dims and len(shifts) != 1) or any(not -x.dim() <= d < x.dim() for d in dims):
+        return NotImplemented
+    return torch.empty(x.shape, dtype=x.dtype, device=_META)
+
+
+def _clone(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``clone`` (``contiguous()`` too): laid out as ``empty_like`` lays it out."""
+    x = _arg(args, kwargs, 0, "self", None)
+    fmt = _arg(args, kwargs, 1, "memory_format", None)
+    if not isinstance(x, torch.Tensor) or len(args) + len(kwargs) > 2:
+        return NotImplemented
+    if fmt is None or fmt is torch.preserve_format:
+        return torch.empty_like(x, device=_META)
+    if fmt is torch.contiguous_format:
+        return torch.empty(x.shape, dtype=x.dtype, device=_META)
+    return NotImplemented
+
+
+def _softmax(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``_softmax`` / ``_log_softmax`` over a contiguous floating tensor, in its dtype."""
+    if len(args) != 3 or kwargs:
+        return NotImplemented
+    x, dim, half_to_float = args
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point or half_to_float:
+        return NotImplemented
+    if (
+        not x.is_contiguous()
+        or not isinstance(dim, int)
+        or not -max(x.dim(), 1) <= dim < max(x.dim(), 1)
+    ):
+        return NotImplemented
+    return torch.empty(x.shape, dtype=x.dtype, device=_META)
+
+
+def _masked_fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``masked_fill.Scalar`` with a mask of the input's own shape, both contiguous."""
+    if len(args) != 3 or kwargs:
+        return NotImplemented
+    x, mask, value = args
+    if not isinstance(x, torch.Tensor) or not isinstance(mask, torch.Tensor):
+        return NotImplemented
+    if mask.dtype != torch.bool or mask.shape != x.shape or not isinstance(value, (int, float)):
+        return NotImplemented
+    if not x.dtype.is_floating_point or not x.is_contiguous() or not mask.is_contiguous():
+        return NotImplemented
+    return torch.empty(x.shape, dtype=x.dtype, device=_META)
+
+
 _aten = torch.ops.aten
 _BY_OP: dict[Any, Shortcut] = {
     _aten.native_batch_norm.default: lambda a, k: _batch_norm(a, k, 5),
@@ -358,4 +434,9 @@ _BY_OP: dict[Any, Shortcut] = {
     _aten.bmm.default: _bmm,
     _aten.addmm.default: _addmm,
     _aten.convolution.default: _convolution,
+    _aten.roll.default: _roll,
+    _aten.clone.default: _clone,
+    _aten._softmax.default: _softmax,
+    _aten._log_softmax.default: _softmax,
+    _aten.masked_fill.Scalar: _masked_fill,
 }
