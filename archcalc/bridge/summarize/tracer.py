@@ -520,6 +520,8 @@ class Tracer:
             if t.is_floating_point() and t.dtype != x.dtype:
                 return NotImplemented
             buffers += t.numel()
+        if isinstance(module, nn.Linear) and x.dim() > 2:
+            return self._linear_over(module, rec, x, params)
         try:
             effect = rec.known.effect(rec.input_shape)
         except ShapeError:
@@ -533,6 +535,22 @@ class Tracer:
         # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
         with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
             return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
+
+    def _linear_over(self, module: nn.Linear, rec: Record, x: torch.Tensor, params: int) -> Any:
+        """A linear layer over the last axis of a (B, ..., features) input (a transformer's).
+
+        Its kind reads a flat input only; torch folds the leading axes into one
+        matrix product, which is what its FLOP formula counts.
+        """
+        k, n = module.in_features, module.out_features
+        if x.shape[-1] != k or params != k * n + (n if module.bias is not None else 0):
+            return NotImplemented
+        rows = 1
+        for d in x.shape[:-1]:
+            rows *= d
+        rec.flops += 2 * rows * k * n
+        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+            return torch.empty((*x.shape[:-1], n), dtype=x.dtype, device=_META)
 
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
         if rec.known is None:
