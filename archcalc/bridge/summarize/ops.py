@@ -13,7 +13,9 @@ from torch.utils.flop_counter import flop_registry, sdpa_flop_count
 
 from archcalc.bridge.summarize.shortcuts import Shortcut, shortcut
 from archcalc.bridge.summarize.torch_kinds import pair
-from archcalc.kinds.base import SpatialStep
+from archcalc.kinds import REGISTRY
+from archcalc.kinds.base import RFStep, ShapeError, SpatialStep
+from archcalc.kinds.upsample import UpsampleArgs
 
 if TYPE_CHECKING:
     from archcalc.bridge.summarize.tracer import Tracer
@@ -469,6 +471,47 @@ def window_step(name: str, arg: dict[str, Any]) -> SpatialStep | None:
     dil = pair(arg.get("dilation") or 1)
     effective = (dil[0] * (kernel[0] - 1) + 1, dil[1] * (kernel[1] - 1) + 1)
     return SpatialStep(kernel=effective, stride=stride, pad_before=pad)
+
+
+# Interpolating resizes and the upsample kind's mode for each (nearest-exact has no rule).
+RESIZES = {
+    "upsample_nearest1d": ("nearest", 1),
+    "upsample_nearest2d": ("nearest", 2),
+    "upsample_nearest3d": ("nearest", 3),
+    "upsample_linear1d": ("linear", 1),
+    "upsample_bilinear2d": ("bilinear", 2),
+    "upsample_trilinear3d": ("trilinear", 3),
+}
+
+
+def resize_step(name: str, arg: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> RFStep | None:
+    """The receptive-field step of a functional resize (``F.interpolate``), as ``nn.Upsample``'s.
+
+    Torch maps coordinates by the scales where the call carries them and by the
+    sizes otherwise, which is the upsample kind's ``scale`` and ``size``; None
+    where the call is no resize, or mixes the two per axis.
+    """
+    mode, rank = RESIZES.get(name, (None, 0))
+    if mode is None or x.dim() != rank + 2 or y.dim() != rank + 2:
+        return None
+    scales = arg.get("scale_factors")
+    if "scale_factors" not in arg:  # the .default overload: one optional scale per axis
+        per_axis = [v for k, v in arg.items() if k.startswith("scales")]
+        scales = None if all(v is None for v in per_axis) else per_axis
+    if scales is not None and any(v is None for v in scales):
+        return None
+    size = tuple(y.shape[2:])
+    up = UpsampleArgs(
+        scale=tuple(float(v) for v in scales) if scales is not None else None,
+        size=None if scales is not None else size,
+        mode=mode,
+        align_corners=bool(arg.get("align_corners") or False),
+    )
+    try:
+        effect = REGISTRY["upsample"].apply(up, tuple(x.shape[1:]))
+    except ShapeError:
+        return None
+    return effect.rf if effect.output_shape[1:] == size else None
 
 
 def first_tensor(value: Any) -> torch.Tensor | None:

@@ -25,7 +25,14 @@ from torch import nn
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.modules import Concat, Residual
-from archcalc.bridge.summarize.ops import OpInfo, bind, tensors_in, window_step
+from archcalc.bridge.summarize.ops import (
+    RESIZES,
+    OpInfo,
+    bind,
+    resize_step,
+    tensors_in,
+    window_step,
+)
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
 from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
@@ -681,6 +688,7 @@ class Tracer:
     ) -> Field:
         name = info.name
         y = outs[0]
+        rank = len(self.input_sizes)
         arg = bind(func, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
         x = arg.get("input", arg.get("self"))
@@ -694,12 +702,21 @@ class Tracer:
                 for (t, _), f in zip(data, fields, strict=True)
             ):
                 return self._merge(fields, where)
-        elif name in ("view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"):
+        elif name in _VIEWS:
             x = data[0][0]
             if tuple(y.shape) == tuple(x.shape):
                 return Field(fields[0])
-            if x.dim() == 4 and y.dim() == 2 and y.shape[0] == x.shape[0]:
-                return self._step(fields[0], GLOBAL)
+            if x.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == x.shape[0]:
+                return self._step(fields[0], GLOBAL)  # flattened: each unit sees it all
+            if self._keeps_maps(x, y):  # channels regrouped (a channel shuffle)
+                return Field(fields[0])
+        elif name in _MOVES:
+            if len(data) == 1 and self._moves_channels(name, arg, data[0][0]):
+                return Field(fields[0])
+        elif name in RESIZES and len(data) == 1 and data[0][0] is x:
+            step = resize_step(name, arg, x, y)
+            if step is not None:  # F.interpolate: the step nn.Upsample makes
+                return self._step(fields[0], step)
         elif name == "cat":
             if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()):
                 return self._merge(fields, where)
@@ -709,6 +726,34 @@ class Tracer:
             if dims >= {2, 3}:
                 return self._step(fields[0], GLOBAL)
         return Field(None, f"aten.{name} in {where} is not followed")
+
+    def _keeps_maps(self, x: torch.Tensor, y: torch.Tensor) -> bool:
+        """Whether a reshape from ``x`` to ``y`` keeps the batch and the trailing spatial axes.
+
+        A reshape reads in index order, so with the last axes' sizes unchanged
+        each output unit sits where its input unit did: only channels regroup.
+        """
+        rank = len(self.input_sizes)
+        return (
+            rank > 0
+            and x.dim() > rank
+            and y.dim() > rank
+            and x.shape[0] == y.shape[0]
+            and tuple(x.shape[-rank:]) == tuple(y.shape[-rank:])
+        )
+
+    def _moves_channels(self, name: str, arg: dict[str, Any], x: torch.Tensor) -> bool:
+        """Whether a transpose, permute, split or slice leaves the trailing spatial axes alone."""
+        rank = len(self.input_sizes)
+        lead = x.dim() - rank  # the axes before the spatial ones
+        if rank == 0 or lead < 1:
+            return False
+        if name == "permute":
+            dims = [d % x.dim() for d in arg["dims"]]
+            return dims[lead:] == list(range(lead, x.dim()))
+        if name == "transpose":
+            return all(d % x.dim() < lead for d in (arg["dim0"], arg["dim1"]))
+        return arg["dim"] % x.dim() < lead  # split, split_with_sizes, slice, narrow
 
     def _step(self, rf: ReceptiveField, how: RFStep) -> Field:
         """The field after one window, or unknown once its numbers pass the analysis' bound."""
@@ -724,6 +769,12 @@ class Tracer:
         if misaligned:
             self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
         return Field(rf)
+
+
+# Reshapes (a new view of the same units, or a copy of them).
+_VIEWS = frozenset({"view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"})
+# Ops that move or pick whole axes: each output unit is an input unit.
+_MOVES = frozenset({"permute", "transpose", "split", "split_with_sizes", "slice", "narrow"})
 
 
 def _items(children: list[Record | Group]) -> tuple[int | str, ...]:
