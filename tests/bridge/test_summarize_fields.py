@@ -16,8 +16,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+import archcalc
 from archcalc.analysis import Analysis
 from archcalc.bridge.summarize import summarize
+from tests.helpers import EXAMPLES
 
 
 def fields(a: Analysis) -> list[Any]:
@@ -84,21 +86,46 @@ def test_a_flatten_at_any_rank_sees_the_whole_input() -> None:
     assert fc.receptive_field.size == (4, 5, 6)
 
 
-class _Regroup(nn.Module):
-    """Moves spatial axes (not followed) or channels only (followed)."""
+class _ChannelsLast(nn.Module):
+    """A convnext block's middle: to channels last, per-position layers, and back."""
 
-    def __init__(self, dims: tuple[int, ...]) -> None:
+    def __init__(self, mixes: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-        self.dims = dims
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+        self.norm = nn.LayerNorm((9, 4) if mixes else 4)  # over W and C: positions meet
+        self.fc = nn.Linear(4, 8)
+        self.act = nn.GELU()
+        self.out = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x).permute(*self.dims).contiguous()
+        y = self.act(self.fc(self.norm(self.conv(x).permute(0, 2, 3, 1))))
+        return self.out(y.permute(0, 3, 1, 2))
 
 
-def test_a_permute_is_followed_only_where_it_keeps_the_spatial_axes() -> None:
-    kept = summarize(nn.Sequential(_Regroup((1, 0, 2, 3)), nn.ReLU()), (3, 9, 9))
-    moved = summarize(nn.Sequential(_Regroup((0, 2, 3, 1)), nn.ReLU()), (3, 9, 9))
-    assert kept.rows[-1].receptive_field is not None
-    assert moved.rows[-1].receptive_field is None
-    assert "aten.permute" in (moved.rows[-1].note or "")
+def test_a_permute_to_channels_last_is_followed_through_per_position_layers() -> None:
+    a = summarize(_ChannelsLast(), (3, 19, 19))
+    conv = next(r for r in a.rows if r.path == "conv")
+    assert conv.receptive_field is not None
+    assert all(r.receptive_field == conv.receptive_field for r in a.rows[1:])
+    mixed = summarize(_ChannelsLast(mixes=True), (3, 19, 19))
+    assert mixed.rows[-1].receptive_field is None
+    assert "native_layer_norm" in (mixed.rows[1].note or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("shufflenet_v2_x1_0", torchvision.models),
+        ("convnext_tiny", torchvision.models),
+        ("r3d_18", torchvision.models.video),
+        ("resnet18", torchvision.models),
+    ],
+)
+def test_the_final_field_is_the_example_specs(name: str, family: Any) -> None:
+    """The spec writes each layer out; the module has channel shuffles, permutes, views."""
+    spec = archcalc.analyze(archcalc.load(EXAMPLES / f"{name}.yaml"))
+    with torch.device("meta"):
+        model = getattr(family, name)(weights=None)
+    a = summarize(model, spec.input_shape)
+    assert spec.final is not None and a.final is not None
+    assert a.final.field == spec.final.field

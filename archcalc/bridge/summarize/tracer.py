@@ -40,10 +40,16 @@ from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError,
 
 @dataclass(frozen=True)
 class Field:
-    """A tensor's receptive field; ``rf`` None with ``why`` None: not an image (no field)."""
+    """A tensor's receptive field; ``rf`` None with ``why`` None: not an image (no field).
+
+    ``axes`` says where the spatial axes sit in the tensor (batch first), one
+    per input axis in the input's order; None is the layout layers read,
+    (N, C, *spatial): the last ones. A permute to channels-last sets it.
+    """
 
     rf: ReceptiveField | None
     why: str | None = None
+    axes: tuple[int, ...] | None = None
 
 
 NO_FIELD = Field(None)
@@ -570,6 +576,10 @@ class Tracer:
             return Field(None, f"the input of {rec.path} is not traced from the network input")
         if in_field.rf is None:
             return in_field
+        if in_field.axes is not None:  # channels last: a layer's rule reads channels first
+            if _per_position(rec.module, in_field.axes, len(rec.input_shape) + 1):
+                return in_field
+            return Field(None, f"{type(rec.module).__name__} on a channels-last input")
         try:
             step = (rec.effect or rec.known.effect(rec.input_shape)).rf
         except ShapeError:
@@ -692,68 +702,116 @@ class Tracer:
         arg = bind(func, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
         x = arg.get("input", arg.get("self"))
-        if len(data) == 1 and data[0][0] is x and x.dim() == 4:
+        first, field = data[0]
+        if len(data) == 1 and first is x and x.dim() == 4 and field.axes is None:
             window = window_step(name, arg)
             if window is not None:  # functional conv / pooling: the step its layer makes
                 return self._step(fields[0], window)
         if info.pointwise:
-            if all(
-                t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
-                for (t, _), f in zip(data, fields, strict=True)
-            ):
-                return self._merge(fields, where)
+            axes = self._common_axes(data, y)
+            if axes is not None:
+                return self._placed(self._merge(fields, where).rf, axes, y)
         elif name in _VIEWS:
-            x = data[0][0]
-            if tuple(y.shape) == tuple(x.shape):
-                return Field(fields[0])
-            if x.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == x.shape[0]:
+            if tuple(y.shape) == tuple(first.shape):
+                return field
+            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
                 return self._step(fields[0], GLOBAL)  # flattened: each unit sees it all
-            if self._keeps_maps(x, y):  # channels regrouped (a channel shuffle)
-                return Field(fields[0])
+            axes = self._reshaped(field, first, y)
+            if axes is not None:  # channels regrouped (a channel shuffle)
+                return self._placed(field.rf, axes, y)
         elif name in _MOVES:
-            if len(data) == 1 and self._moves_channels(name, arg, data[0][0]):
-                return Field(fields[0])
-        elif name in RESIZES and len(data) == 1 and data[0][0] is x:
+            axes = self._moved(name, arg, field, first) if len(data) == 1 else None
+            if axes is not None:
+                return self._placed(field.rf, axes, y)
+        elif name in RESIZES and len(data) == 1 and first is x and field.axes is None:
             step = resize_step(name, arg, x, y)
             if step is not None:  # F.interpolate: the step nn.Upsample makes
                 return self._step(fields[0], step)
         elif name == "cat":
-            if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()):
+            if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()) and field.axes is None:
                 return self._merge(fields, where)
-        elif name == "mean" and y.dim() in (2, 4) and data[0][0].dim() == 4:
+            axes = self._common_axes(data, y)
+            if axes is not None and arg.get("dim", 0) % y.dim() not in axes:
+                return self._placed(self._merge(fields, where).rf, axes, y)
+        elif name == "native_layer_norm" and len(data) == 1 and first is x:
+            # Normalised over the last axes alone: no two spatial positions meet.
+            if all(a < x.dim() - len(arg["normalized_shape"]) for a in self._axes_of(field, x)):
+                return self._placed(field.rf, self._axes_of(field, x), y)
+        elif name == "mean" and len(data) == 1:
             dim = arg.get("dim")
-            dims = {d % 4 for d in dim} if isinstance(dim, (list, tuple)) else set()
-            if dims >= {2, 3}:
+            dims = {d % first.dim() for d in dim} if isinstance(dim, (list, tuple)) else set()
+            if rank and dims >= set(self._axes_of(field, first)):
                 return self._step(fields[0], GLOBAL)
         return Field(None, f"aten.{name} in {where} is not followed")
 
-    def _keeps_maps(self, x: torch.Tensor, y: torch.Tensor) -> bool:
-        """Whether a reshape from ``x`` to ``y`` keeps the batch and the trailing spatial axes.
+    def _axes_of(self, field: Field, t: torch.Tensor) -> tuple[int, ...]:
+        """Where ``field``'s spatial axes sit in ``t``."""
+        if field.axes is not None:
+            return field.axes
+        rank = len(self.input_sizes)
+        return tuple(range(t.dim() - rank, t.dim()))
 
-        A reshape reads in index order, so with the last axes' sizes unchanged
-        each output unit sits where its input unit did: only channels regroup.
+    def _placed(self, rf: ReceptiveField | None, axes: tuple[int, ...], y: torch.Tensor) -> Field:
+        """``rf`` on ``y`` with its spatial axes at ``axes`` (None where they are the last)."""
+        rank = len(self.input_sizes)
+        last = tuple(range(y.dim() - rank, y.dim()))
+        return Field(rf, axes=None if axes == last else axes)
+
+    def _common_axes(
+        self, data: list[tuple[torch.Tensor, Field]], y: torch.Tensor
+    ) -> tuple[int, ...] | None:
+        """The spatial axes every input shares with ``y`` at ``y``'s sizes, or None.
+
+        A field that already sees the whole input fits anywhere.
+        """
+        found: tuple[int, ...] | None = None
+        for t, f in data:
+            if t.dim() != y.dim():
+                return None
+            if f.rf is not None and f.rf.whole:
+                continue
+            axes = self._axes_of(f, t)
+            if found not in (None, axes) or any(t.shape[a] != y.shape[a] for a in axes):
+                return None
+            found = axes
+        return found if found is not None else self._axes_of(data[0][1], data[0][0])
+
+    def _reshaped(self, field: Field, x: torch.Tensor, y: torch.Tensor) -> tuple[int, ...] | None:
+        """Where the spatial axes are after a reshape of ``x`` to ``y`` that keeps them whole.
+
+        A reshape reads in index order, so axes kept at their sizes, with
+        everything outside them before (channels first) or after (channels
+        last) regrouped only, keep each unit's place: a channel shuffle.
         """
         rank = len(self.input_sizes)
-        return (
-            rank > 0
-            and x.dim() > rank
-            and y.dim() > rank
-            and x.shape[0] == y.shape[0]
-            and tuple(x.shape[-rank:]) == tuple(y.shape[-rank:])
-        )
+        if rank == 0 or x.dim() <= rank or y.dim() <= rank or x.shape[0] != y.shape[0]:
+            return None
+        axes = self._axes_of(field, x)
+        if axes != tuple(range(axes[0], axes[0] + rank)):
+            return None  # not side by side, in order
+        if field.axes is None:  # channels first: the trailing axes unchanged
+            if tuple(x.shape[-rank:]) == tuple(y.shape[-rank:]):
+                return tuple(range(y.dim() - rank, y.dim()))
+            return None
+        end = axes[-1] + 1  # channels last: everything up to the last spatial axis unchanged
+        return axes if tuple(x.shape[:end]) == tuple(y.shape[:end]) else None
 
-    def _moves_channels(self, name: str, arg: dict[str, Any], x: torch.Tensor) -> bool:
-        """Whether a transpose, permute, split or slice leaves the trailing spatial axes alone."""
-        rank = len(self.input_sizes)
-        lead = x.dim() - rank  # the axes before the spatial ones
-        if rank == 0 or lead < 1:
-            return False
+    def _moved(
+        self, name: str, arg: dict[str, Any], field: Field, x: torch.Tensor
+    ) -> tuple[int, ...] | None:
+        """Where the spatial axes are after a permute or transpose, or a split or slice of
+        another axis (None: a spatial axis is cut)."""
+        axes = self._axes_of(field, x)
+        n = x.dim()
+        if not axes or n == 0:
+            return None
         if name == "permute":
-            dims = [d % x.dim() for d in arg["dims"]]
-            return dims[lead:] == list(range(lead, x.dim()))
+            order = [d % n for d in arg["dims"]]
+            return tuple(order.index(a) for a in axes)
         if name == "transpose":
-            return all(d % x.dim() < lead for d in (arg["dim0"], arg["dim1"]))
-        return arg["dim"] % x.dim() < lead  # split, split_with_sizes, slice, narrow
+            d0, d1 = arg["dim0"] % n, arg["dim1"] % n
+            return tuple(d1 if a == d0 else d0 if a == d1 else a for a in axes)
+        return None if arg["dim"] % n in axes else axes  # split, split_with_sizes, slice, narrow
 
     def _step(self, rf: ReceptiveField, how: RFStep) -> Field:
         """The field after one window, or unknown once its numbers pass the analysis' bound."""
@@ -769,6 +827,38 @@ class Tracer:
         if misaligned:
             self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
         return Field(rf)
+
+
+# Layers that work on each spatial position alone, whatever axis the channels are on.
+_ELEMENTWISE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Mish,
+    nn.Softplus,
+    nn.Dropout,
+    nn.Identity,
+)
+
+
+def _per_position(module: nn.Module | None, axes: tuple[int, ...], dims: int) -> bool:
+    """Whether ``module`` leaves a channels-last input's field as it is: it mixes no two
+    spatial positions (an activation, a layer norm or linear layer over the channels)."""
+    if isinstance(module, _ELEMENTWISE) or type(module).__name__ in ("StochasticDepth", "DropPath"):
+        return True
+    if isinstance(module, nn.Linear):
+        return dims - 1 not in axes
+    if isinstance(module, nn.LayerNorm):
+        return all(a < dims - len(module.normalized_shape) for a in axes)
+    return False
 
 
 # Reshapes (a new view of the same units, or a copy of them).
