@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -150,6 +150,8 @@ class OpInfo:
     # torch's formula without its wrapper, which maps every argument to its shape
     # with a pytree walk; ``cost`` maps the few kinds of argument an op has itself.
     on_shapes: Callable[..., int] | None = None
+    params: tuple[str, ...] = ()  # its schema's argument names, in order (``bind``)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def cost(self, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
         """The op's FLOPs by its formula (0 without one)."""
@@ -177,6 +179,8 @@ def op_info(func: Any) -> OpInfo:
         torch.Tag.pointwise in func.tags,
         None if decomposes else shortcut(func),
         wrapped if packet in flop_registry and formula is flop_registry[packet] else None,
+        tuple(a.name for a in func._schema.arguments),
+        {a.name: a.default_value for a in func._schema.arguments if a.has_default_value()},
     )
 
 
@@ -442,16 +446,14 @@ _FORMULAS: dict[Any, Callable[..., int]] = {
 }
 
 
-def bind(func: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+def bind(info: OpInfo, args: Any, kwargs: Any) -> dict[str, Any]:
     """An aten call's arguments by name, defaults filled in from its schema."""
-    bound: dict[str, Any] = {}
-    for i, a in enumerate(func._schema.arguments):
-        if i < len(args):
-            bound[a.name] = args[i]
-        elif a.name in kwargs:
-            bound[a.name] = kwargs[a.name]
-        elif a.has_default_value():
-            bound[a.name] = a.default_value
+    bound = dict(zip(info.params, args, strict=False))
+    for name in info.params[len(args) :]:
+        if name in kwargs:
+            bound[name] = kwargs[name]
+        elif name in info.defaults:
+            bound[name] = info.defaults[name]
     return bound
 
 

@@ -699,7 +699,7 @@ class Tracer:
         name = info.name
         y = outs[0]
         rank = len(self.input_sizes)
-        arg = bind(func, args, kwargs)
+        arg = bind(info, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
         x = arg.get("input", arg.get("self"))
         first, field = data[0]
