@@ -623,14 +623,12 @@ class Tracer:
             if target is not node:  # a container's own row shows what its own ops made
                 target.output_shape = tuple(outs[0].shape[1:]) if outs else ()
         for t in ins:
-            if isinstance(t, nn.Parameter):
+            # A plain tensor first: Parameter's isinstance check runs Python code.
+            if type(t) is not torch.Tensor and isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
         if isinstance(node, Group):
             self._dataflow(info, node, target, ins, outs)
-        where = (
-            f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
-        )
-        self.follow(func, info, args, kwargs, where, ins, outs)
+        self.follow(func, info, args, kwargs, node, ins, outs)
 
     def _dataflow(
         self,
@@ -673,7 +671,7 @@ class Tracer:
         info: OpInfo,
         args: Any,
         kwargs: Any,
-        where: str,
+        node: Record | Group,
         ins: list[torch.Tensor],
         outs: list[torch.Tensor],
     ) -> None:
@@ -682,7 +680,7 @@ class Tracer:
         if not data or not outs:
             return  # constants and parameters carry no field
         unknown = next((f for _, f in data if f.rf is None), None)
-        result = unknown or self._through(func, info, args, kwargs, data, outs, where)
+        result = unknown or self._through(func, info, args, kwargs, data, outs, node)
         for t in outs:
             self.set_field(t, result)
 
@@ -694,7 +692,7 @@ class Tracer:
         kwargs: Any,
         data: list[tuple[torch.Tensor, Field]],
         outs: list[torch.Tensor],
-        where: str,
+        node: Record | Group,
     ) -> Field:
         name = info.name
         y = outs[0]
@@ -710,7 +708,7 @@ class Tracer:
         if info.pointwise:
             axes = self._common_axes(data, y)
             if axes is not None:
-                return self._placed(self._merge(fields, where).rf, axes, y)
+                return self._placed(self._merge(fields, node).rf, axes, y)
         elif name in _VIEWS:
             if tuple(y.shape) == tuple(first.shape):
                 return field
@@ -729,10 +727,10 @@ class Tracer:
                 return self._step(fields[0], step)
         elif name == "cat":
             if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()) and field.axes is None:
-                return self._merge(fields, where)
+                return self._merge(fields, node)
             axes = self._common_axes(data, y)
             if axes is not None and arg.get("dim", 0) % y.dim() not in axes:
-                return self._placed(self._merge(fields, where).rf, axes, y)
+                return self._placed(self._merge(fields, node).rf, axes, y)
         elif name == "native_layer_norm" and len(data) == 1 and first is x:
             # Normalised over the last axes alone: no two spatial positions meet.
             if all(a < x.dim() - len(arg["normalized_shape"]) for a in self._axes_of(field, x)):
@@ -742,7 +740,7 @@ class Tracer:
             dims = {d % first.dim() for d in dim} if isinstance(dim, (list, tuple)) else set()
             if rank and dims >= set(self._axes_of(field, first)):
                 return self._step(fields[0], GLOBAL)
-        return Field(None, f"aten.{name} in {where} is not followed")
+        return Field(None, f"aten.{name} in {_where(node)} is not followed")
 
     def _axes_of(self, field: Field, t: torch.Tensor) -> tuple[int, ...]:
         """Where ``field``'s spatial axes sit in ``t``."""
@@ -820,12 +818,12 @@ class Tracer:
         except ShapeError:
             return Field(None, "the receptive field grows past 2^53")
 
-    def _merge(self, fields: list[ReceptiveField], where: str) -> Field:
+    def _merge(self, fields: list[ReceptiveField], node: Record | Group) -> Field:
         if len(fields) == 1:
             return Field(fields[0])
         rf, misaligned = receptive.merge(fields)
         if misaligned:
-            self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
+            self.notes.append(f"{_where(node)}: paths meet with misaligned receptive-field centres")
         return Field(rf)
 
 
@@ -865,6 +863,13 @@ def _per_position(module: nn.Module | None, axes: tuple[int, ...], dims: int) ->
 _VIEWS = frozenset({"view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"})
 # Ops that move or pick whole axes: each output unit is an input unit.
 _MOVES = frozenset({"permute", "transpose", "split", "split_with_sizes", "slice", "narrow"})
+
+
+def _where(node: Record | Group) -> str:
+    """How notes name the code an op ran in."""
+    if isinstance(node, Record):
+        return f"opaque module {type(node.module).__name__}"
+    return node.path
 
 
 def _items(children: list[Record | Group]) -> tuple[int | str, ...]:
