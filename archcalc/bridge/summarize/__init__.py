@@ -2,28 +2,36 @@
 
 One forward pass (batch 1, eval mode, no grad) is watched from two sides:
 
-- module hooks give one row per leaf-module *call*, in execution order, with
-  its output shape and the parameters it owns (each tensor counted once, on
-  the first row that uses it);
+- each module's call opens and closes a record: one row per leaf-module
+  *call*, in execution order, with its output shape and the parameters it
+  owns (each tensor counted once, on the first row that uses it). The
+  tracer watches from a ``forward`` set on the instance for the pass (torch's
+  hooks cost its slow call path and a registration each), and from hooks
+  where a module has hooks of its own to run in order with;
 - one dispatch mode sees every aten operation: torch's FLOP formulas cost it
   (conv, matmul and attention work), and a small dataflow tracker follows the
   receptive field through the functional glue between modules (``x +
-  identity``, ``torch.cat``, ``torch.flatten``).
+  identity``, ``torch.cat``, ``torch.flatten``, a channel shuffle's views, a
+  permute to channels last, ``F.interpolate``).
 
 The pass runs on the meta device: the input is a meta tensor, and the op
 watcher hands each op meta twins of the real parameters and buffers it
 reads (made once each, from their shapes and strides), so there is no
 arithmetic, no activation memory, and the module's tensors are neither
 copied nor touched. FakeTensorMode would do the same at several times the
-cost per op. A forward that needs real values (data-dependent control flow,
-an op without a meta kernel) is run again for real, on the module's own
-device, and the notes say so in one line; the numbers are the same either
-way.
+cost per op. Torch runs many meta kernels in Python (an eval batch norm
+takes a millisecond), so the common ones are answered from shapes
+(``shortcuts``), and torch's own conv, linear, batch-norm, activation,
+pooling and dropout layers are not run at all but answered from their kind's
+rule, which gives the same shape and FLOPs. A forward that needs real values
+(data-dependent control flow, an op without a meta kernel) is run again for
+real, on the module's own device, and the notes say so in one line; the
+numbers are the same either way.
 
 What archcalc cannot cost is reported (``macs=None``, listed in the notes),
 and where it cannot follow the receptive field it says why and stops, rather
-than guess. The module's train/eval mode is restored and all hooks removed,
-whatever happens.
+than guess. The module's train/eval mode is restored and all hooks and
+instance forwards removed, whatever happens.
 
 Torch's FlopCounterMode is not used: its per-module breakdown is keyed by
 module name and sums every call of a module (resnet runs each block's relu
@@ -38,6 +46,7 @@ The parts, in the order the data flows:
   give shapes, MACs and receptive-field steps);
 - ``ops``: the aten ops that cost nothing, and the dispatch mode that hands
   each op to the tracer;
+- ``shortcuts``: meta results of common ops made from shapes alone;
 - ``tracer``: the records one forward pass fills in;
 - ``rows``: the records frozen into the Analysis, with the graph the tracer
   emitted (``Analysis.graph``: the same nodes and scopes a spec lowers to, so
