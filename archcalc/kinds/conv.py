@@ -209,7 +209,7 @@ def _from_torch(m: Any, rank: int) -> FromTorch | None:
     than zeros (a spec has none)."""
     if m.padding_mode != "zeros":
         return None
-    sides = getattr(m, "sides", None)
+    sides = vars(m).get("sides")  # set by PaddedConvNd; a getattr miss on a module is slow
     pad: Padding
     if sides is not None:  # PaddedConvNd: its own padding before an unpadded conv
         pad = sides if isinstance(sides, str) else tuple((int(b), int(e)) for b, e in sides)

@@ -229,7 +229,7 @@ def _from_torch(m: Any, rank: int, is_max: bool) -> FromTorch | None:
     # return_indices makes forward return a tuple, which no spec layer does.
     if getattr(m, "return_indices", False):
         return None
-    sides = getattr(m, "sides", None)
+    sides = vars(m).get("sides")  # a getattr miss on a module is slow
     if sides is not None:  # archcalc's PaddedMaxPoolNd / PaddedAvgPoolNd
         pad: Padding = (
             sides if isinstance(sides, str) else tuple((int(b), int(e)) for b, e in sides)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -11,8 +11,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.flop_counter import flop_registry, sdpa_flop_count
 
+from archcalc.bridge.summarize.shortcuts import Shortcut, shortcut
 from archcalc.bridge.summarize.torch_kinds import pair
-from archcalc.kinds.base import SpatialStep
+from archcalc.kinds import REGISTRY
+from archcalc.kinds.base import RFStep, ShapeError, SpatialStep
+from archcalc.kinds.upsample import UpsampleArgs
 
 if TYPE_CHECKING:
     from archcalc.bridge.summarize.tracer import Tracer
@@ -143,6 +146,22 @@ class OpInfo:
     formula: Callable[..., int] | None  # torch's FLOP formula, or archcalc's for attention
     decomposes: bool  # no formula, but a CompositeImplicitAutograd body whose parts may have one
     pointwise: bool
+    shortcut: Shortcut | None = None  # its meta result from shapes alone (shortcuts.py)
+    # torch's formula without its wrapper, which maps every argument to its shape
+    # with a pytree walk; ``cost`` maps the few kinds of argument an op has itself.
+    on_shapes: Callable[..., int] | None = None
+    params: tuple[str, ...] = ()  # its schema's argument names, in order (``bind``)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def cost(self, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+        """The op's FLOPs by its formula (0 without one)."""
+        if self.on_shapes is not None:
+            shapes = [_shape_of(a) for a in args]
+            more = {k: _shape_of(v) for k, v in kwargs.items()}
+            return int(self.on_shapes(*shapes, **more, out_shape=_shape_of(out)))
+        if self.formula is not None:
+            return int(self.formula(*args, **kwargs, out_val=out))
+        return 0
 
 
 def op_info(func: Any) -> OpInfo:
@@ -151,9 +170,92 @@ def op_info(func: Any) -> OpInfo:
     decomposes = formula is None and torch._C._dispatch_has_kernel_for_dispatch_key(
         func.name(), "CompositeImplicitAutograd"
     )
+    wrapped = _ON_SHAPES.get(packet) or getattr(formula, "__wrapped__", None)
     return OpInfo(
-        packet.__name__, is_free(func), formula, decomposes, torch.Tag.pointwise in func.tags
+        packet.__name__,
+        is_free(func),
+        formula,
+        decomposes,
+        torch.Tag.pointwise in func.tags,
+        None if decomposes else shortcut(func),
+        wrapped if packet in flop_registry and formula is flop_registry[packet] else None,
+        tuple(a.name for a in func._schema.arguments),
+        {a.name: a.default_value for a in func._schema.arguments if a.has_default_value()},
     )
+
+
+def _raw(packet: Any) -> Callable[..., int]:
+    formula: Callable[..., int] = flop_registry[packet].__wrapped__
+    return formula
+
+
+_mm_on_shapes, _bmm_on_shapes = _raw(torch.ops.aten.mm), _raw(torch.ops.aten.bmm)
+
+
+def _addmm_on_shapes(self_shape: Any, a_shape: Any, b_shape: Any, *args: Any, **kwargs: Any) -> int:
+    return _mm_on_shapes(a_shape, b_shape)  # torch's addmm_flop, past mm_flop's wrapper
+
+
+def _baddbmm_on_shapes(
+    self_shape: Any, a_shape: Any, b_shape: Any, *args: Any, **kwargs: Any
+) -> int:
+    return _bmm_on_shapes(a_shape, b_shape)
+
+
+# Formulas whose torch body calls another formula through its shape wrapper (a
+# pytree walk of shapes, the largest part of costing a transformer's linears).
+_ON_SHAPES: dict[Any, Callable[..., int]] = {
+    torch.ops.aten.addmm: _addmm_on_shapes,
+    torch.ops.aten.baddbmm: _baddbmm_on_shapes,
+}
+
+
+def _shape_of(value: Any) -> Any:
+    """What torch's ``shape_wrapper`` hands a formula: each tensor as its shape."""
+    if isinstance(value, torch.Tensor):
+        return value.shape
+    if type(value) in (list, tuple):
+        return type(value)(_shape_of(v) for v in value)
+    return value
+
+
+# What aten arguments hold besides tensors and lists of them: nothing to look into.
+_LEAVES = (
+    int,
+    float,
+    bool,
+    str,
+    type(None),
+    torch.dtype,
+    torch.device,
+    torch.layout,
+    torch.memory_format,
+    torch.Size,
+)
+
+
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors in a (nested) value, in ``tree_flatten``'s order, without its walk.
+
+    Arguments, outputs and module inputs are tensors, scalars and plain lists,
+    tuples and dicts of them; anything else (a registered pytree node, a
+    namedtuple) is left to ``tree_flatten``.
+    """
+    if isinstance(value, torch.Tensor):
+        return [value]
+    kind = type(value)
+    items = value.values() if kind is dict else value if kind in (tuple, list) else None
+    if items is None:
+        if isinstance(value, _LEAVES):
+            return []
+        return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+    out: list[torch.Tensor] = []
+    for v in items:
+        if isinstance(v, torch.Tensor):
+            out.append(v)
+        elif not isinstance(v, _LEAVES):
+            out.extend(tensors_in(v))
+    return out
 
 
 # Questions about a tensor, not work on it: fake tensors (and subclasses with their
@@ -195,74 +297,117 @@ class OpWatcher(TorchDispatchMode):
     def __init__(self, tracer: Tracer, meta: bool = False) -> None:
         super().__init__()
         self.tracer = tracer
-        self.infos: dict[Any, OpInfo] = {}
+        self.infos: dict[Any, OpInfo | None] = {}  # None: a question about a tensor
         self.meta = meta
         # id(real tensor) → (it, its meta twin): parameters are read by every call
         # of their layer, and their twin is made once. The tensor is held so that
         # its id is not reused while the pass runs.
         self.twins: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _twin(self, t: Any) -> Any:
-        if not isinstance(t, torch.Tensor) or t.is_meta:
-            return t
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Torch wraps a mode's __torch_dispatch__ in a dynamo guard by default, at a
+        # cost on every op; nothing here runs under torch.compile.
+        return False
+
+    def _twin(self, t: torch.Tensor) -> torch.Tensor:
         entry = self.twins.get(id(t))
         if entry is None:
             twin = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
             entry = self.twins[id(t)] = (t, twin)
         return entry[1]
 
-    def _on_meta(self, args: Any, kwargs: Any) -> tuple[Any, Any]:
-        """The call's arguments with every real tensor read as its meta twin (no data copied)."""
-        flat, spec = tree_flatten((args, kwargs))
-        if not any(isinstance(t, torch.Tensor) and not t.is_meta for t in flat):
-            return args, kwargs
-        out: tuple[Any, Any] = tree_unflatten([self._twin(t) for t in flat], spec)
-        return out
+    def _on_meta(self, value: Any) -> Any:
+        """``value`` with every real tensor in it read as its meta twin (no data copied).
+
+        The value itself where it holds none, as aten arguments are tensors,
+        scalars and plain lists of them.
+        """
+        if isinstance(value, torch.Tensor):
+            return value if value.is_meta else self._twin(value)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            if all(type(v) is int for v in value):  # sizes, strides, dims: the common case
+                return value
+            items = [self._on_meta(v) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return kind(items)
+        if kind is dict:
+            swapped = {k: self._on_meta(v) for k, v in value.items()}
+            return value if all(swapped[k] is v for k, v in value.items()) else swapped
+        if isinstance(value, _LEAVES):
+            return value
+        flat, spec = tree_flatten(value)
+        return tree_unflatten([self._on_meta(t) for t in flat], spec)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if not isinstance(func, torch._ops.OpOverload) or func in _METADATA:
-            return func(*args, **kwargs)
-        info = self.infos.get(func)
+        info = self.infos.get(func, _UNSEEN)
+        if info is _UNSEEN:
+            if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
+                info = op_info(func)
+            else:
+                info = None
+            self.infos[func] = info
         if info is None:
-            info = self.infos[func] = op_info(func)
+            return func(*args, **kwargs)
         flops = 0
         out = NotImplemented
-        run_args, run_kwargs = self._on_meta(args, kwargs) if self.meta else (args, kwargs)
-        if info.decomposes:
-            with _Costs(self.infos) as costs:
-                out = func.decompose(*run_args, **run_kwargs)
-            flops = costs.flops
+        if self.meta and info.shortcut is not None:
+            out = info.shortcut(args, kwargs)  # shapes alone: no twins needed
+            if out is not NotImplemented:
+                flops = info.cost(args, kwargs, out)
         if out is NotImplemented:
-            out = func(*run_args, **run_kwargs)
-            if info.formula is not None:
-                flops = info.formula(*run_args, **run_kwargs, out_val=out)
-        self.tracer.on_op(func, info, args, kwargs, out, flops)
+            run_args, run_kwargs = args, kwargs
+            if self.meta:
+                run_args, run_kwargs = self._on_meta(args), self._on_meta(kwargs)
+            if info.decomposes:
+                with _Costs(self.infos) as costs:
+                    out = func.decompose(*run_args, **run_kwargs)
+                flops = costs.flops
+            if out is NotImplemented:
+                out = func(*run_args, **run_kwargs)
+                flops = info.cost(run_args, run_kwargs, out)
+        ins = tensors_in(args)
+        if kwargs:
+            ins += tensors_in(kwargs)
+        self.tracer.on_op(func, info, args, kwargs, ins, out, tensors_in(out), flops)
         return out
+
+
+_UNSEEN: Any = object()
 
 
 class _Costs(TorchDispatchMode):
     """FLOPs of a composite op's parts, summed (the parts are not rows of their own)."""
 
-    def __init__(self, infos: dict[Any, OpInfo]) -> None:
+    def __init__(self, infos: dict[Any, OpInfo | None]) -> None:
         super().__init__()
         self.infos = infos
         self.flops = 0
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # as OpWatcher's
+
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if not isinstance(func, torch._ops.OpOverload) or func in _METADATA:
-            return func(*args, **kwargs)
-        info = self.infos.get(func)
+        info = self.infos.get(func, _UNSEEN)
+        if info is _UNSEEN:
+            if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
+                info = op_info(func)
+            else:
+                info = None
+            self.infos[func] = info
         if info is None:
-            info = self.infos[func] = op_info(func)
+            return func(*args, **kwargs)
         if info.decomposes:
             out = func.decompose(*args, **kwargs)
             if out is not NotImplemented:
                 return out
         out = func(*args, **kwargs)
-        if info.formula is not None:
-            self.flops += info.formula(*args, **kwargs, out_val=out)
+        self.flops += info.cost(args, kwargs, out)
         return out
 
 
@@ -301,16 +446,14 @@ _FORMULAS: dict[Any, Callable[..., int]] = {
 }
 
 
-def bind(func: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+def bind(info: OpInfo, args: Any, kwargs: Any) -> dict[str, Any]:
     """An aten call's arguments by name, defaults filled in from its schema."""
-    bound: dict[str, Any] = {}
-    for i, a in enumerate(func._schema.arguments):
-        if i < len(args):
-            bound[a.name] = args[i]
-        elif a.name in kwargs:
-            bound[a.name] = kwargs[a.name]
-        elif a.has_default_value():
-            bound[a.name] = a.default_value
+    bound = dict(zip(info.params, args, strict=False))
+    for name in info.params[len(args) :]:
+        if name in kwargs:
+            bound[name] = kwargs[name]
+        elif name in info.defaults:
+            bound[name] = info.defaults[name]
     return bound
 
 
@@ -332,6 +475,50 @@ def window_step(name: str, arg: dict[str, Any]) -> SpatialStep | None:
     return SpatialStep(kernel=effective, stride=stride, pad_before=pad)
 
 
+# Interpolating resizes and the upsample kind's mode for each (nearest-exact has no rule).
+RESIZES = {
+    "upsample_nearest1d": ("nearest", 1),
+    "upsample_nearest2d": ("nearest", 2),
+    "upsample_nearest3d": ("nearest", 3),
+    "upsample_linear1d": ("linear", 1),
+    "upsample_bilinear2d": ("bilinear", 2),
+    "upsample_trilinear3d": ("trilinear", 3),
+}
+
+
+def resize_step(name: str, arg: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> RFStep | None:
+    """The receptive-field step of a functional resize (``F.interpolate``), as ``nn.Upsample``'s.
+
+    Torch maps coordinates by the scales where the call carries them and by the
+    sizes otherwise, which is the upsample kind's ``scale`` and ``size``; None
+    where the call is no resize, or mixes the two per axis.
+    """
+    mode, rank = RESIZES.get(name, (None, 0))
+    if mode is None or x.dim() != rank + 2 or y.dim() != rank + 2:
+        return None
+    scales = arg.get("scale_factors")
+    if "scale_factors" not in arg:  # the .default overload: one optional scale per axis
+        per_axis = [v for k, v in arg.items() if k.startswith("scales")]
+        scales = None if all(v is None for v in per_axis) else per_axis
+    if scales is not None and any(v is None for v in scales):
+        return None
+    size = tuple(y.shape[2:])
+    up = UpsampleArgs(
+        scale=tuple(float(v) for v in scales) if scales is not None else None,
+        size=None if scales is not None else size,
+        mode=mode,
+        align_corners=bool(arg.get("align_corners") or False),
+    )
+    try:
+        effect = REGISTRY["upsample"].apply(up, tuple(x.shape[1:]))
+    except ShapeError:
+        return None
+    return effect.rf if effect.output_shape[1:] == size else None
+
+
 def first_tensor(value: Any) -> torch.Tensor | None:
     """The first tensor in a (nested) value: a module's input or output, an op's result."""
-    return next((t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)), None)
+    if isinstance(value, torch.Tensor):
+        return value
+    found = tensors_in(value)
+    return found[0] if found else None

@@ -27,7 +27,7 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
     rows: list[Row] = []
     tree = tuple(_freeze(node, tracer, rows) for node in tracer.top)
     totals = totals_of(rows)
-    expected = sum(p.numel() for p in tracer.model.parameters())
+    expected = _torch_count(tracer)
     if totals.params != expected:  # pragma: no cover - would be a bug in the bookkeeping
         raise RuntimeError(f"summarize counted {totals.params} parameters, torch {expected}")
     y = first_tensor(output)
@@ -46,6 +46,18 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         graph=graph,
         final=final_field(graph, [o[0] for o in outs], [o[1] for o in outs]),
     )
+
+
+def _torch_count(tracer: Tracer) -> int:
+    """``sum(p.numel() for p in model.parameters())``: each tensor once."""
+    seen: set[int] = set()
+    total = 0
+    for _, held in tracer.modules.values():
+        for _, p in held.params:
+            if id(p) not in seen:
+                seen.add(id(p))
+                total += p.numel()
+    return total
 
 
 def _add_uncalled(tracer: Tracer) -> None:
@@ -68,7 +80,7 @@ def _add_uncalled(tracer: Tracer) -> None:
         users = sorted(
             {
                 tracer.used_by[id(p)]
-                for p in module.parameters(recurse=False)
+                for _, p in tracer.held(module).params
                 if id(p) in tracer.used_by
             }
         )

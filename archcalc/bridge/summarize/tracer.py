@@ -21,29 +21,41 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import ReceptiveField
 from archcalc.bridge.modules import Concat, Residual
-from archcalc.bridge.summarize.ops import OpInfo, bind, first_tensor, window_step
+from archcalc.bridge.summarize.ops import (
+    RESIZES,
+    OpInfo,
+    bind,
+    resize_step,
+    tensors_in,
+    window_step,
+)
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
-from archcalc.kinds.base import GLOBAL, Axes, RFStep, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
 
 
 @dataclass(frozen=True)
 class Field:
-    """A tensor's receptive field; ``rf`` None with ``why`` None: not an image (no field)."""
+    """A tensor's receptive field; ``rf`` None with ``why`` None: not an image (no field).
+
+    ``axes`` says where the spatial axes sit in the tensor (batch first), one
+    per input axis in the input's order; None is the layout layers read,
+    (N, C, *spatial): the last ones. A permute to channels-last sets it.
+    """
 
     rf: ReceptiveField | None
     why: str | None = None
+    axes: tuple[int, ...] | None = None
 
 
 NO_FIELD = Field(None)
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One row in the making: a leaf call, a container's own part, or an uncalled module."""
 
@@ -65,6 +77,7 @@ class Record:
     call: int = 1
     notes: list[str] = field(default_factory=list)
     node: int | None = None  # its graph node; a container's own row: its latest op's
+    effect: Effect | None = None  # its kind's effect, once worked out
 
     @property
     def macs(self) -> int | None:
@@ -75,7 +88,7 @@ class Record:
         return self.flops // 2
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """One container call; its own part (own parameters, functional ops) is ``own``."""
 
@@ -94,7 +107,124 @@ class Group:
     input_node: int = 0
 
 
-@dataclass
+# torch.nn classes whose kind's rule gives what their forward gives, exactly: the
+# output's shape (contiguous, as torch's meta kernels make it from a contiguous
+# input) and FLOPs (torch's formulas count conv and linear work, as the kinds do;
+# the rest is free). On the meta device such a layer is not run but answered
+# from its rule (``Tracer.skip``); its inner ops cost a dispatch each otherwise.
+_RULED: frozenset[type[nn.Module]] = frozenset(
+    {
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.Conv3d,
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.BatchNorm3d,
+        nn.ReLU,
+        nn.ReLU6,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.SELU,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.SiLU,
+        nn.GELU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Mish,
+        nn.MaxPool1d,
+        nn.MaxPool2d,
+        nn.MaxPool3d,
+        nn.AvgPool1d,
+        nn.AvgPool2d,
+        nn.AvgPool3d,
+        nn.AdaptiveAvgPool1d,
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveAvgPool3d,
+        nn.Dropout,
+        nn.Identity,
+    }
+)
+
+
+_PYTHON_KEY = torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
+_META = torch.device("meta")
+
+
+def ruled(module: nn.Module) -> bool:
+    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it."""
+    cls = type(module)
+    base = next((b for b in cls.__mro__ if b in _RULED), None)
+    if base is None or cls.forward is not base.forward or "forward" in module.__dict__:
+        return False
+    if isinstance(module, nn.modules.conv._ConvNd) and module.padding_mode != "zeros":
+        return False
+    return not module.__dict__.get("return_indices", False)
+
+
+def _returns_input(module: nn.Module) -> bool:
+    """Whether the forward hands back its input itself (in place, or nothing to do in eval)."""
+    if isinstance(module, (nn.Identity, nn.Dropout)):
+        return True
+    return module.__dict__.get("inplace", False) is True  # set by torch's constructors
+
+
+@dataclass(frozen=True)
+class Held:
+    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them."""
+
+    params: tuple[tuple[str, torch.Tensor], ...]
+    buffers: tuple[tuple[str, torch.Tensor], ...]
+    leaf: bool  # no child modules
+
+
+def _own(members: dict[str, Any]) -> tuple[tuple[str, torch.Tensor], ...]:
+    seen: set[int] = set()
+    out = []
+    for name, t in members.items():
+        if t is not None and id(t) not in seen:
+            seen.add(id(t))
+            out.append((name, t))
+    return tuple(out)
+
+
+def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
+    """Every module of ``model`` once, in ``named_modules`` order: its path and own tensors.
+
+    Read once per summary from the modules' own tables, so that hooks and rows
+    do not walk the module tree again for each call.
+    """
+    out: dict[nn.Module, tuple[str, Held]] = {}
+    # named_modules' order and names (depth first, each module once under its first
+    # path), without its generator per level; a class that walks its own way is asked.
+    stack: list[tuple[str, nn.Module]] = [("", model)]
+    while stack:
+        path, m = stack.pop()
+        if m in out:
+            continue
+        if type(m).named_modules is not _NAMED_MODULES:
+            return _survey_by_torch(model)
+        children = [(k, c) for k, c in m._modules.items() if c is not None]
+        out[m] = (path, Held(_own(m._parameters), _own(m._buffers), not children))
+        prefix = path + "." if path else ""
+        stack.extend((prefix + k, c) for k, c in reversed(children))
+    return out
+
+
+_NAMED_MODULES = nn.Module.named_modules
+
+
+def _survey_by_torch(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
+    out: dict[nn.Module, tuple[str, Held]] = {}
+    for path, m in model.named_modules():
+        if m not in out:
+            leaf = all(c is None for c in m._modules.values())
+            out[m] = (path, Held(_own(m._parameters), _own(m._buffers), leaf))
+    return out
+
+
+@dataclass(slots=True)
 class _Frame:
     node: Record | Group
     in_field: Field | None = None
@@ -103,26 +233,31 @@ class _Frame:
 class Tracer:
     """Everything one summarize() call learns; plain state, thrown away afterwards."""
 
-    def __init__(self, model: nn.Module, input_sizes: Axes) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        input_sizes: Axes,
+        modules: dict[nn.Module, tuple[str, Held]] | None = None,
+    ) -> None:
         self.model = model
-        self.names: dict[nn.Module, str] = {}
-        for path, module in model.named_modules():
-            self.names.setdefault(module, path)
+        self.modules = survey(model) if modules is None else modules
+        self.names: dict[nn.Module, str] = {m: path for m, (path, _) in self.modules.items()}
         self.input_sizes = input_sizes  # the input's spatial sizes; () when flat
         self.top: list[Record | Group] = []
         self.stack: list[_Frame] = []
+        self.groups: list[Group] = []  # the open container calls, innermost last
         self.calls: dict[nn.Module, int] = {}
         self.owner: dict[int, Record] = {}  # id(parameter or buffer) → the row counting it
-        self.fields: dict[int, tuple[weakref.ref[torch.Tensor], Field]] = {}
+        # id(tensor) → [a weak reference to it, its field, the node that made it]: what
+        # the pass knows of each tensor, checked by reference since ids are reused.
+        self.tensors: dict[int, list[Any]] = {}
         self.reported: set[str] = set()
         self.used_by: dict[int, str] = {}  # id(parameter) → the module whose own code used it
         self.notes: list[str] = []
-        # The graph in the making. Node 0 is the input; ``made`` says which node made a
-        # tensor, checked by weak reference as ``fields`` is, since ids are reused.
+        # The graph in the making. Node 0 is the input.
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.keys: set[str] = set()
-        self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
         # node id → its output's shape and field, for the network's final field.
         self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
 
@@ -132,20 +267,29 @@ class Tracer:
         return name or type(module).__name__
 
     def _parent(self) -> Group | None:
-        return next((f.node for f in reversed(self.stack) if isinstance(f.node, Group)), None)
+        return self.groups[-1] if self.groups else None
+
+    # -- what is known of each tensor ------------------------------------------
+    def _entry(self, t: torch.Tensor) -> list[Any]:
+        """``t``'s entry in ``tensors``, made afresh where its id last named another tensor."""
+        entry = self.tensors.get(id(t))
+        if entry is None or entry[0]() is not t:
+            entry = self.tensors[id(t)] = [weakref.ref(t), None, None]
+        return entry
 
     # -- receptive-field dataflow ----------------------------------------------
     def field_of(self, t: Any) -> Field | None:
         if not isinstance(t, torch.Tensor):
             return None
-        entry = self.fields.get(id(t))
+        entry = self.tensors.get(id(t))
         return entry[1] if entry is not None and entry[0]() is t else None
 
     def set_field(self, t: torch.Tensor, f: Field) -> None:
-        self.fields[id(t)] = (weakref.ref(t), f)
+        entry = self._entry(t)
+        entry[1] = f
         # A node's output is the first tensor it made that gets a field; later ones
         # (a flatten passing its input's node on) are views of it.
-        nid = self.made_by(t)
+        nid = entry[2]
         if nid is not None and nid not in self.node_out:
             self.node_out[nid] = (tuple(t.shape[1:]), f.rf)
 
@@ -166,26 +310,29 @@ class Tracer:
     ) -> int:
         nid = len(self.nodes)
         name = path.rsplit(".", 1)[-1]
-        node = Node(nid, op, inputs, args, name, path, scope, None, where, written=written)
-        self.nodes.append(node)
+        self.nodes.append(
+            Node._make((nid, op, inputs, args, name, path, scope, None, where, None, written))
+        )
         return nid
 
     def made_by(self, t: Any) -> int | None:
         """The node that made tensor ``t``; None for a constant, a parameter, or not a tensor."""
         if not isinstance(t, torch.Tensor):
             return None
-        entry = self.made.get(id(t))
-        return entry[1] if entry is not None and entry[0]() is t else None
+        entry = self.tensors.get(id(t))
+        return entry[2] if entry is not None and entry[0]() is t else None
 
     def set_made(self, t: torch.Tensor, nid: int) -> None:
-        self.made[id(t)] = (weakref.ref(t), nid)
+        self._entry(t)[2] = nid
 
-    def makers(self, flat: list[Any]) -> tuple[int, ...]:
+    def makers(self, flat: list[torch.Tensor]) -> tuple[int, ...]:
         """The distinct nodes that made the tensors in ``flat``, in the order first read."""
         found: dict[int, None] = {}
+        get = self.tensors.get
         for t in flat:
-            if isinstance(t, torch.Tensor) and (nid := self.made_by(t)) is not None:
-                found[nid] = None
+            entry = get(id(t))
+            if entry is not None and entry[2] is not None and entry[0]() is t:
+                found[entry[2]] = None
         return tuple(found)
 
     def _scope_key(self, path: str, call: int) -> str:
@@ -229,88 +376,110 @@ class Tracer:
 
     def graph(self, output: Any) -> Graph:
         """The graph of the finished pass whose result was ``output``."""
-        outputs = self.makers(tree_flatten(output)[0]) or (len(self.nodes) - 1,)
+        outputs = self.makers(tensors_in(output)) or (len(self.nodes) - 1,)
         return Graph(tuple(self.nodes), outputs, _items(self.top), self.scopes)
 
     # -- parameters --------------------------------------------------------
     def count_own(self, rec: Record, module: nn.Module) -> None:
         """Credit ``rec`` with the module's own tensors that no earlier row has counted."""
         tied: list[str] = []
-        for name, p in module.named_parameters(recurse=False):
+        held = self.held(module)
+        for name, p in held.params:
             owner = self.owner.setdefault(id(p), rec)
             if owner is rec:
                 rec.params += p.numel()
                 rec.trainable += p.numel() if p.requires_grad else 0
             elif owner.module is not module:  # tied weights; a repeated call says so itself
                 tied.append(f"{name} with {owner.path}")
-        for _, b in module.named_buffers(recurse=False):
+        for _, b in held.buffers:
             if self.owner.setdefault(id(b), rec) is rec:
                 rec.buffers += b.numel()
         if tied:
             rec.notes.append("shares " + ", ".join(tied) + " (counted there)")
 
+    def held(self, module: nn.Module) -> Held:
+        entry = self.modules.get(module)
+        if entry is None:  # a module outside the model's tree: read it now
+            return survey(module)[module][1]
+        return entry[1]
+
     def has_uncounted(self, module: nn.Module) -> bool:
-        own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
-        return any(id(t) not in self.owner for t in own)
+        held = self.held(module)
+        if not held.params and not held.buffers:
+            return False
+        owner = self.owner
+        return any(id(t) not in owner for _, t in held.params) or any(
+            id(t) not in owner for _, t in held.buffers
+        )
 
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         call = self.calls[module] = self.calls.get(module, 0) + 1
-        parent = self._parent()
-        siblings = parent.children if parent is not None else self.top
-        depth = parent.depth + 1 if parent is not None else 1
-        scope = parent.scope if parent is not None else ()
-        flat = tree_flatten((args, kwargs))[0]
-        x = next((t for t in flat if isinstance(t, torch.Tensor)), None)
+        parent = self.groups[-1] if self.groups else None
+        if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
+            flat = [args[0]]  # the common call: one tensor
+        else:
+            flat = tensors_in(args)
+            if kwargs:
+                flat += tensors_in(kwargs)
+        x = flat[0] if flat else None
         in_shape = tuple(x.shape[1:]) if x is not None else ()
         in_field = self.field_of(x)
         inputs = self.makers(flat)
-        path = self.path(module)
-        if next(module.children(), None) is not None:
+        entry = self.modules.get(module)
+        path = (entry[0] if entry is not None else "") or type(module).__name__
+        held = entry[1] if entry is not None else self.held(module)
+        if not held.leaf:
             if module is self.model:  # the root is the table itself, not a row around it
                 group = Group(path, module, 0, call, children=self.top)
             else:
+                assert parent is not None  # the root is the first call
                 key = self._scope_key(path, call)
-                group = Group(path, module, depth, call, key=key, scope=(*scope, key))
+                group = Group(path, module, parent.depth + 1, call, key=key)
+                group.scope = (*parent.scope, key)
                 group.role = self._role(module, parent)
-                siblings.append(group)
+                parent.children.append(group)
             group.input_shape = in_shape
             # Scope.input is a node: an input made from constants alone is noted as the network's.
             group.input_node = inputs[0] if inputs else 0
             self.stack.append(_Frame(group, in_field))
+            self.groups.append(group)
             if self.has_uncounted(module):
                 self.own_record(group)
             return
         known = known_kind(module, in_shape)
+        scope = parent.scope if parent is not None else ()
         rec = Record(
             path=path,
             kind=known.kind if known else type(module).__name__.lower(),
             operation=known.operation() if known else class_text(module),
-            depth=depth,
+            depth=parent.depth + 1 if parent is not None else 1,
             module=module,
             known=known,
             input_shape=in_shape,
             call=call,
         )
         rec.node = self.add_node(rec.kind, inputs, known.args if known else None, path, scope, path)
-        self.count_own(rec, module)
-        siblings.append(rec)
+        if held.params or held.buffers:
+            self.count_own(rec, module)
+        (parent.children if parent is not None else self.top).append(rec)
         self.stack.append(_Frame(rec, in_field))
 
     def post_hook(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
         frame = self.stack.pop()
-        y = first_tensor(output)
+        outs = [output] if isinstance(output, torch.Tensor) else tensors_in(output)
+        y = outs[0] if outs else None
         node = frame.node
         node.output_shape = tuple(y.shape[1:]) if y is not None else ()
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
             assert node.node is not None
-            for t in tree_flatten(output)[0]:
-                if isinstance(t, torch.Tensor):
-                    self.set_made(t, node.node)
+            for t in outs:
+                self.set_made(t, node.node)
         else:
+            self.groups.pop()
             node.out_field = (self.field_of(y) if y is not None else None) or NO_FIELD
             if node.own is not None:
                 node.own.input_shape = node.input_shape
@@ -336,6 +505,66 @@ class Tracer:
             group.children.append(group.own)
         return group.own
 
+    def skip(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A ``ruled`` layer's output on the meta device from its kind's rule, not its forward.
+
+        ``NotImplemented`` where the rule might not say what torch would (a
+        real or non-contiguous input, other dtypes, a reading of the layer
+        whose parameter count is not the module's): the forward runs then,
+        and fails in torch's words where the input does not fit.
+        """
+        rec = self.stack[-1].node if self.stack else None
+        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
+            return NotImplemented
+        if kwargs or len(args) != 1 or module.training:
+            return NotImplemented
+        x = args[0]
+        if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() < 2:
+            return NotImplemented
+        if not x.dtype.is_floating_point or not x.is_contiguous():
+            return NotImplemented
+        held = self.held(module)
+        params = buffers = 0
+        for _, t in held.params:
+            if t.dtype != x.dtype or nn.parameter.is_lazy(t):
+                return NotImplemented
+            params += t.numel()
+        for _, t in held.buffers:
+            if t.is_floating_point() and t.dtype != x.dtype:
+                return NotImplemented
+            buffers += t.numel()
+        if isinstance(module, nn.Linear) and x.dim() > 2:
+            return self._linear_over(module, rec, x, params)
+        try:
+            effect = rec.known.effect(rec.input_shape)
+        except ShapeError:
+            return NotImplemented
+        if (effect.params, effect.buffers) != (params, buffers):
+            return NotImplemented
+        rec.effect = effect
+        rec.flops += 2 * effect.macs * x.shape[0]  # the rule counts one sample; torch all
+        if _returns_input(module):
+            return x
+        # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
+        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
+
+    def _linear_over(self, module: nn.Linear, rec: Record, x: torch.Tensor, params: int) -> Any:
+        """A linear layer over the last axis of a (B, ..., features) input (a transformer's).
+
+        Its kind reads a flat input only; torch folds the leading axes into one
+        matrix product, which is what its FLOP formula counts.
+        """
+        k, n = module.in_features, module.out_features
+        if x.shape[-1] != k or params != k * n + (n if module.bias is not None else 0):
+            return NotImplemented
+        rows = 1
+        for d in x.shape[:-1]:
+            rows *= d
+        rec.flops += 2 * rows * k * n
+        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+            return torch.empty((*x.shape[:-1], n), dtype=x.dtype, device=_META)
+
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
         if rec.known is None:
             # An opaque module: its inner ops went through the dataflow tracker.
@@ -347,8 +576,12 @@ class Tracer:
             return Field(None, f"the input of {rec.path} is not traced from the network input")
         if in_field.rf is None:
             return in_field
+        if in_field.axes is not None:  # channels last: a layer's rule reads channels first
+            if _per_position(rec.module, in_field.axes, len(rec.input_shape) + 1):
+                return in_field
+            return Field(None, f"{type(rec.module).__name__} on a channels-last input")
         try:
-            step = rec.known.effect(rec.input_shape).rf
+            step = (rec.effect or rec.known.effect(rec.input_shape)).rf
         except ShapeError:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
@@ -356,7 +589,18 @@ class Tracer:
         return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
-    def on_op(self, func: Any, info: OpInfo, args: Any, kwargs: Any, out: Any, flops: int) -> None:
+    def on_op(
+        self,
+        func: Any,
+        info: OpInfo,
+        args: Any,
+        kwargs: Any,
+        ins: list[torch.Tensor],
+        out: Any,
+        outs: list[torch.Tensor],
+        flops: int,
+    ) -> None:
+        """One aten op and its FLOPs; ``ins`` and ``outs`` are the tensors it reads and makes."""
         if not self.stack:
             return
         frame = self.stack[-1]
@@ -377,19 +621,14 @@ class Tracer:
             if not free and flops == 0:
                 target.uncosted.add(info.name)
             if target is not node:  # a container's own row shows what its own ops made
-                y = first_tensor(out)
-                target.output_shape = tuple(y.shape[1:]) if y is not None else ()
-        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+                target.output_shape = tuple(outs[0].shape[1:]) if outs else ()
         for t in ins:
-            if isinstance(t, nn.Parameter):
+            # A plain tensor first: Parameter's isinstance check runs Python code.
+            if type(t) is not torch.Tensor and isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
-        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         if isinstance(node, Group):
             self._dataflow(info, node, target, ins, outs)
-        where = (
-            f"opaque module {type(node.module).__name__}" if isinstance(node, Record) else node.path
-        )
-        self.follow(func, info, args, kwargs, where, ins, outs)
+        self.follow(func, info, args, kwargs, node, ins, outs)
 
     def _dataflow(
         self,
@@ -432,7 +671,7 @@ class Tracer:
         info: OpInfo,
         args: Any,
         kwargs: Any,
-        where: str,
+        node: Record | Group,
         ins: list[torch.Tensor],
         outs: list[torch.Tensor],
     ) -> None:
@@ -441,7 +680,7 @@ class Tracer:
         if not data or not outs:
             return  # constants and parameters carry no field
         unknown = next((f for _, f in data if f.rf is None), None)
-        result = unknown or self._through(func, info, args, kwargs, data, outs, where)
+        result = unknown or self._through(func, info, args, kwargs, data, outs, node)
         for t in outs:
             self.set_field(t, result)
 
@@ -453,38 +692,124 @@ class Tracer:
         kwargs: Any,
         data: list[tuple[torch.Tensor, Field]],
         outs: list[torch.Tensor],
-        where: str,
+        node: Record | Group,
     ) -> Field:
         name = info.name
         y = outs[0]
-        arg = bind(func, args, kwargs)
+        rank = len(self.input_sizes)
+        arg = bind(info, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
         x = arg.get("input", arg.get("self"))
-        if len(data) == 1 and data[0][0] is x and x.dim() == 4:
+        first, field = data[0]
+        if len(data) == 1 and first is x and x.dim() == 4 and field.axes is None:
             window = window_step(name, arg)
             if window is not None:  # functional conv / pooling: the step its layer makes
                 return self._step(fields[0], window)
         if info.pointwise:
-            if all(
-                t.dim() == y.dim() and (t.shape[-2:] == y.shape[-2:] or f.whole)
-                for (t, _), f in zip(data, fields, strict=True)
-            ):
-                return self._merge(fields, where)
-        elif name in ("view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"):
-            x = data[0][0]
-            if tuple(y.shape) == tuple(x.shape):
-                return Field(fields[0])
-            if x.dim() == 4 and y.dim() == 2 and y.shape[0] == x.shape[0]:
-                return self._step(fields[0], GLOBAL)
+            axes = self._common_axes(data, y)
+            if axes is not None:
+                return self._placed(self._merge(fields, node).rf, axes, y)
+        elif name in _VIEWS:
+            if tuple(y.shape) == tuple(first.shape):
+                return field
+            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
+                return self._step(fields[0], GLOBAL)  # flattened: each unit sees it all
+            axes = self._reshaped(field, first, y)
+            if axes is not None:  # channels regrouped (a channel shuffle)
+                return self._placed(field.rf, axes, y)
+        elif name in _MOVES:
+            axes = self._moved(name, arg, field, first) if len(data) == 1 else None
+            if axes is not None:
+                return self._placed(field.rf, axes, y)
+        elif name in RESIZES and len(data) == 1 and first is x and field.axes is None:
+            step = resize_step(name, arg, x, y)
+            if step is not None:  # F.interpolate: the step nn.Upsample makes
+                return self._step(fields[0], step)
         elif name == "cat":
-            if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()):
-                return self._merge(fields, where)
-        elif name == "mean" and y.dim() in (2, 4) and data[0][0].dim() == 4:
+            if y.dim() in (2, 4) and arg.get("dim") in (1, 1 - y.dim()) and field.axes is None:
+                return self._merge(fields, node)
+            axes = self._common_axes(data, y)
+            if axes is not None and arg.get("dim", 0) % y.dim() not in axes:
+                return self._placed(self._merge(fields, node).rf, axes, y)
+        elif name == "native_layer_norm" and len(data) == 1 and first is x:
+            # Normalised over the last axes alone: no two spatial positions meet.
+            if all(a < x.dim() - len(arg["normalized_shape"]) for a in self._axes_of(field, x)):
+                return self._placed(field.rf, self._axes_of(field, x), y)
+        elif name == "mean" and len(data) == 1:
             dim = arg.get("dim")
-            dims = {d % 4 for d in dim} if isinstance(dim, (list, tuple)) else set()
-            if dims >= {2, 3}:
+            dims = {d % first.dim() for d in dim} if isinstance(dim, (list, tuple)) else set()
+            if rank and dims >= set(self._axes_of(field, first)):
                 return self._step(fields[0], GLOBAL)
-        return Field(None, f"aten.{name} in {where} is not followed")
+        return Field(None, f"aten.{name} in {_where(node)} is not followed")
+
+    def _axes_of(self, field: Field, t: torch.Tensor) -> tuple[int, ...]:
+        """Where ``field``'s spatial axes sit in ``t``."""
+        if field.axes is not None:
+            return field.axes
+        rank = len(self.input_sizes)
+        return tuple(range(t.dim() - rank, t.dim()))
+
+    def _placed(self, rf: ReceptiveField | None, axes: tuple[int, ...], y: torch.Tensor) -> Field:
+        """``rf`` on ``y`` with its spatial axes at ``axes`` (None where they are the last)."""
+        rank = len(self.input_sizes)
+        last = tuple(range(y.dim() - rank, y.dim()))
+        return Field(rf, axes=None if axes == last else axes)
+
+    def _common_axes(
+        self, data: list[tuple[torch.Tensor, Field]], y: torch.Tensor
+    ) -> tuple[int, ...] | None:
+        """The spatial axes every input shares with ``y`` at ``y``'s sizes, or None.
+
+        A field that already sees the whole input fits anywhere.
+        """
+        found: tuple[int, ...] | None = None
+        for t, f in data:
+            if t.dim() != y.dim():
+                return None
+            if f.rf is not None and f.rf.whole:
+                continue
+            axes = self._axes_of(f, t)
+            if found not in (None, axes) or any(t.shape[a] != y.shape[a] for a in axes):
+                return None
+            found = axes
+        return found if found is not None else self._axes_of(data[0][1], data[0][0])
+
+    def _reshaped(self, field: Field, x: torch.Tensor, y: torch.Tensor) -> tuple[int, ...] | None:
+        """Where the spatial axes are after a reshape of ``x`` to ``y`` that keeps them whole.
+
+        A reshape reads in index order, so axes kept at their sizes, with
+        everything outside them before (channels first) or after (channels
+        last) regrouped only, keep each unit's place: a channel shuffle.
+        """
+        rank = len(self.input_sizes)
+        if rank == 0 or x.dim() <= rank or y.dim() <= rank or x.shape[0] != y.shape[0]:
+            return None
+        axes = self._axes_of(field, x)
+        if axes != tuple(range(axes[0], axes[0] + rank)):
+            return None  # not side by side, in order
+        if field.axes is None:  # channels first: the trailing axes unchanged
+            if tuple(x.shape[-rank:]) == tuple(y.shape[-rank:]):
+                return tuple(range(y.dim() - rank, y.dim()))
+            return None
+        end = axes[-1] + 1  # channels last: everything up to the last spatial axis unchanged
+        return axes if tuple(x.shape[:end]) == tuple(y.shape[:end]) else None
+
+    def _moved(
+        self, name: str, arg: dict[str, Any], field: Field, x: torch.Tensor
+    ) -> tuple[int, ...] | None:
+        """Where the spatial axes are after a permute or transpose, or a split or slice of
+        another axis (None: a spatial axis is cut)."""
+        axes = self._axes_of(field, x)
+        n = x.dim()
+        if not axes or n == 0:
+            return None
+        if name == "permute":
+            order = [d % n for d in arg["dims"]]
+            return tuple(order.index(a) for a in axes)
+        if name == "transpose":
+            d0, d1 = arg["dim0"] % n, arg["dim1"] % n
+            return tuple(d1 if a == d0 else d0 if a == d1 else a for a in axes)
+        return None if arg["dim"] % n in axes else axes  # split, split_with_sizes, slice, narrow
 
     def _step(self, rf: ReceptiveField, how: RFStep) -> Field:
         """The field after one window, or unknown once its numbers pass the analysis' bound."""
@@ -493,13 +818,58 @@ class Tracer:
         except ShapeError:
             return Field(None, "the receptive field grows past 2^53")
 
-    def _merge(self, fields: list[ReceptiveField], where: str) -> Field:
+    def _merge(self, fields: list[ReceptiveField], node: Record | Group) -> Field:
         if len(fields) == 1:
             return Field(fields[0])
         rf, misaligned = receptive.merge(fields)
         if misaligned:
-            self.notes.append(f"{where}: paths meet with misaligned receptive-field centres")
+            self.notes.append(f"{_where(node)}: paths meet with misaligned receptive-field centres")
         return Field(rf)
+
+
+# Layers that work on each spatial position alone, whatever axis the channels are on.
+_ELEMENTWISE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Mish,
+    nn.Softplus,
+    nn.Dropout,
+    nn.Identity,
+)
+
+
+def _per_position(module: nn.Module | None, axes: tuple[int, ...], dims: int) -> bool:
+    """Whether ``module`` leaves a channels-last input's field as it is: it mixes no two
+    spatial positions (an activation, a layer norm or linear layer over the channels)."""
+    if isinstance(module, _ELEMENTWISE) or type(module).__name__ in ("StochasticDepth", "DropPath"):
+        return True
+    if isinstance(module, nn.Linear):
+        return dims - 1 not in axes
+    if isinstance(module, nn.LayerNorm):
+        return all(a < dims - len(module.normalized_shape) for a in axes)
+    return False
+
+
+# Reshapes (a new view of the same units, or a copy of them).
+_VIEWS = frozenset({"view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"})
+# Ops that move or pick whole axes: each output unit is an input unit.
+_MOVES = frozenset({"permute", "transpose", "split", "split_with_sizes", "slice", "narrow"})
+
+
+def _where(node: Record | Group) -> str:
+    """How notes name the code an op ran in."""
+    if isinstance(node, Record):
+        return f"opaque module {type(node.module).__name__}"
+    return node.path
 
 
 def _items(children: list[Record | Group]) -> tuple[int | str, ...]:
