@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archcalc.analysis.footprint import OPTIMIZER_STATE, Fit, Footprint
 from archcalc.analysis.memory import binary_size
+from archcalc.errors import printable
 
 OPTIMIZER_NAMES = {
     "sgd": "SGD",
@@ -71,7 +72,7 @@ def fit_lines(name: str, shape: str, fit: Fit) -> list[str]:
     """``archcalc fit``'s answer: the largest batches, then the training breakdown."""
     t, i = fit.train, fit.infer
     head = (
-        f"{name} — input {shape}, budget {binary_size(fit.budget)}, "
+        f"{printable(name)} — input {shape}, budget {binary_size(fit.budget)}, "
         f"{precision_text(t.dtype)}, {optimizer_text(t.optimizer)}"
     )
     lines = [head, ""]
@@ -98,7 +99,7 @@ def fit_lines(name: str, shape: str, fit: Fit) -> list[str]:
     if t.unknown:
         lines.append(
             f"note: {len(t.unknown)} layer(s) without a memory rule, assumed to save their "
-            f"input: {', '.join(t.unknown[:5])}"
+            f"input: {printable(', '.join(t.unknown[:5]))}"
         )
     lines.append(
         "estimates of torch's own behaviour on CPU, checked against its allocator "

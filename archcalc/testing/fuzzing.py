@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "compare": ("compare", "{spec}", "{other}"),
     "scale": ("scale", "{spec}", "--sizes", "16,64"),
     "report": ("report", "{spec}", "-o", "{tmp}/r.html"),
+    "fit": ("fit", "{spec}", "--memory", "24GiB"),
 }
 
 # Characters that must never reach a terminal raw: C0/C1 controls (ESC starts a terminal
