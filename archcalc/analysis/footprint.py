@@ -139,6 +139,7 @@ class _Step(NamedTuple):
     cast_grads: tuple[int, ...]  # per-sample elements of low-precision gradients it casts back
     params: int  # trainable parameters: float32 gradients
     weight_copies: int  # autocast copies of its weights: their low-precision gradients
+    backward: tuple[_Storage, ...]  # scratch its backward allocates beside its gradients
     # bytes its kernel allocates and frees while it runs (forward), for a batch size
     scratch: Callable[[int], int] | None
 
@@ -242,6 +243,7 @@ def _merge(
         params=0,
         weight_copies=0,
         scratch=None,
+        backward=(),
     )
 
 
@@ -306,6 +308,7 @@ def _layer(
         cast_grads=tuple(cast_grads),
         params=params,
         weight_copies=rule.weights,
+        backward=tuple(_Storage(o.per_sample, o.fixed, o.dtype) for o in rule.backward),
         scratch=partial(kind.scratch, args, row.input_shape, row.output_shape, ctx)
         if kind is not None and kind.scratch is not None
         else None,
@@ -522,7 +525,10 @@ def _training(
         gradients += _bytes(step.params)
         live.extra["gradients"] = gradients
         live.extra["activation gradients"] = sum(grads.values()) + g
-        live.extra["workspace"] = sum(n for _, n in made) + cast + _bytes(step.weight_copies, low)
+        scratch = sum(b.bytes(batch) for b in step.backward)
+        live.extra["workspace"] = (
+            sum(n for _, n in made) + cast + _bytes(step.weight_copies, low) + scratch
+        )
         live.check("backward")
         live.extra["workspace"] = 0
         for s in set(step.saved):
@@ -530,8 +536,14 @@ def _training(
             if holders[s] == 0:
                 live.drop(s)
         for s, n in made:
-            # a second gradient for the same tensor is added into the first
-            grads[s] = grads.get(s, 0) or n or g
+            if s in grads:
+                # a second gradient for the same tensor: both and their sum, for a moment
+                live.extra["activation gradients"] = sum(grads.values()) + (n or g)
+                live.extra["workspace"] = grads[s]
+                live.check("backward")
+                live.extra["workspace"] = 0
+            else:
+                grads[s] = n or g
         live.extra["activation gradients"] = sum(grads.values())
     # the optimizer step: every gradient, and the update's temporaries
     largest = max((r.trainable_params for r in analysis.rows), default=0)

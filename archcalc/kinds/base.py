@@ -150,6 +150,9 @@ class Saved(NamedTuple):
     own: tuple[Own, ...] = ()
     weights: int = 0
     strided: bool = False
+    # Scratch its backward allocates and frees beside the gradients it makes (CPU: oneDNN's
+    # blocked input gradient for a convolution).
+    backward: tuple[Own, ...] = ()
 
 
 def saves_input(args: object, shape: Shape, ctx: SaveContext) -> Saved:

@@ -237,7 +237,8 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
         weights *= k
     copy = weights if ctx.autocast else 0
     if isinstance(a.padding, tuple) and not is_per_side(a.padding):
-        return Saved(dtype, input=dtype, weights=copy)  # torch pads it as it convolves
+        # torch pads it as it convolves
+        return Saved(dtype, input=dtype, weights=copy, backward=_blocked(shape, dtype))
     pads = a.pads(shape[1:])
     if a.torch_padding(shape[1:]) is None:
         # archcalc's PaddedConvNd pads it all first: a copy even where the padding is 0
@@ -246,11 +247,17 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
         # torch's own `same` pads an uneven split (an even kernel) by the odd pixel first
         extra = [p1 - p0 for p0, p1 in pads]
         if not any(extra):
-            return Saved(dtype, input=dtype, weights=copy)
+            return Saved(dtype, input=dtype, weights=copy, backward=_blocked(shape, dtype))
     padded = shape[0]
     for n, e in zip(shape[1:], extra, strict=True):
         padded *= n + e
-    return Saved(dtype, own=(Own(padded, dtype=dtype, inference=True),), weights=copy)
+    own = (Own(padded, dtype=dtype, inference=True),)
+    return Saved(dtype, own=own, weights=copy, backward=_blocked(shape, dtype))
+
+
+def _blocked(shape: Shape, dtype: str) -> tuple[Own, ...]:
+    """oneDNN computes the input's gradient in its blocked layout, then copies it out."""
+    return (Own(block16(shape[0]) * prod_of(shape[1:]), dtype=dtype),)
 
 
 # oneDNN leaves an input of this few channels in place (RGB, grayscale): its kernels for a
