@@ -150,6 +150,8 @@ class _Walk:
     def __init__(self) -> None:
         self.storages: list[_Storage] = []
         self.unknown: list[str] = []  # paths of layers without a memory rule
+        # _frees of this walk's steps, made once: fit replays a walk at every batch it tries
+        self.frees: list[list[int]] | None = None
 
     def new(self, per_sample: int, dtype: str, fixed: int = 0) -> int:
         self.storages.append(_Storage(per_sample, fixed, dtype))
@@ -425,7 +427,9 @@ def _inference(
         walk, batch, {"weights": _weights(analysis), "input": walk.storages[0].bytes(batch)}
     )
     keep = {steps[o - 1].out.storage for o in graph.outputs if o > 0}
-    frees = _frees(analysis, steps)
+    if walk.frees is None:
+        walk.frees = _frees(analysis, steps)
+    frees = walk.frees
     copies = 0
     for i, step in enumerate(steps):
         for s in step.made:
@@ -481,7 +485,9 @@ def _training(
             holders[s] = holders.get(s, 0) + 1
     live.saved = set(holders)
     keep = {o.storage for o in outputs}
-    frees = _frees(analysis, steps)
+    if walk.frees is None:
+        walk.frees = _frees(analysis, steps)
+    frees = walk.frees
     # forward: what no later step reads and no step saves is freed after its last reader
     for i, step in enumerate(steps):
         for s in step.made:
