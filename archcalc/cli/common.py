@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 
@@ -151,3 +152,13 @@ def optimizer_option(text: str) -> str:
         return optimizer_name(text)
     except ArchcalcError as err:
         raise argparse.ArgumentTypeError(err.message.removeprefix("--optimizer ")) from None
+
+
+def progress(text: str) -> None:
+    """One progress line on stderr, for a person watching a terminal.
+
+    Only on a tty, as git and pip show progress: a log or a pipe gets the
+    answer alone, and stdout (``--json``, a spec) never carries it.
+    """
+    if sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archcalc.cli.common import import_optional, input_shape
+from archcalc.cli.common import import_optional, input_shape, progress
 from archcalc.outfile import check_target, write_text
 
 
@@ -42,12 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_target(args.output, example="model.yaml")
-    _progress("importing torch…")
+    progress("importing torch…")
     import_optional("torch", "archcalc export")
     from archcalc.bridge.export import export_target
     from archcalc.kinds.base import fmt_shape
 
-    _progress(f"tracing {args.target} at {fmt_shape(args.input)}…")
+    progress(f"tracing {args.target} at {fmt_shape(args.input)}…")
     exported = export_target(args.target, args.input, flat=args.flat)
     if args.output is None:
         sys.stdout.write(exported.text)
@@ -55,9 +55,3 @@ def run(args: argparse.Namespace) -> int:
     write_text(args.output, exported.text)
     print(args.output)
     return 0
-
-
-def _progress(text: str) -> None:
-    """One line on stderr for a person at a terminal (a pipe or a log gets the answer alone)."""
-    if sys.stderr.isatty():
-        print(text, file=sys.stderr, flush=True)

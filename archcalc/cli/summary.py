@@ -14,6 +14,7 @@ from archcalc.cli.common import (
     input_shape,
     optimizer_option,
     positive_int,
+    progress,
     resolve_input,
 )
 from archcalc.design.lint import lint
@@ -80,12 +81,12 @@ def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
         if args.input is None:
             raise ArchcalcError("--module needs --input CxHxW", hint="e.g. --input 3x224x224")
         # Importing torch takes seconds (10-20 s on a busy machine): say what is happening.
-        _progress("importing torch…")
+        progress("importing torch…")
         import_optional("torch", "--module")
         from archcalc.bridge.summarize import summarize_target
         from archcalc.kinds.base import fmt_shape
 
-        _progress(f"tracing {args.module} at {fmt_shape(args.input)}…")
+        progress(f"tracing {args.module} at {fmt_shape(args.input)}…")
         return summarize_target(args.module, args.input), None
     if not args.spec:
         raise ArchcalcError(
@@ -94,16 +95,6 @@ def _analysed(args: argparse.Namespace) -> tuple[Analysis, Spec | None]:
         )
     spec = load(args.spec)
     return analyze(spec, resolve_input(args.input, spec.input_shape)), spec
-
-
-def _progress(text: str) -> None:
-    """One progress line on stderr, for a person watching a terminal.
-
-    Only on a tty, as git and pip show progress: a log or a pipe gets the
-    answer alone, and stdout (``--json``) never carries it.
-    """
-    if sys.stderr.isatty():
-        print(text, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

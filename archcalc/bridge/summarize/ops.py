@@ -343,13 +343,7 @@ class OpWatcher(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        info = self.infos.get(func, _UNSEEN)
-        if info is _UNSEEN:
-            if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
-                info = op_info(func)
-            else:
-                info = None
-            self.infos[func] = info
+        info = _info_of(self.infos, func)
         if info is None:
             return func(*args, **kwargs)
         flops = 0
@@ -393,13 +387,7 @@ class _Costs(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        info = self.infos.get(func, _UNSEEN)
-        if info is _UNSEEN:
-            if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
-                info = op_info(func)
-            else:
-                info = None
-            self.infos[func] = info
+        info = _info_of(self.infos, func)
         if info is None:
             return func(*args, **kwargs)
         if info.decomposes:
@@ -522,3 +510,16 @@ def first_tensor(value: Any) -> torch.Tensor | None:
         return value
     found = tensors_in(value)
     return found[0] if found else None
+
+
+def _info_of(infos: dict[Any, OpInfo | None], func: Any) -> OpInfo | None:
+    """``op_info(func)``, once per op for the dispatch modes sharing ``infos``; None for
+    what is not an op to cost (a question about a tensor's metadata)."""
+    info = infos.get(func, _UNSEEN)
+    if info is _UNSEEN:
+        if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
+            info = op_info(func)
+        else:
+            info = None
+        infos[func] = info
+    return info

@@ -107,6 +107,23 @@ class Group:
     input_node: int = 0
 
 
+# Activation modules: answered from their kind's rule (_RULED) and, working on each
+# position alone, keeping the receptive field on any layout (_ELEMENTWISE).
+_ACTIVATIONS: tuple[type[nn.Module], ...] = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Mish,
+)
+
 # torch.nn classes whose kind's rule gives what their forward gives, exactly: the
 # output's shape (contiguous, as torch's meta kernels make it from a contiguous
 # input) and FLOPs (torch's formulas count conv and linear work, as the kinds do;
@@ -121,18 +138,7 @@ _RULED: frozenset[type[nn.Module]] = frozenset(
         nn.BatchNorm1d,
         nn.BatchNorm2d,
         nn.BatchNorm3d,
-        nn.ReLU,
-        nn.ReLU6,
-        nn.LeakyReLU,
-        nn.ELU,
-        nn.SELU,
-        nn.Hardswish,
-        nn.Hardsigmoid,
-        nn.SiLU,
-        nn.GELU,
-        nn.Sigmoid,
-        nn.Tanh,
-        nn.Mish,
+        *_ACTIVATIONS,
         nn.MaxPool1d,
         nn.MaxPool2d,
         nn.MaxPool3d,
@@ -829,18 +835,7 @@ class Tracer:
 
 # Layers that work on each spatial position alone, whatever axis the channels are on.
 _ELEMENTWISE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SELU,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SiLU,
-    nn.GELU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Mish,
+    *_ACTIVATIONS,
     nn.Softplus,
     nn.Dropout,
     nn.Identity,
