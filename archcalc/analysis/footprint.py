@@ -20,7 +20,7 @@ Pure Python: no torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from math import prod
@@ -110,6 +110,21 @@ class Footprint:
 # -- the walk ------------------------------------------------------------------------------
 
 
+# Bytes as a line in the batch size: (slope, intercept), bytes = slope·batch + intercept.
+# Every tensor but the weights grows with the batch, and what is live when does not depend
+# on it, so one walk answers every batch (fit asks for a dozen).
+_Line = tuple[int, int]
+_ZERO: _Line = (0, 0)
+
+
+def _sum(lines: Iterable[_Line]) -> _Line:
+    a = c = 0
+    for la, lc in lines:
+        a += la
+        c += lc
+    return a, c
+
+
 class _Storage(NamedTuple):
     per_sample: int
     fixed: int
@@ -117,6 +132,10 @@ class _Storage(NamedTuple):
 
     def bytes(self, batch: int) -> int:
         return (self.per_sample * batch + self.fixed) * DTYPE_BYTES[self.dtype]
+
+    def line(self) -> _Line:
+        size = DTYPE_BYTES[self.dtype]
+        return self.per_sample * size, self.fixed * size
 
 
 class _Tensor(NamedTuple):
@@ -139,9 +158,10 @@ class _Step(NamedTuple):
     cast_grads: tuple[int, ...]  # per-sample elements of low-precision gradients it casts back
     params: int  # trainable parameters: float32 gradients
     weight_copies: int  # autocast copies of its weights: their low-precision gradients
-    backward: tuple[_Storage, ...]  # scratch its backward allocates beside its gradients
-    # bytes its kernel allocates and frees while it runs (forward), for a batch size
-    scratch: Callable[[int], int] | None
+    backward: _Line  # scratch its backward allocates beside its gradients
+    # what its kernel allocates and frees while it runs (forward): an index into
+    # _Walk.scratch, or -1 for nothing
+    scratch: int
 
 
 class _Walk:
@@ -149,16 +169,37 @@ class _Walk:
 
     def __init__(self) -> None:
         self.storages: list[_Storage] = []
+        self.lines: list[_Line] = []  # each storage's bytes
         self.unknown: list[str] = []  # paths of layers without a memory rule
-        # _frees of this walk's steps, made once: fit replays a walk at every batch it tries
-        self.frees: list[list[int]] | None = None
+        # the kernels' scratch as functions of the batch, one per distinct layer: the same
+        # convolution repeated is asked once per batch, not once per copy
+        self.scratch: list[Callable[[int], int]] = []
+        self._scratch_of: dict[tuple[Any, ...], int] = {}
 
     def new(self, per_sample: int, dtype: str, fixed: int = 0) -> int:
-        self.storages.append(_Storage(per_sample, fixed, dtype))
+        storage = _Storage(per_sample, fixed, dtype)
+        self.storages.append(storage)
+        self.lines.append(storage.line())
         return len(self.storages) - 1
 
-
-_Walked = tuple[_Walk, list[_Step]]
+    def scratch_index(
+        self, kind: kinds.LayerKind[Any], args: Any, row: Row, ctx: SaveContext
+    ) -> int:
+        """The index of this layer's scratch function, shared with its identical copies."""
+        assert kind.scratch is not None
+        key = (kind.name, args, row.input_shape, row.output_shape, ctx)
+        try:
+            index = self._scratch_of.get(key)
+            hashable = True
+        except TypeError:  # arguments that do not hash: an entry of their own
+            index, hashable = None, False
+        if index is None:
+            fn = partial(kind.scratch, args, row.input_shape, row.output_shape, ctx)
+            self.scratch.append(fn)
+            index = len(self.scratch) - 1
+            if hashable:
+                self._scratch_of[key] = index
+        return index
 
 
 def _shapes(analysis: Analysis) -> list[Shape]:
@@ -244,8 +285,8 @@ def _merge(
         cast_grads=(),
         params=0,
         weight_copies=0,
-        scratch=None,
-        backward=(),
+        scratch=-1,
+        backward=_ZERO,
     )
 
 
@@ -310,62 +351,120 @@ def _layer(
         cast_grads=tuple(cast_grads),
         params=params,
         weight_copies=rule.weights,
-        backward=tuple(_Storage(o.per_sample, o.fixed, o.dtype) for o in rule.backward),
-        scratch=partial(kind.scratch, args, row.input_shape, row.output_shape, ctx)
+        backward=_sum(_Storage(o.per_sample, o.fixed, o.dtype).line() for o in rule.backward),
+        scratch=walk.scratch_index(kind, args, row, ctx)
         if kind is not None and kind.scratch is not None
-        else None,
+        else -1,
     )
 
 
 # -- the passes ---------------------------------------------------------------------------
 
 
-class _Live:
-    """Bytes live, storage by storage plus named extras, and the most seen with its parts.
+class _Curve:
+    """A pass's moments as lines in the batch: the most live at ``batch`` is the highest
+    of them there, the first one reaching it where several do.
 
-    Running totals, not sums over what is live: a 10,000-layer training walk keeps
-    10,000 saved tensors live, and summing them at every step would be quadratic.
+    Each moment (``check``) keeps the slope and intercept of everything live, the kernel
+    scratch running then (an index into the walk's scratch functions, which may bend with
+    the batch: torch's kernels pick paths by size), and what it is made of, so ``at``
+    gives the breakdown at any batch without walking the graph again.
     """
 
-    def __init__(self, walk: _Walk, batch: int, base: dict[str, int]) -> None:
-        self.walk = walk
-        self.batch = batch
-        self.base = dict(base)
-        self.base_total = sum(base.values())
-        self.live: dict[int, int] = {}
-        self.live_total = 0
-        self.saved_total = 0  # of the live storages that are in ``saved``
-        self.extra: dict[str, int] = {}
+    def __init__(self, walk: _Walk, base: dict[str, _Line]) -> None:
+        self.scratch = walk.scratch
+        self.base = base
+        self.slopes: list[int] = []
+        self.intercepts: list[int] = []
+        self.kernels: list[int] = []  # scratch index, or -1
+        # phase, saved, live and the named extras at each moment
+        self.parts: list[tuple[str, _Line, _Line, tuple[tuple[str, _Line], ...]]] = []
+
+    def _scratch_at(self, batch: int) -> list[int]:
+        return [f(batch) for f in self.scratch] + [0]  # index -1: none
+
+    def _highest(self, batch: int, scratch: list[int]) -> tuple[int, int]:
+        best, peak = -1, -1
+        for i, (a, c, k) in enumerate(zip(self.slopes, self.intercepts, self.kernels, strict=True)):
+            total = a * batch + c + scratch[k]
+            if total > peak:
+                best, peak = i, total
+        return best, peak
+
+    def peak(self, batch: int) -> int:
+        return self._highest(batch, self._scratch_at(batch))[1]
+
+    def at(self, batch: int) -> tuple[int, str, dict[str, int]]:
+        """The peak at ``batch``, its phase, and what was live then, by part."""
+        scratch = self._scratch_at(batch)
+        best, peak = self._highest(batch, scratch)
+        phase, saved, live, extra = self.parts[best]
+        parts = {name: a * batch + c for name, (a, c) in self.base.items()}
+        parts["saved"] = saved[0] * batch + saved[1]
+        parts["activations"] = (live[0] - saved[0]) * batch + live[1] - saved[1]
+        for name, (a, c) in extra:
+            parts[name] = a * batch + c
+        if self.kernels[best] >= 0:
+            parts["workspace"] = parts.get("workspace", 0) + scratch[self.kernels[best]]
+        return peak, phase, parts
+
+    def base_at(self, name: str, batch: int) -> int:
+        a, c = self.base[name]
+        return a * batch + c
+
+
+class _Live:
+    """What is live during a walk, as lines: storage by storage plus named extras.
+
+    Running totals, not sums over what is live: a 5,000-layer training walk keeps
+    5,000 saved tensors live, and summing them at every step would be quadratic.
+    """
+
+    def __init__(self, walk: _Walk, base: dict[str, _Line]) -> None:
+        self.lines = walk.lines
+        self.base_a, self.base_c = _sum(base.values())
+        self.live: set[int] = set()
+        self.live_a = self.live_c = 0
+        self.saved_a = self.saved_c = 0  # of the live storages that are in ``saved``
+        self.extra: dict[str, _Line] = {}
         self.saved: set[int] = set()
-        self.peak = -1
-        self.phase = ""
-        self.parts: dict[str, int] = {}
+        self.curve = _Curve(walk, base)
 
     def add(self, storage: int) -> None:
         if storage not in self.live:
-            n = self.walk.storages[storage].bytes(self.batch)
-            self.live[storage] = n
-            self.live_total += n
+            self.live.add(storage)
+            a, c = self.lines[storage]
+            self.live_a += a
+            self.live_c += c
             if storage in self.saved:
-                self.saved_total += n
+                self.saved_a += a
+                self.saved_c += c
 
     def drop(self, storage: int) -> None:
-        n = self.live.pop(storage, None)
-        if n is not None:
-            self.live_total -= n
+        if storage in self.live:
+            self.live.remove(storage)
+            a, c = self.lines[storage]
+            self.live_a -= a
+            self.live_c -= c
             if storage in self.saved:
-                self.saved_total -= n
+                self.saved_a -= a
+                self.saved_c -= c
 
-    def check(self, phase: str) -> None:
-        total = self.base_total + self.live_total + sum(self.extra.values())
-        if total > self.peak:
-            self.peak, self.phase = total, phase
-            self.parts = {
-                **self.base,
-                "saved": self.saved_total,
-                "activations": self.live_total - self.saved_total,
-                **self.extra,
-            }
+    def check(self, phase: str, scratch: int = -1) -> None:
+        """A moment of the pass, with the kernel scratch running then (-1: none)."""
+        ea, ec = _sum(self.extra.values())
+        curve = self.curve
+        curve.slopes.append(self.base_a + self.live_a + ea)
+        curve.intercepts.append(self.base_c + self.live_c + ec)
+        curve.kernels.append(scratch)
+        curve.parts.append(
+            (
+                phase,
+                (self.saved_a, self.saved_c),
+                (self.live_a, self.live_c),
+                tuple(self.extra.items()),
+            )
+        )
 
 
 def _bytes(n: int, dtype: str = "float32") -> int:
@@ -414,52 +513,40 @@ def inference_peak(
 ) -> int:
     """The most bytes live in one eval-mode forward pass without grad (see the module doc)."""
     with paused_gc():  # tens of thousands of small records, none in a cycle
-        return _inference(analysis, batch, dtype, threads).peak
+        return _inference(analysis, dtype, threads).peak(batch)
 
 
-def _inference(
-    analysis: Analysis, batch: int, dtype: str, threads: int, walked: _Walked | None = None
-) -> _Live:
-    walk, steps = walked or _walk(analysis, _autocast(dtype), training=False, threads=threads)
+def _inference(analysis: Analysis, dtype: str, threads: int) -> _Curve:
+    walk, steps = _walk(analysis, _autocast(dtype), training=False, threads=threads)
     graph = analysis.graph
     assert graph is not None
-    live = _Live(
-        walk, batch, {"weights": _weights(analysis), "input": walk.storages[0].bytes(batch)}
-    )
+    live = _Live(walk, {"weights": (0, _weights(analysis)), "input": walk.lines[0]})
     keep = {steps[o - 1].out.storage for o in graph.outputs if o > 0}
-    if walk.frees is None:
-        walk.frees = _frees(analysis, steps)
-    frees = walk.frees
+    frees = _frees(analysis, steps)
     copies = 0
     for i, step in enumerate(steps):
         for s in step.made:
             live.add(s)
         # autocast's cache keeps each weight's low-precision copy until the pass ends
         copies += _bytes(step.weight_copies, dtype)
-        live.extra["weight copies"] = copies
-        live.extra["workspace"] = step.scratch(batch) if step.scratch else 0
-        live.check("inference")
-        live.extra["workspace"] = 0
+        live.extra["weight copies"] = (0, copies)
+        live.extra["workspace"] = _ZERO
+        live.check("inference", step.scratch)
         for s in step.made:  # copies and padding live while the op runs
             if s != step.out.storage:
                 live.drop(s)
         for s in frees[i]:
             if s not in keep:
                 live.drop(s)
-    return live
+    return live.curve
 
 
 def _training(
-    analysis: Analysis,
-    batch: int,
-    dtype: str,
-    optimizer: str,
-    threads: int,
-    walked: _Walked | None = None,
-) -> tuple[_Live, int, list[str]]:
-    """The step's walk: its live bytes at the peak, the saved total and the unknown layers."""
+    analysis: Analysis, dtype: str, optimizer: str, threads: int
+) -> tuple[_Curve, _Line, list[str]]:
+    """The step's walk: its moments, the saved bytes and the layers without a rule."""
     autocast = _autocast(dtype)
-    walk, steps = walked or _walk(analysis, autocast, training=True, threads=threads)
+    walk, steps = _walk(analysis, autocast, training=True, threads=threads)
     graph = analysis.graph
     assert graph is not None
     shapes = _shapes(analysis)
@@ -467,15 +554,15 @@ def _training(
     outputs = [steps[o - 1].out for o in graph.outputs if o > 0]
     live = _Live(
         walk,
-        batch,
         {
-            "params": analysis.totals.params * FLOAT32_BYTES,
-            "buffers": analysis.totals.buffers * FLOAT32_BYTES,
-            "optimizer_state": OPTIMIZER_STATE[optimizer] * trainable,
-            "input": walk.storages[0].bytes(batch),
+            "params": (0, analysis.totals.params * FLOAT32_BYTES),
+            "buffers": (0, analysis.totals.buffers * FLOAT32_BYTES),
+            "optimizer_state": (0, OPTIMIZER_STATE[optimizer] * trainable),
+            "input": walk.lines[0],
             # cross-entropy's targets: one int64 class per sample and output position
-            "targets": sum(
-                _bytes(batch * prod(shapes[o][1:]), "int64") for o in graph.outputs if o > 0
+            "targets": (
+                sum(_bytes(prod(shapes[o][1:]), "int64") for o in graph.outputs if o > 0),
+                0,
             ),
         },
     )
@@ -485,36 +572,32 @@ def _training(
             holders[s] = holders.get(s, 0) + 1
     live.saved = set(holders)
     keep = {o.storage for o in outputs}
-    if walk.frees is None:
-        walk.frees = _frees(analysis, steps)
-    frees = walk.frees
+    frees = _frees(analysis, steps)
     # forward: what no later step reads and no step saves is freed after its last reader
     for i, step in enumerate(steps):
         for s in step.made:
             live.add(s)
-        live.extra["workspace"] = step.scratch(batch) if step.scratch else 0
-        live.check("forward")
-        live.extra["workspace"] = 0
+        live.check("forward", step.scratch)
         for s in frees[i]:
             if s not in holders and s not in keep:
                 live.drop(s)
-    saved_total = sum(walk.storages[s].bytes(batch) for s in holders)
+    saved = _sum(walk.lines[s] for s in holders)
     # the loss: cross-entropy over each output's channels, in float32 (autocast's list)
-    grads: dict[int, int] = {}  # a forward tensor's storage → its gradient's bytes
+    grads: dict[int, _Line] = {}  # a forward tensor's storage → its gradient's bytes
     loss = 0
     for o in outputs:
         if o.grad:
-            loss += _bytes(o.elems * batch)  # log-softmax's output, saved
-            grads[o.storage] = _bytes(o.elems * batch, o.dtype)
+            loss += _bytes(o.elems)  # log-softmax's output, saved
+            grads[o.storage] = (_bytes(o.elems, o.dtype), 0)
     for s in keep:
         if s not in holders and s != 0:
             live.drop(s)
-    live.extra["loss"] = loss
-    live.extra["gradients"] = 0
-    live.extra["activation gradients"] = sum(grads.values())
-    live.extra["workspace"] = loss  # nll's and log-softmax's gradients
+    live.extra["loss"] = (loss, 0)
+    live.extra["gradients"] = _ZERO
+    live.extra["activation gradients"] = _sum(grads.values())
+    live.extra["workspace"] = (loss, 0)  # nll's and log-softmax's gradients
     live.check("backward")
-    live.extra["loss"] = live.extra["workspace"] = 0
+    live.extra["loss"] = live.extra["workspace"] = _ZERO
     # backward, layer by layer in reverse: its input's gradient and its weights' are made,
     # then its saved tensors and its output's gradient are released
     low = autocast or "float32"
@@ -523,20 +606,21 @@ def _training(
         g = grads.pop(step.out.storage, None)
         if g is None:
             continue  # no gradient reaches it
-        made: list[tuple[int, int]] = []
+        made: list[tuple[int, _Line | None]] = []  # None: its output's gradient, passed on
         for t in step.inputs:
             if t.grad:
-                made.append((t.storage, 0 if step.alias else _bytes(t.elems * batch, t.dtype)))
-        cast = sum(_bytes(e * batch, low) for e in step.cast_grads)
+                made.append((t.storage, None if step.alias else (_bytes(t.elems, t.dtype), 0)))
         gradients += _bytes(step.params)
-        live.extra["gradients"] = gradients
-        live.extra["activation gradients"] = sum(grads.values()) + g
-        scratch = sum(b.bytes(batch) for b in step.backward)
+        live.extra["gradients"] = (0, gradients)
+        pending = _sum(grads.values())
+        live.extra["activation gradients"] = (pending[0] + g[0], pending[1] + g[1])
+        new = _sum(n for _, n in made if n is not None)
         live.extra["workspace"] = (
-            sum(n for _, n in made) + cast + _bytes(step.weight_copies, low) + scratch
+            new[0] + _bytes(sum(step.cast_grads), low) + step.backward[0],
+            new[1] + _bytes(step.weight_copies, low) + step.backward[1],
         )
         live.check("backward")
-        live.extra["workspace"] = 0
+        live.extra["workspace"] = _ZERO
         for s in set(step.saved):
             holders[s] -= 1
             if holders[s] == 0:
@@ -544,20 +628,25 @@ def _training(
         for s, n in made:
             if s in grads:
                 # a second gradient for the same tensor: both and their sum, for a moment
-                live.extra["activation gradients"] = sum(grads.values()) + (n or g)
+                pending = _sum(grads.values())
+                second = g if n is None else n
+                live.extra["activation gradients"] = (
+                    pending[0] + second[0],
+                    pending[1] + second[1],
+                )
                 live.extra["workspace"] = grads[s]
                 live.check("backward")
-                live.extra["workspace"] = 0
+                live.extra["workspace"] = _ZERO
             else:
-                grads[s] = n or g
-        live.extra["activation gradients"] = sum(grads.values())
+                grads[s] = g if n is None else n
+        live.extra["activation gradients"] = _sum(grads.values())
     # the optimizer step: every gradient, and the update's temporaries
     largest = max((r.trainable_params for r in analysis.rows), default=0)
-    live.extra["activation gradients"] = 0
-    live.extra["gradients"] = trainable
-    live.extra["workspace"] = _STEP_TEMPORARIES[optimizer] * _bytes(largest)
+    live.extra["activation gradients"] = _ZERO
+    live.extra["gradients"] = (0, trainable)
+    live.extra["workspace"] = (0, _STEP_TEMPORARIES[optimizer] * _bytes(largest))
     live.check("step")
-    return live, saved_total, walk.unknown
+    return live.curve, saved, walk.unknown
 
 
 def training_peak(
@@ -569,7 +658,52 @@ def training_peak(
 ) -> int:
     """The most bytes live in one steady-state training step (see the module doc)."""
     with paused_gc():
-        return _training(analysis, batch, dtype, optimizer, threads)[0].peak
+        return _training(analysis, dtype, optimizer, threads)[0].peak(batch)
+
+
+class _Curves(NamedTuple):
+    """Both passes of one network at one dtype, optimizer and thread count: any batch."""
+
+    training: _Curve
+    saved: _Line
+    unknown: tuple[str, ...]
+    inference: _Curve
+    dtype: str
+    optimizer: str
+    gradients: int
+
+    def at(self, batch: int) -> Footprint:
+        peak, phase, parts = self.training.at(batch)
+        return Footprint(
+            batch=batch,
+            dtype=self.dtype,
+            optimizer=self.optimizer,
+            params=self.training.base_at("params", batch),
+            buffers=self.training.base_at("buffers", batch),
+            gradients=self.gradients,
+            optimizer_state=self.training.base_at("optimizer_state", batch),
+            input=self.training.base_at("input", batch),
+            saved=self.saved[0] * batch + self.saved[1],
+            training_peak=peak,
+            training_phase=phase,
+            at_peak={k: v for k, v in parts.items() if v},
+            inference_peak=self.inference.peak(batch),
+            unknown=self.unknown,
+        )
+
+
+def _curves(analysis: Analysis, dtype: str, optimizer: str, threads: int) -> _Curves:
+    with paused_gc():  # tens of thousands of small records, none in a cycle
+        training, saved, unknown = _training(analysis, dtype, optimizer, threads)
+        return _Curves(
+            training=training,
+            saved=saved,
+            unknown=tuple(unknown),
+            inference=_inference(analysis, dtype, threads),
+            dtype=dtype,
+            optimizer=optimizer,
+            gradients=analysis.totals.trainable_params * FLOAT32_BYTES,
+        )
 
 
 def footprint(
@@ -581,38 +715,7 @@ def footprint(
 ) -> Footprint:
     """The memory of ``analysis`` at ``batch``: see :class:`Footprint` and the module doc.
     ``threads``: the CPU threads torch runs on, for the kernels that keep scratch per thread."""
-    return _footprint(analysis, batch, dtype, optimizer, threads)
-
-
-def _footprint(
-    analysis: Analysis,
-    batch: int,
-    dtype: str,
-    optimizer: str,
-    threads: int,
-    train_walk: _Walked | None = None,
-    infer_walk: _Walked | None = None,
-) -> Footprint:
-    with paused_gc():
-        live, saved, unknown = _training(analysis, batch, dtype, optimizer, threads, train_walk)
-        infer_peak = _inference(analysis, batch, dtype, threads, infer_walk).peak
-    base = live.base
-    return Footprint(
-        batch=batch,
-        dtype=dtype,
-        optimizer=optimizer,
-        params=base["params"],
-        buffers=base["buffers"],
-        gradients=analysis.totals.trainable_params * FLOAT32_BYTES,
-        optimizer_state=base["optimizer_state"],
-        input=base["input"],
-        saved=saved,
-        training_peak=live.peak,
-        training_phase=live.phase,
-        at_peak={k: v for k, v in live.parts.items() if v},
-        inference_peak=infer_peak,
-        unknown=tuple(unknown),
-    )
+    return _curves(analysis, dtype, optimizer, threads).at(batch)
 
 
 def saved_bytes(analysis: Analysis, batch: int = 1, dtype: str = "float32") -> int:
@@ -704,22 +807,14 @@ def fit(
     threads: int = 1,
 ) -> Fit:
     """How large a batch trains, and infers, within ``budget`` bytes (docs/memory.md)."""
-    autocast = _autocast(dtype)
-    with paused_gc():
-        # the walks do not depend on the batch: made once, replayed at every batch tried
-        training = _walk(analysis, autocast, training=True, threads=threads)
-        train = largest_batch(
-            lambda b: _training(analysis, b, dtype, optimizer, threads, training)[0].peak, budget
-        )
-        inference = _walk(analysis, autocast, training=False, threads=threads)
-        infer = largest_batch(
-            lambda b: _inference(analysis, b, dtype, threads, inference).peak, budget
-        )
-        walks = (training, inference)
-        return Fit(
-            budget=budget,
-            train_batch=train,
-            infer_batch=infer,
-            train=_footprint(analysis, max(train, 1), dtype, optimizer, threads, *walks),
-            infer=_footprint(analysis, max(infer, 1), dtype, optimizer, threads, *walks),
-        )
+    # one walk of each pass answers every batch the search tries
+    curves = _curves(analysis, dtype, optimizer, threads)
+    train = largest_batch(curves.training.peak, budget)
+    infer = largest_batch(curves.inference.peak, budget)
+    return Fit(
+        budget=budget,
+        train_batch=train,
+        infer_batch=infer,
+        train=curves.at(max(train, 1)),
+        infer=curves.at(max(infer, 1)),
+    )
