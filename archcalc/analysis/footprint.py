@@ -158,10 +158,10 @@ class _Step(NamedTuple):
     cast_grads: tuple[int, ...]  # per-sample elements of low-precision gradients it casts back
     params: int  # trainable parameters: float32 gradients
     weight_copies: int  # autocast copies of its weights: their low-precision gradients
-    backward: _Line  # scratch its backward allocates beside its gradients
-    # what its kernel allocates and frees while it runs (forward): an index into
-    # _Walk.scratch, or -1 for nothing
+    # what its kernels allocate and free while they run, forward and backward: indices
+    # into _Walk.scratch, or -1 for nothing
     scratch: int
+    backward_scratch: int
 
 
 class _Walk:
@@ -183,18 +183,20 @@ class _Walk:
         return len(self.storages) - 1
 
     def scratch_index(
-        self, kind: kinds.LayerKind[Any], args: Any, row: Row, ctx: SaveContext
+        self, rule: Callable[..., int] | None, args: Any, row: Row, ctx: SaveContext
     ) -> int:
-        """The index of this layer's scratch function, shared with its identical copies."""
-        assert kind.scratch is not None
-        key = (kind.name, args, row.input_shape, row.output_shape, ctx)
+        """The index of a layer's scratch ``rule`` (a LayerKind's ``scratch`` or
+        ``backward_scratch``) at its shapes, shared with its identical copies; -1: none."""
+        if rule is None:
+            return -1
+        key = (rule, args, row.input_shape, row.output_shape, ctx)
         try:
             index = self._scratch_of.get(key)
             hashable = True
         except TypeError:  # arguments that do not hash: an entry of their own
             index, hashable = None, False
         if index is None:
-            fn = partial(kind.scratch, args, row.input_shape, row.output_shape, ctx)
+            fn = partial(rule, args, row.input_shape, row.output_shape, ctx)
             self.scratch.append(fn)
             index = len(self.scratch) - 1
             if hashable:
@@ -286,7 +288,7 @@ def _merge(
         params=0,
         weight_copies=0,
         scratch=-1,
-        backward=_ZERO,
+        backward_scratch=-1,
     )
 
 
@@ -350,10 +352,10 @@ def _layer(
         alias=view and elems == in_elems,
         cast_grads=tuple(cast_grads),
         params=params,
-        weight_copies=rule.weights,
-        backward=_sum(_Storage(o.per_sample, o.fixed, o.dtype).line() for o in rule.backward),
-        scratch=walk.scratch_index(kind, args, row, ctx)
-        if kind is not None and kind.scratch is not None
+        weight_copies=max(rule.weights, rule.casts),
+        scratch=walk.scratch_index(kind.scratch, args, row, ctx) if kind else -1,
+        backward_scratch=walk.scratch_index(kind.backward_scratch, args, row, ctx)
+        if kind and training
         else -1,
     )
 
@@ -594,8 +596,10 @@ def _training(
             live.drop(s)
     live.extra["loss"] = (loss, 0)
     live.extra["gradients"] = _ZERO
-    live.extra["activation gradients"] = _sum(grads.values())
-    live.extra["workspace"] = (loss, 0)  # nll's and log-softmax's gradients
+    # log-softmax's input gradient is float32 (autocast casts it down to the output's dtype
+    # after), beside nll's gradient
+    live.extra["activation gradients"] = (loss, 0)
+    live.extra["workspace"] = (loss, 0)
     live.check("backward")
     live.extra["loss"] = live.extra["workspace"] = _ZERO
     # backward, layer by layer in reverse: its input's gradient and its weights' are made,
@@ -616,10 +620,10 @@ def _training(
         live.extra["activation gradients"] = (pending[0] + g[0], pending[1] + g[1])
         new = _sum(n for _, n in made if n is not None)
         live.extra["workspace"] = (
-            new[0] + _bytes(sum(step.cast_grads), low) + step.backward[0],
-            new[1] + _bytes(step.weight_copies, low) + step.backward[1],
+            new[0] + _bytes(sum(step.cast_grads), low),
+            new[1] + _bytes(step.weight_copies, low),
         )
-        live.check("backward")
+        live.check("backward", step.backward_scratch)
         live.extra["workspace"] = _ZERO
         for s in set(step.saved):
             holders[s] -= 1

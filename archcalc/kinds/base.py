@@ -138,7 +138,10 @@ class Saved(NamedTuple):
     is not saved; a dtype other than the incoming tensor's is autocast's copy, a tensor of
     its own. ``output``: whether it saves its output. ``view``: the output shares the
     input's storage (flatten, a chunk). ``own``: tensors of its own. ``weights``: parameter
-    elements saved as autocast's low-precision copies. ``strided``: the output is not laid
+    elements saved as autocast's low-precision copies. ``casts``: parameter elements
+    autocast copies without saving them (a linear layer's weight when its input needs no
+    gradient: the copy lives in autocast's cache while the forward pass runs, and its
+    gradient is computed in low precision). ``strided``: the output is not laid
     out contiguously (a slice of channels or positions, channels moved last and back), so a
     layer that needs contiguous memory copies it first (for a batch of more than one sample).
     """
@@ -150,9 +153,7 @@ class Saved(NamedTuple):
     own: tuple[Own, ...] = ()
     weights: int = 0
     strided: bool = False
-    # Scratch its backward allocates and frees beside the gradients it makes (CPU: oneDNN's
-    # blocked input gradient for a convolution).
-    backward: tuple[Own, ...] = ()
+    casts: int = 0
 
 
 def saves_input(args: object, shape: Shape, ctx: SaveContext) -> Saved:
@@ -363,6 +364,9 @@ class LayerKind(Generic[A]):
     # (oneDNN's reordered copies, im2col columns). None: nothing worth counting. Measured
     # with torch's CPU allocator (docs/memory.md).
     scratch: Callable[[A, Shape, Shape, SaveContext, int], int] | None = None
+    # The same for its backward, beside the gradients it makes (a convolution's blocked
+    # input gradient, oneDNN's per-thread weight-gradient buffers, im2col columns).
+    backward_scratch: Callable[[A, Shape, Shape, SaveContext, int], int] | None = None
 
     def missing(self) -> list[str]:
         """What this kind does not declare yet, by field name (empty when complete)."""

@@ -238,7 +238,7 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
     copy = weights if ctx.autocast else 0
     if isinstance(a.padding, tuple) and not is_per_side(a.padding):
         # torch pads it as it convolves
-        return Saved(dtype, input=dtype, weights=copy, backward=_blocked(shape, dtype))
+        return Saved(dtype, input=dtype, weights=copy)
     pads = a.pads(shape[1:])
     if a.torch_padding(shape[1:]) is None:
         # archcalc's PaddedConvNd pads it all first: a copy even where the padding is 0
@@ -247,17 +247,12 @@ def saves(a: ConvArgs, shape: Shape, ctx: SaveContext) -> Saved:
         # torch's own `same` pads an uneven split (an even kernel) by the odd pixel first
         extra = [p1 - p0 for p0, p1 in pads]
         if not any(extra):
-            return Saved(dtype, input=dtype, weights=copy, backward=_blocked(shape, dtype))
+            return Saved(dtype, input=dtype, weights=copy)
     padded = shape[0]
     for n, e in zip(shape[1:], extra, strict=True):
         padded *= n + e
     own = (Own(padded, dtype=dtype, inference=True),)
-    return Saved(dtype, own=own, weights=copy, backward=_blocked(shape, dtype))
-
-
-def _blocked(shape: Shape, dtype: str) -> tuple[Own, ...]:
-    """oneDNN computes the input's gradient in its blocked layout, then copies it out."""
-    return (Own(block16(shape[0]) * prod_of(shape[1:]), dtype=dtype),)
+    return Saved(dtype, own=own, weights=copy)
 
 
 # oneDNN leaves an input of this few channels in place (RGB, grayscale): its kernels for a
@@ -271,7 +266,7 @@ def scratch(a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch
 
     Small float32 convolutions (torch's heuristic: one sample, no groups, kernels of at most
     3 on an axis, at most 20,480 input values) take the native path, which unfolds the
-    input into im2col columns: (C/groups)·∏kernel rows, one column per output position.
+    input into im2col columns (``_columns``).
     The rest run on oneDNN, which reorders the input (unless it has few channels) and the
     weight into its blocked layout, channels padded to a block of 16, computes a blocked
     output and then copies it into torch's. In low precision a 1×1 convolution also keeps
@@ -282,16 +277,8 @@ def scratch(a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch
     c, sizes = shape[0], shape[1:]
     positions = prod_of(out_shape[1:])
     window = prod_of(a.kernel)
-    first4 = batch * c * prod_of(sizes[:2])
-    native = (
-        dtype == "float32"
-        and a.groups == 1
-        and batch == 1
-        and not (len(a.kernel) > 1 and a.kernel[-1] > 3 and a.kernel[-2] > 3)
-        and first4 <= 20480
-    )
-    if native:
-        return batch * (c // a.groups) * window * positions * size
+    if _native(a, shape, dtype, batch):
+        return _columns(a, shape, out_shape, size)
     reordered = batch * block16(c) * prod_of(sizes) if c > FEW_CHANNELS else 0
     reordered += a.out * (c // a.groups) * window
     blocked = batch * block16(a.out) * positions
@@ -300,6 +287,63 @@ def scratch(a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch
     if dtype != "float32" and window == 1:
         first += ctx.threads * block16(a.out) * positions * 4
     return max(first - out * size, blocked * size)
+
+
+def _native(a: ConvArgs, shape: Shape, dtype: str, batch: int) -> bool:
+    """Whether torch runs this convolution on its native path (im2col) instead of oneDNN:
+    its heuristic for small float32 convolutions, one sample at a time."""
+    return (
+        dtype == "float32"
+        and a.groups == 1
+        and batch == 1
+        and not (len(a.kernel) > 1 and a.kernel[-1] > 3 and a.kernel[-2] > 3)
+        and batch * shape[0] * prod_of(shape[1:3]) <= 20480
+    )
+
+
+def _columns(a: ConvArgs, shape: Shape, out_shape: Shape, size: int) -> int:
+    """The native path's im2col columns: (C/groups)·∏kernel rows, a column per output
+    position; a 1×1 convolution with stride 1 and no padding reads its input as they are."""
+    pointwise = all(k == 1 for k in a.kernel) and all(s == 1 for s in a.stride)
+    if pointwise and not any(p0 or p1 for p0, p1 in a.pads(shape[1:])):
+        return 0
+    return (shape[0] // a.groups) * prod_of(a.kernel) * prod_of(out_shape[1:]) * size
+
+
+# oneDNN's low-precision weight-gradient kernel: bytes it allocates whatever the layer
+# (measured, the same from 1 to 64 channels and 7×7 to 570×570 images)
+_BWD_WEIGHTS_FIXED = 8580
+
+
+def backward_scratch(
+    a: ConvArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int
+) -> int:
+    """What torch's CPU convolution allocates in backward beside the gradients it returns.
+
+    On the native path (``scratch``), the im2col columns again. On oneDNN, the input's
+    gradient is computed in the blocked layout (channels padded to 16) and copied out; in low
+    precision, the weights' gradient is accumulated in float32 by every thread, each with its
+    own transposed copies of the output's gradient and of the (padded) input, unless the input
+    has few channels. oneDNN gives each thread such a copy when it splits the work over the
+    image, as it does for small channel counts; with many channels it splits them instead and
+    needs one: archcalc counts one per thread, an overestimate there.
+    """
+    dtype = ctx.lower()
+    size = DTYPE_BYTES[dtype]
+    c, sizes = shape[0], shape[1:]
+    window = prod_of(a.kernel)
+    positions = prod_of(out_shape[1:])
+    if _native(a, shape, dtype, batch):
+        return _columns(a, shape, out_shape, size)
+    blocked = batch * block16(c) * prod_of(sizes) * size
+    if dtype == "float32" or a.groups != 1:
+        return blocked
+    weights = a.out * c * window * DTYPE_BYTES["float32"]
+    grad_out = a.out * positions * size
+    pads = a.pads(sizes)
+    rows = sizes[0] + pads[0][0] + pads[0][1]
+    grad_in = c * rows * prod_of(sizes[1:]) * size if c > FEW_CHANNELS else 0
+    return blocked + _BWD_WEIGHTS_FIXED + ctx.threads * (weights + grad_out + grad_in)
 
 
 def block16(channels: int) -> int:
@@ -332,6 +376,7 @@ def _kind(rank: int) -> LayerKind[ConvArgs]:
         rf_step=window_step(window),
         saves=saves,
         scratch=scratch,
+        backward_scratch=backward_scratch,
     )
 
 

@@ -68,20 +68,26 @@ def from_torch(m: Any, shape: Shape) -> FromTorch:
 
 def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
     """Its input, for the weight's gradient, and its weight, for the input's (only when the
-    input needs one); under autocast both in low precision (copies)."""
-    copy = shape[0] * a.out if ctx.autocast and ctx.grad else 0
-    return Saved(ctx.lower(), input=ctx.lower(), weights=copy)
+    input needs one); under autocast both in low precision (copies: the weight's is made
+    either way)."""
+    cast = shape[0] * a.out if ctx.autocast else 0
+    return Saved(ctx.lower(), input=ctx.lower(), weights=cast if ctx.grad else 0, casts=cast)
 
 
 def scratch(a: LinearArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
-    """Under autocast on CPU, oneDNN's matrix multiply keeps a blocking buffer on every thread
-    it runs (one per sample at most): a panel of up to 512 (1,024 past 1,024 inputs) input
-    rows of 128 bytes each, and about 3 KiB more (measured from 84×10 to 9216×4096)."""
+    """Under autocast on CPU, a matrix multiply larger than 16×16×16 runs on oneDNN, which
+    gives every thread a blocking buffer: 128 bytes per input row, the rows rounded up to 32
+    plus 8, at most 512 (1,024 past 1,024 inputs, for more than one sample), and a float32
+    row of up to 64 outputs per sample (measured from 10×10 to 9,216×4,096, batch 1 to 16,
+    one and two threads: within 1% but for the per-sample row's split between threads)."""
     if not ctx.autocast:
         return 0
     k = shape[0]
-    rows = k if k <= 512 else 512 if k <= 1024 else 1024
-    return min(ctx.threads, batch) * (rows * 128 + 2880)
+    if batch * k * a.out <= 16 * 16 * 16:
+        return 0  # torch's own kernel
+    rows = k if k <= 512 else 512 if k <= 1024 or batch == 1 else 1024
+    panel = (-(-rows // 32) * 32 + 8) * 128
+    return ctx.threads * (panel + 4 * min(a.out, 64) * batch)
 
 
 KINDS = [
