@@ -79,8 +79,6 @@ def _classification(name: str) -> Case:
         refusal = (layer if name.startswith("vit") else "features.1.0.attn", ATTENTION)
     elif name == "maxvit_t":
         refusal = ("blocks.0.layers.0.layers.window_attention", ATTENTION)
-    elif name.startswith("convnext"):
-        refusal = ("features.1.0 (CNBlock)", "own parameters")
     elif name == "googlenet":
         kwargs = NO_AUX
     elif name == "inception_v3":
@@ -229,6 +227,7 @@ SAMPLE = (
     "shufflenet_v2_x0_5",
     "efficientnet_b0",
     "regnet_y_400mf",
+    "convnext_tiny",
     "squeezenet1_1",
     "fcn_resnet50",
     "deeplabv3_mobilenet_v3_large",
@@ -289,12 +288,19 @@ class SmallNet(nn.Module):
 
 
 def _trained_stats(module: nn.Module) -> nn.Module:
-    """Batch-norm statistics other than 0 and 1, so that loading them is tested."""
+    """Batch-norm statistics other than 0 and 1, so that loading them is tested; layer norms
+    and ConvNeXt's layer scales (1e-6, which would hide its blocks) away from their init."""
     gen = torch.Generator().manual_seed(1)
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+            if isinstance(m, nn.LayerNorm) and m.weight is not None:
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+        for name, p in module.named_parameters():
+            if name.endswith("layer_scale"):
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
     return module
 
 
