@@ -65,6 +65,7 @@ class TNode:
     shape: Shape = ()
     holds: bool = False  # a module call whose module holds parameters or buffers
     scope: TScope | None = None
+    lifted: bool = False  # out of a container that is no block call: named by a dotted path
 
 
 @dataclass(eq=False)
