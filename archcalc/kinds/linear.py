@@ -47,13 +47,12 @@ def parse(r: ArgReader) -> LinearArgs:
 
 
 def apply(a: LinearArgs, shape: Shape) -> Effect:
-    if len(shape) != 1 and not (a.per_position and len(shape) > 1):
-        if a.per_position:
-            raise ShapeError(
-                f"with per_position expects a map (C×L, C×H×W or C×D×H×W), but gets "
-                f"{fmt_shape(shape)}",
-                hint="drop `per_position` on a flat input",
-            )
+    if a.per_position and len(shape) < 2:
+        raise ShapeError(
+            f"with per_position expects a map (C×L, C×H×W or C×D×H×W), but gets {fmt_shape(shape)}",
+            hint="drop `per_position` on a flat input",
+        )
+    if not a.per_position and len(shape) != 1:
         raise ShapeError(
             f"expects a flat input, but gets {fmt_shape(shape)}",
             hint="add `flatten` (or `global_avg_pool`) before it, or `per_position: true` for "
