@@ -229,6 +229,9 @@ class _Writer:
                     line += f"  # {e.body.scope.what}"
             else:
                 line = _line(e.kind, e.name, e.source, text)
+                before = body.entries[i - 1].node if i else None
+                if e.node is not None and e.node.last and not (before and before.last):
+                    line += "  # torch runs this stretch channels last, between two permutes"
             lines.append(f"{indent}- {line}")
         return lines
 

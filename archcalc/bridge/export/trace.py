@@ -66,6 +66,7 @@ class TNode:
     holds: bool = False  # a module call whose module holds parameters or buffers
     scope: TScope | None = None
     lifted: bool = False  # out of a container that is no block call: named by a dotted path
+    last: bool = False  # a module torch runs on a channels-last tensor (written C first)
 
 
 @dataclass(eq=False)
@@ -344,6 +345,7 @@ class _Tracer:
             holds=bool(self.own[module]),
         )
         if last:  # the spec's layout: C first
+            node.last = True
             node.shape = (node.shape[-1], *node.shape[:-1])
             self.channels_last.add(_key(path, node.call))
             self.set_last(outs[0], self.add(node, scope))
