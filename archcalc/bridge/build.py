@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence as Seq
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -16,6 +16,8 @@ from archcalc.errors import ArchcalcError, Loc
 from archcalc.graph import Graph, Scope
 from archcalc.spec.model import Spec
 from archcalc.spec.reserved import is_reserved
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
@@ -33,9 +35,12 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
     graph = analysis.graph
     assert graph is not None
     if names_tensors(graph):
-        model: nn.Module = _graph_net(graph, analysis)
-    else:
-        model = _Nested(graph, analysis).sequential(graph.items)
+        return _graph_net(graph, analysis)
+    return _scales_keyed(_Nested(graph, analysis).sequential(graph.items))
+
+
+def _scales_keyed(model: M) -> M:
+    """``model`` with each layer_scale's tensor under the layer's own path (_scale_keys)."""
     if any(isinstance(m, LayerScale) for m in model.modules()):
         model.register_state_dict_post_hook(_scales_by_path)
         model.register_load_state_dict_pre_hook(_scales_from_path)
@@ -93,7 +98,7 @@ def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:
             layer.args, rows[node.id].input_shape
         )
         steps.append((node.op, node.inputs, node.path))
-    return GraphNet(modules, tuple(steps), graph.outputs)
+    return _scales_keyed(GraphNet(modules, tuple(steps), graph.outputs))
 
 
 def _refuse_reserved(name: str, loc: Loc | None, label: str) -> None:
