@@ -6,10 +6,10 @@ for the video CNNs, 3×16×224×224 for S3D), compare the folded spec's numbers
 with `summarize(module)` (total parameters and MACs; every module call's
 output shape, parameters, MACs and receptive field), then build the spec,
 load the module's state_dict strictly and compare the outputs of the two at
-a small input (the module made with real weights; models above --max-params
-skip this step and say so). Expected refusals (attention, own parameters, a
-container with two outputs, detection) must refuse with the listed module
-and op. Prints one Markdown table; exit status 1 if any row fails.
+a small input (the module made with real weights, ConvNeXt's layer scales
+drawn away from 1e-6 so that its blocks show; models above --max-params skip
+this step and say so). Expected refusals (attention, detection) must refuse
+with the listed module and op. Prints one Markdown table; exit status 1 if any row fails.
 
     python benchmarks/export_roundtrip.py [--models resnet50,densenet121] [--max-params 150e6]
 """
@@ -43,6 +43,16 @@ def _make(case: Case) -> torch.nn.Module:
         return case.make()
 
 
+def _visible_scales(module: torch.nn.Module) -> torch.nn.Module:
+    """ConvNeXt's layer scales start at 1e-6, which all but hides its blocks in the logits:
+    drawn in [0.5, 1.5) instead, so that a block the spec got wrong would show."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("layer_scale"):
+                p.uniform_(0.5, 1.5)
+    return module
+
+
 def _row(case: Case, max_params: float) -> tuple[list[str], bool]:
     start = time.perf_counter()
     module = _make(case)
@@ -65,7 +75,7 @@ def _row(case: Case, max_params: float) -> tuple[list[str], bool]:
     diff = "skipped (over --max-params)"
     if params <= max_params:
         torch.manual_seed(0)
-        real = case.make()
+        real = _visible_scales(case.make())
         small = export_model(real, case.small, name=case.name)
         run = check(real, case.small, small)
         problems += [f"at {case.small}: {p}" for p in run.problems]

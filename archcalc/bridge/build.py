@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence as Seq
+from typing import Any, TypeVar
 
 from torch import nn
 
 from archcalc import kinds
 from archcalc.analysis import analyze
 from archcalc.analysis.result import Analysis
-from archcalc.bridge.modules import GRAPH_ATTRIBUTES, Concat, GraphNet, Residual
+from archcalc.bridge.modules import GRAPH_ATTRIBUTES, Concat, GraphNet, LayerScale, Residual
 from archcalc.errors import ArchcalcError, Loc
 from archcalc.graph import Graph, Scope
 from archcalc.spec.model import Spec
 from archcalc.spec.reserved import is_reserved
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
@@ -33,7 +36,44 @@ def build(spec: Spec, input_shape: Seq[int] | None = None) -> nn.Module:
     assert graph is not None
     if names_tensors(graph):
         return _graph_net(graph, analysis)
-    return _Nested(graph, analysis).sequential(graph.items)
+    return _scales_keyed(_Nested(graph, analysis).sequential(graph.items))
+
+
+def _scales_keyed(model: M) -> M:
+    """``model`` with each layer_scale's tensor under the layer's own path (_scale_keys)."""
+    if any(isinstance(m, LayerScale) for m in model.modules()):
+        model.register_state_dict_post_hook(_scales_by_path)
+        model.register_load_state_dict_pre_hook(_scales_from_path)
+    return model
+
+
+def _scale_keys(model: nn.Module, prefix: str) -> dict[str, str]:
+    """Each layer_scale layer's state_dict key as torch names it → the layer's own path.
+
+    A layer_scale layer is its one tensor, so the spec's path names it: torchvision's CNBlock
+    holds ``layer_scale`` itself, and a spec written by ``archcalc export`` puts the layer at
+    ``features.1.0.layer_scale``, whose weight must be that key, not
+    ``features.1.0.layer_scale.layer_scale``.
+    """
+    return {
+        f"{prefix}{path}.layer_scale": f"{prefix}{path}"
+        for path, m in model.named_modules()
+        if path and isinstance(m, LayerScale)
+    }
+
+
+def _scales_by_path(model: nn.Module, state: dict[str, Any], prefix: str, meta: Any) -> None:
+    renames = _scale_keys(model, prefix)
+    items = [(renames.get(k, k), v) for k, v in state.items()]
+    state.clear()  # rebuilt in order: the keys keep the modules' order
+    state.update(items)
+
+
+def _scales_from_path(model: nn.Module, state: dict[str, Any], prefix: str, *rest: Any) -> None:
+    # Both forms load: a key under the layer's path, or torch's own under the module.
+    for long, short in _scale_keys(model, prefix).items():
+        if short in state and long not in state:
+            state[long] = state.pop(short)
 
 
 def names_tensors(graph: Graph) -> bool:
@@ -58,7 +98,7 @@ def _graph_net(graph: Graph, analysis: Analysis) -> GraphNet:
             layer.args, rows[node.id].input_shape
         )
         steps.append((node.op, node.inputs, node.path))
-    return GraphNet(modules, tuple(steps), graph.outputs)
+    return _scales_keyed(GraphNet(modules, tuple(steps), graph.outputs))
 
 
 def _refuse_reserved(name: str, loc: Loc | None, label: str) -> None:

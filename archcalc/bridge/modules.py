@@ -84,6 +84,18 @@ class LayerNormChannels(nn.LayerNorm):
         return y.movedim(-1, 1)
 
 
+class LinearChannels(nn.Linear):
+    """A linear layer over the channels at every position of a C×L, C×H×W or C×D×H×W map.
+
+    torchvision's ConvNeXt runs ``nn.Linear`` on its channels-last tensor; this is the same
+    layer on archcalc's channels-first one: the same out×in ``weight`` and ``bias``, so its
+    state_dict loads, and the same outputs, channels first.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
 class LayerScale(nn.Module):
     """A learnt scale per channel, ``layer_scale * x`` (ConvNeXt's, CaiT's).
 

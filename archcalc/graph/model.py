@@ -93,15 +93,19 @@ class Graph(NamedTuple):
 
     def names_tensors(self) -> bool:
         """Whether the graph is more than nested sequences: an explicit merge, a ``from:``,
-        or ``outputs:`` (``archcalc.build`` makes those one GraphNet, the rest nested
-        Sequentials, whose state_dict keys are the same paths)."""
+        ``outputs:`` or a dotted name (``archcalc.build`` makes those one GraphNet, the rest
+        nested Sequentials, whose state_dict keys are the same paths)."""
         if self.outputs != (len(self.nodes) - 1,):
             return True
         for node in self.nodes:
             if node.written and node.is_merge:
                 return True
-            if node.layer is not None and node.layer.source is not None:
+            if node.layer is not None and (node.layer.source is not None or "." in node.name):
                 return True
+        for scope in self.scopes.values():
+            outer = f"{scope.parent[-1]}." if scope.parent else ""
+            if scope.path.startswith(outer) and "." in scope.path[len(outer) :]:
+                return True  # a Sequential cannot hold a name with a dot
         return _block_reads_elsewhere(self, self.items, 0)
 
 

@@ -1,4 +1,11 @@
-"""linear: a fully connected layer, torch.nn.Linear."""
+"""linear: a fully connected layer, torch.nn.Linear.
+
+On a flat input it is the usual dense layer. With ``per_position: true`` it runs on a map
+(C×L, C×H×W, C×D×H×W) over the channels at every position, as ConvNeXt's ``nn.Linear`` on its
+channels-last tensor does: a 1×1 convolution's arithmetic with Linear's out×in weight, built
+as archcalc's LinearChannels so that such a state_dict loads as it is. Without the flag a map
+is refused, since a forgotten ``flatten`` is the likelier mistake.
+"""
 
 from __future__ import annotations
 
@@ -28,42 +35,63 @@ if TYPE_CHECKING:
 class LinearArgs:
     out: int
     bias: bool
+    per_position: bool = False
 
 
 def parse(r: ArgReader) -> LinearArgs:
-    args = LinearArgs(out=r.int_("out"), bias=r.bool_("bias", True))
+    args = LinearArgs(
+        out=r.int_("out"), bias=r.bool_("bias", True), per_position=r.bool_("per_position", False)
+    )
     r.done()
     return args
 
 
 def apply(a: LinearArgs, shape: Shape) -> Effect:
-    if len(shape) != 1:
+    if a.per_position and len(shape) < 2:
+        raise ShapeError(
+            f"with per_position expects a map (C×L, C×H×W or C×D×H×W), but gets {fmt_shape(shape)}",
+            hint="drop `per_position` on a flat input",
+        )
+    if not a.per_position and len(shape) != 1:
         raise ShapeError(
             f"expects a flat input, but gets {fmt_shape(shape)}",
-            hint="add `flatten` (or `global_avg_pool`) before it",
+            hint="add `flatten` (or `global_avg_pool`) before it, or `per_position: true` for "
+            "a linear layer over the channels at every position (ConvNeXt's)",
         )
     n = shape[0]
+    positions = 1
+    for d in shape[1:]:
+        positions *= d
     return Effect(
-        output_shape=(a.out,),
+        output_shape=(a.out, *shape[1:]),
         params=n * a.out + (a.out if a.bias else 0),
-        macs=n * a.out,
+        macs=n * a.out * positions,
     )
 
 
 def operation(a: LinearArgs, shape: Shape) -> str:
     extra = ", bias=False" if not a.bias else ""
-    return f"Linear({shape[0]}, {a.out}{extra})"
+    name = "LinearChannels" if a.per_position else "Linear"
+    return f"{name}({shape[0]}, {a.out}{extra})"
 
 
 def to_torch(a: LinearArgs, shape: Shape) -> torch.nn.Module:
     import torch.nn as nn
 
+    if a.per_position:
+        from archcalc.bridge.modules import LinearChannels
+
+        return LinearChannels(shape[0], a.out, bias=a.bias)
     return nn.Linear(shape[0], a.out, bias=a.bias)
 
 
 def from_torch(m: Any, shape: Shape) -> FromTorch:
-    """An nn.Linear's arguments; in_features is what its operation text reads."""
-    return FromTorch(LinearArgs(m.out_features, m.bias is not None), (m.in_features,))
+    """An nn.Linear's arguments, or archcalc's LinearChannels'; in_features is what its
+    operation text reads. (An nn.Linear on a channels-last map is read as ``per_position`` by
+    ``archcalc export``, which follows the layout; the module alone cannot say it.)"""
+    per_position = type(m).__name__ == "LinearChannels"
+    args = LinearArgs(m.out_features, m.bias is not None, per_position)
+    return FromTorch(args, (m.in_features, 1) if per_position else (m.in_features,))
 
 
 def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
@@ -98,8 +126,10 @@ KINDS = [
         operation=operation,
         to_torch=to_torch,
         main_arg="out",
-        summary="fully connected layer (out, bias)",
+        summary="fully connected layer (out, bias, per_position: over the channels at every "
+        "position of a map, ConvNeXt's)",
         torch_type="Linear",
+        torch_aliases=("LinearChannels",),
         from_torch=from_torch,
         traits=Traits(weighted=True),
         # A flat input has no H and W: every unit already sees all of it.

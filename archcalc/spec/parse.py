@@ -59,6 +59,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # containers give their children (`0` in a Sequential, `block1-0` in torchvision's
 # RegNet), so that a spec exported from a module keeps its state_dict keys.
 _CHILD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+# A dotted name (`backbone.4`) places a layer in containers no block call makes (what
+# `archcalc export` writes for a module that gives or reads several tensors).
+MAX_NAME_PARTS = 8
 
 
 class BlockDef(NamedTuple):
@@ -215,10 +218,15 @@ def _tensor_name(node: Node, where: str) -> str:
 
 def _child_name(v: Any) -> str | None:
     """A layer's name as written (``conv1``, ``0``, ``block1-0``; YAML reads ``0`` as an
-    integer), or None when it is no valid torch child name."""
+    integer), or a dotted path of such names (``backbone.4``), or None when it is neither."""
     if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INT:
         v = str(v)
-    if not isinstance(v, str) or not _CHILD_NAME.match(v) or len(v) > MAX_NAME_CHARS:
+    if not isinstance(v, str):
+        return None
+    parts = v.split(".")
+    if len(parts) > MAX_NAME_PARTS or not all(
+        _CHILD_NAME.match(p) and len(p) <= MAX_NAME_CHARS for p in parts
+    ):
         return None
     return v
 
@@ -466,6 +474,7 @@ def _parse_list(bound: Bound, prefix: str, where: str, ctx: _Context) -> tuple[S
         )
     out: list[SpecNode] = []
     seen: dict[str, Loc | None] = {}
+    containers: dict[str, str] = {}  # `backbone` for `backbone.4` → the dotted name
     for i, raw in enumerate(items):
         item = resolve(raw, scope)
         child = _parse_layer(item, i, prefix, f"{where}[{i}]", ctx)
@@ -478,9 +487,31 @@ def _parse_list(bound: Bound, prefix: str, where: str, ctx: _Context) -> tuple[S
                 where=f"{where}[{i}]",
                 hint="give each layer a unique `name`",
             )
+        _refuse_overlap(child.name, seen, containers, item.node.loc, f"{where}[{i}]")
         seen[child.name] = item.node.loc
         out.append(child)
     return tuple(out)
+
+
+def _refuse_overlap(
+    name: str, seen: dict[str, Loc | None], containers: dict[str, str], loc: Loc | None, where: str
+) -> None:
+    """`backbone.4` puts a layer inside a container `backbone`: no sibling may be that
+    container's name (a layer or a block call is no container of others)."""
+    parts = name.split(".")
+    outer = [".".join(parts[:k]) for k in range(1, len(parts))]
+    clash = next((o for o in outer if o in seen), None) or containers.get(name)
+    if clash is not None:
+        inner, whole = (name, clash) if clash in outer else (clash, name)
+        raise ArchcalcError.at(
+            loc,
+            f"the name `{inner}` places a layer inside `{whole}`, which is a layer of its own "
+            "in this list",
+            where=where,
+            hint="rename one of them",
+        )
+    for o in outer:
+        containers.setdefault(o, name)
 
 
 def _split_entry(bound: Bound, where: str) -> tuple[str, Bound, Loc | None]:
@@ -518,14 +549,16 @@ def _take_name(args: Bound, default: str, where: str) -> tuple[str, Bound]:
         raise ArchcalcError.at(
             n.loc,
             f"`name` expects an identifier (letters, digits, _; or a torch child name such as "
-            f"`0` or `block1-0`) of at most {MAX_NAME_CHARS} characters, but gets {describe(n)}",
+            f"`0` or `block1-0`) of at most {MAX_NAME_CHARS} characters, or up to "
+            f"{MAX_NAME_PARTS} of them joined by dots (`backbone.4`), but gets {describe(n)}",
             where=where,
-            hint="dots are added by nesting; names must not contain them",
+            hint="a dot puts the layer inside a container of that name; nesting adds dots too",
         )
-    if is_reserved(name):
+    reserved = next((p for p in name.split(".") if is_reserved(p)), None)
+    if reserved is not None:
         raise ArchcalcError.at(
             n.loc,
-            f"the name `{name}` is an attribute of torch.nn.Module, so `archcalc build` "
+            f"the name `{reserved}` is an attribute of torch.nn.Module, so `archcalc build` "
             "cannot give it to a submodule",
             where=where,
             hint="choose another `name`",

@@ -384,3 +384,29 @@ def test_a_name_torch_reserves_is_an_error() -> None:
                 {"input": [4], "layers": [{"linear": {"name": "forward", "out": 2}}]}
             )
         )
+
+
+def test_a_layer_scale_is_saved_under_its_own_path() -> None:
+    """As torchvision's CNBlock holds ``layer_scale`` itself: the key is the layer's path."""
+    spec = archcalc.from_dict(
+        {
+            "input": [4, 3, 3],
+            "layers": [{"conv2d": {"name": "conv", "out": 4, "kernel": 1}}, "layer_scale"],
+        }
+    )
+    model = archcalc.build(spec)
+    state = model.state_dict()
+    assert list(state) == ["conv.weight", "conv.bias", "layer_scale_1"]
+    assert [n for n, _ in model.named_parameters()][-1] == "layer_scale_1.layer_scale"
+    fresh = archcalc.build(spec)
+    fresh.load_state_dict({k: v + 1 for k, v in state.items()}, strict=True)
+    assert torch.equal(fresh.layer_scale_1.layer_scale, state["layer_scale_1"] + 1)
+    # torch's own key for the module's tensor loads too, and a wrapper keeps the prefix.
+    torch_keys = {
+        k.replace("layer_scale_1", "layer_scale_1.layer_scale"): v for k, v in state.items()
+    }
+    fresh.load_state_dict(torch_keys, strict=True)
+    wrapped = nn.Sequential(fresh)
+    assert "0.layer_scale_1" in wrapped.state_dict()
+    wrapped.load_state_dict(wrapped.state_dict(), strict=True)
+    pickle.loads(pickle.dumps(model))

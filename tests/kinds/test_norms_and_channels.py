@@ -378,3 +378,33 @@ def test_convnext_tiny_s_stochastic_depth_rises_as_torchvision_s() -> None:
     ours = [m.p for m in built.modules() if isinstance(m, DropPath)]
     assert len(ours) == len(expected) == 18
     assert all(abs(a - b) <= 5e-5 for a, b in zip(ours, expected, strict=True)), ours
+
+
+def test_linear_per_position_is_convnext_s_channels_last_linear() -> None:
+    """ConvNeXt's pointwise nn.Linear on its channels-last tensor, written C first."""
+    torch.manual_seed(0)
+    theirs = nn.Sequential(_Fn(lambda x: x.permute(0, 2, 3, 1)), nn.Linear(8, 12))
+    spec = _spec("linear", {"out": 12, "per_position": True}, (8, 5, 5))
+    (row,) = archcalc.analyze(spec).rows
+    (linear,) = [r for r in summarize(theirs, (8, 5, 5)).rows if r.kind == "linear"]
+    assert row.output_shape == (12, 5, 5) and linear.output_shape == (5, 5, 12)
+    assert (row.params, row.macs) == (linear.params, linear.macs) == (8 * 12 + 12, 8 * 12 * 25)
+    assert row.receptive_field is not None and row.receptive_field.size == (1, 1)
+    built = archcalc.build(spec).eval()
+    built.load_state_dict({f"linear_0.{k}": v for k, v in theirs[1].state_dict().items()})
+    x = torch.randn(2, 8, 5, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), theirs(x).permute(0, 3, 1, 2))
+    assert known_kind(built.linear_0, (8, 5, 5)).args.per_position  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("args", "shape", "words"),
+    [
+        ({"out": 4}, (8, 5, 5), "or `per_position: true` for a linear layer over the channels"),
+        ({"out": 4, "per_position": True}, (8,), "with per_position expects a map"),
+    ],
+)
+def test_linear_per_position_only_on_maps(args: Any, shape: tuple[int, ...], words: str) -> None:
+    with pytest.raises(archcalc.ArchcalcError, match=words.replace("`", ".")):
+        archcalc.analyze(_spec("linear", args, shape))

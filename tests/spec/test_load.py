@@ -100,8 +100,21 @@ def test_duplicate_names_and_bad_names() -> None:
         r"line 3\)",
     ):
         archcalc.loads("input: [1, 8, 8]\nlayers:\n  - relu: {name: a}\n  - tanh: {name: a}\n")
-    with pytest.raises(ArchcalcError, match=r"`name` expects an identifier"):
-        archcalc.loads("input: [1, 8, 8]\nlayers:\n  - relu: {name: a.b}\n")
+    for bad in ("a..b", ".a", "a.", "a.b c"):
+        with pytest.raises(ArchcalcError, match=r"`name` expects an identifier"):
+            archcalc.loads(f"input: [1, 8, 8]\nlayers:\n  - relu: {{name: '{bad}'}}\n")
+
+
+def test_a_dotted_name_places_a_layer_in_a_container() -> None:
+    spec = archcalc.loads(
+        "input: [1, 8, 8]\nlayers:\n  - conv2d: {name: head.conv, out: 2, kernel: 1}\n"
+        "  - relu: {name: head.act}\n  - conv2d: {from: head.conv, out: 2, kernel: 1}\n"
+    )
+    assert [r.path for r in archcalc.analyze(spec).rows] == ["head.conv", "head.act", "conv2d_2"]
+    with pytest.raises(ArchcalcError, match=r"`a.b` places a layer inside `a`, which is a layer"):
+        archcalc.loads("input: [1, 8, 8]\nlayers:\n  - relu: {name: a}\n  - tanh: {name: a.b}\n")
+    with pytest.raises(ArchcalcError, match=r"`a.b` places a layer inside `a`, which is a layer"):
+        archcalc.loads("input: [1, 8, 8]\nlayers:\n  - relu: {name: a.b}\n  - tanh: {name: a}\n")
 
 
 def test_lint_ignore_is_read() -> None:

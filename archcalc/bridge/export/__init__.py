@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -37,12 +37,19 @@ class Exported:
 
     ``sources`` maps each layer path of the spec that is a module's call to
     that module's path (`` (call 2)`` after it for a later call), for tests
-    and for a person comparing the two.
+    and for a person comparing the two. Where torch's layout is not the
+    spec's: ``channels_last`` names the module calls whose output torch holds
+    channels last (the spec's is C first), ``moves`` the calls that only moved
+    the channels (ConvNeXt's Permute, no layer of the spec), and ``owned`` the
+    layer scales made of a container's own parameter (its path → the container's).
     """
 
     spec: Spec
     text: str
     sources: Mapping[str, str]
+    channels_last: frozenset[str] = frozenset()
+    moves: frozenset[str] = frozenset()
+    owned: Mapping[str, str] = field(default_factory=dict)
 
 
 def export_model(
@@ -68,7 +75,8 @@ def export_model(
             raise
         # The idioms join tensors across containers; where that cannot be written, the
         # graph as traced may still be (arrange rewrites the trace, so trace again).
-        arranged = arrange(trace(module, shape), idioms=False)
+        traced = trace(module, shape)
+        arranged = arrange(traced, idioms=False)
     title = name or _snake(type(module).__name__)
     text = emit(
         arranged,
@@ -85,7 +93,14 @@ def export_model(
             where=err.where,
             hint=err.hint or "`archcalc export --flat` writes it as traced",
         ) from None
-    return Exported(spec, text, dict(arranged.sources))
+    return Exported(
+        spec,
+        text,
+        dict(arranged.sources),
+        traced.channels_last,
+        traced.moves,
+        dict(traced.owned),
+    )
 
 
 def export(

@@ -28,7 +28,9 @@ from archcalc.spec.parse import COMPOSITES, MERGE_KINDS
 # Containers whose class says nothing about what they hold: their blocks are named
 # after where they are (resnet's `layer`, `downsample`) instead.
 _GENERIC = {"Sequential", "ModuleList", "ModuleDict", "Module"}
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Plain YAML text: an identifier, or a dotted name that starts with a letter (`backbone.4`;
+# `1.2` would read as a number).
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
 
@@ -227,6 +229,9 @@ class _Writer:
                     line += f"  # {e.body.scope.what}"
             else:
                 line = _line(e.kind, e.name, e.source, text)
+                before = body.entries[i - 1].node if i else None
+                if e.node is not None and e.node.last and not (before and before.last):
+                    line += "  # torch runs this stretch channels last, between two permutes"
             lines.append(f"{indent}- {line}")
         return lines
 

@@ -54,7 +54,16 @@ class Pending:
     shape: tuple[int, ...]  # the original (N, C, …)
 
 
-Result = Pass | Layers | Merge | Pending
+@dataclass(frozen=True)
+class Moved:
+    """A permute between channels first and channels last: the same tensor of the spec,
+    which writes every tensor C first (ConvNeXt's ``Permute([0, 2, 3, 1])`` and back)."""
+
+    tensor: torch.Tensor
+    last: bool  # the output is channels last
+
+
+Result = Pass | Layers | Merge | Pending | Moved
 
 
 class Call:
@@ -87,6 +96,10 @@ class Call:
     def traced(self, t: Any) -> bool:
         return self.tracer.node_of(t) is not None
 
+    def last(self, t: Any) -> bool:
+        """Whether ``t`` is a traced tensor moved channels last."""
+        return self.tracer.last_of(t) is not None
+
 
 def parse_args(kind: str, written: dict[str, Any], call: Call) -> Any:
     """The kind's arguments for a functional call, or a refusal saying what the kind refuses."""
@@ -106,6 +119,15 @@ def convert(call: Call) -> Result:
         flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
         if any(call.tracer.pending_of(t) is not None for t in flat):
             raise call.refuse("reads a tensor in the middle of a reshape a spec cannot say")
+    if call.name not in _LAYOUT:
+        flat = [*call.args, *call.kwargs.values()]
+        flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
+        if any(call.last(t) for t in flat):
+            raise call.refuse(
+                "reads a channels-last tensor (after a permute); a spec writes C first, where "
+                "only per-position layers (linear, layer norm, activations) and the permute "
+                "back read the same"
+            )
     return handler(call)
 
 
@@ -282,6 +304,29 @@ def _contiguous(call: Call) -> Result:
     return pend if pend is not None else Pass(x)
 
 
+def _permute(call: Call) -> Result:
+    """Channels last and back (``x.permute(0, 2, 3, 1)``, then ``(0, 3, 1, 2)``): the
+    layout changes, the spec's tensor does not; any other order has no spec form."""
+    x = _x(call)
+    dims = call.arg(1, "dims")
+    if isinstance(dims, int):  # x.permute(0, 2, 3, 1)
+        dims = call.args[1:]
+    n = x.dim()
+    order = [int(d) % n for d in dims]
+    if order == list(range(n)):
+        return Moved(x, call.last(x))
+    to_last = [0, *range(2, n), 1]
+    to_first = [0, n - 1, *range(1, n - 1)]
+    if n >= 3 and call.last(x) and order == to_first:
+        return Moved(x, last=False)
+    if n >= 3 and not call.last(x) and order == to_last:
+        return Moved(x, last=True)
+    raise call.refuse(
+        "reorders axes; a spec keeps the layout (C, then the spatial axes), and reads only a "
+        "move of the channels last and back (ConvNeXt's)"
+    )
+
+
 def _same(call: Call) -> Result:
     """clone, detach, a dtype-preserving ``to``: the same values."""
     x = call.arg(0, "input")
@@ -429,6 +474,7 @@ _HANDLERS: dict[str, Any] = {
     "reshape": _view,
     "transpose": _transpose,
     "contiguous": _contiguous,
+    "permute": _permute,
     "clone": _same,
     "detach": _same,
     "to": _same,
@@ -471,8 +517,10 @@ _WHY = {
     "__truediv__": "divides; a spec's merges are add, mul and cat",
     "matmul": "multiplies matrices of activations (attention); a spec has no such layer",
     "bmm": "multiplies matrices of activations (attention); a spec has no such layer",
-    "permute": "reorders axes; a spec keeps the layout (C, then the spatial axes)",
 }
+
+# What may read a channels-last tensor: the permute back, and copies of the same values.
+_LAYOUT = frozenset({"permute", "contiguous"})
 
 # What may read a reshape in progress (a channel shuffle between its views).
 _RESHAPING = frozenset({"view", "reshape", "flatten", "transpose", "contiguous", "clone", "detach"})

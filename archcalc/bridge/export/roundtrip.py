@@ -61,17 +61,29 @@ def check(
     by_source = {src: rows.get(path) for path, src in exported.sources.items()}
     seen: Counter[str] = Counter()
     for row in theirs.rows:
-        if row.path.endswith(("(own parameters)", "(own operations)")):
+        if row.path.endswith(" (own parameters)"):
+            # A container's own parameters: the layer scales made of them hold as many.
+            container = row.path.removesuffix(" (own parameters)")
+            scales = [p for p, c in exported.owned.items() if c == container]
+            got = sum(r.params for p in scales if (r := by_source.pop(p, None)) is not None)
+            if got != row.params:
+                out.problems.append(f"{row.path}: params spec {got}, module {row.params}")
+            continue
+        if row.path.endswith("(own operations)"):
             continue
         seen[row.path] += 1
         key = row.path if seen[row.path] == 1 else f"{row.path} (call {seen[row.path]})"
         mine = by_source.pop(key, None)
         if mine is None:
-            out.problems.append(f"{key}: no layer of the spec comes from it")
+            if key not in exported.moves:  # a Permute: the spec's layout never moves
+                out.problems.append(f"{key}: no layer of the spec comes from it")
             continue
         out.layers += 1
+        as_torch = mine.output_shape
+        if key in exported.channels_last:  # torch holds it channels last
+            as_torch = (*as_torch[1:], as_torch[0])
         pairs: list[tuple[str, object, object]] = [
-            ("output shape", mine.output_shape, row.output_shape),
+            ("output shape", as_torch, row.output_shape),
             ("params", mine.params, row.params),
             ("MACs", mine.macs, row.macs),
         ]

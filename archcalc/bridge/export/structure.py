@@ -201,31 +201,40 @@ def _check(
         parent.items[at:at] = movable
         mem = _members(scope)
         ext = _external(mem, nodes)
-    if len(ext) != 1:
-        what = ", ".join(_node_text(nodes[i]) for i in sorted(ext)[:4])
+    if not ext:
         raise Refusal(
             scope.label(),
             "call",
-            f"it reads {len(ext)} tensors from outside it ({what}); a block call reads one"
-            if ext
-            else "it reads no tensor computed from the network's input",
+            "it reads no tensor computed from the network's input",
             hint="a spec block takes one input; its layers would have to move out of it",
         )
-    outs = _outs(mem, readers, outputs)
+    outs = _outs(mem, readers, outputs) if len(ext) == 1 else []
     if len(outs) > 1 and _sink_merge(scope, mem, outs, nodes, readers, outputs, ext):
         mem = _members(scope)
         outs = _outs(mem, readers, outputs)
-    if len(outs) != 1:
-        what = ", ".join(_node_text(nodes[i]) for i in outs[:4])
-        raise Refusal(
-            scope.label(),
-            "call",
-            f"{len(outs)} of its tensors are read outside it ({what}); a block call gives one",
-            hint="a spec block returns its last output only",
-        )
+    if len(ext) != 1 or len(outs) != 1:
+        _dissolve(scope)
+        return
     io[id(scope)] = (next(iter(ext)), outs[0])
     if idioms:
         _sink_dense_cats(scope, nodes, readers, outputs, io)
+
+
+def _dissolve(scope: TScope) -> None:
+    """A container that reads or gives several tensors (LR-ASPP's backbone returns two, its
+    head reads both) is no block call: its items join its parent's list under dotted names
+    (``backbone.4``), so every path stays its module's and each tensor can be named."""
+    parent = scope.parent
+    assert parent is not None
+    at = parent.items.index(scope)
+    for item in scope.items:
+        if isinstance(item, TScope):
+            item.name = f"{scope.name}.{item.name}"
+            item.parent = parent
+        else:
+            item.scope = parent
+            item.lifted = True
+    parent.items[at : at + 1] = scope.items
 
 
 def _outs(mem: set[int], readers: dict[int, list[int]], outputs: set[int]) -> list[int]:
@@ -346,7 +355,7 @@ def _layer_name(node: TNode, scope: TScope) -> str | None:
     if node.module is None:
         return None
     prefix = f"{scope.path}." if scope.path else ""
-    if node.module.startswith(prefix) and "." not in node.module[len(prefix) :]:
+    if node.module.startswith(prefix) and (node.lifted or "." not in node.module[len(prefix) :]):
         return node.module[len(prefix) :]
     return node.module.rsplit(".", 1)[-1]  # moved out of its container: no weights
 

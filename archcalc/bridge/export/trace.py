@@ -22,22 +22,26 @@ either way, since a spec has no branches.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from archcalc import kinds
 from archcalc.bridge.export import functional
 from archcalc.bridge.export.args import ExportBug, full
-from archcalc.bridge.summarize.torch_kinds import known_kind
+from archcalc.bridge.export.args import parse as kind_parse
+from archcalc.bridge.summarize.torch_kinds import Known, known_kind
 from archcalc.errors import ArchcalcError
-from archcalc.kinds.base import Shape, fmt_shape
+from archcalc.kinds.base import MAX_FLOAT, Shape, fmt_shape
 from archcalc.spec.reserved import is_reserved
 from archcalc.spec.tree import MAX_NAME_CHARS
 
@@ -61,6 +65,8 @@ class TNode:
     shape: Shape = ()
     holds: bool = False  # a module call whose module holds parameters or buffers
     scope: TScope | None = None
+    lifted: bool = False  # out of a container that is no block call: named by a dotted path
+    last: bool = False  # a module torch runs on a channels-last tensor (written C first)
 
 
 @dataclass(eq=False)
@@ -87,6 +93,12 @@ class Traced:
     root: TScope
     outputs: tuple[int, ...]
     input_shape: Shape
+    # Module calls (path, " (call N)" after the first) whose torch output is channels last
+    # where the spec's is C first, and calls that only moved the channels (a Permute).
+    channels_last: frozenset[str] = frozenset()
+    moves: frozenset[str] = frozenset()
+    # A layer_scale made of a container's own parameter: its module path → the container's.
+    owned: dict[str, str] = field(default_factory=dict)
 
 
 class Refusal(ArchcalcError):
@@ -126,13 +138,29 @@ class _Tracer:
         self.nodes: list[TNode] = []
         self.root = TScope("", "", type(model).__name__, 1, None)
         self.scopes: list[TScope] = [self.root]
-        self.leaf: list[tuple[nn.Module, tuple[int, ...], Shape]] = []  # known modules running
+        # Known modules running: the module, its input nodes, its kind, on channels last.
+        self.leaf: list[tuple[nn.Module, tuple[int, ...], Known, bool]] = []
         self.inside = 0  # > 0 while a known module runs: its inner calls are its own
         self.calls: dict[nn.Module, int] = {}
         self.made: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
         self.pending: dict[int, tuple[weakref.ref[torch.Tensor], functional.Pending]] = {}
         # Tensors computed by a call a spec cannot say: the refusal waits for a reader.
         self.poisoned: dict[int, tuple[weakref.ref[torch.Tensor], Refusal]] = {}
+        # Traced tensors moved channels last (ConvNeXt's Permute), by the node they are.
+        self.last: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
+        self.channels_last: set[str] = set()
+        self.moves: set[str] = set()
+        # A container's own tensors during the pass (functional_call's twins), by id.
+        self.owned_ids: dict[int, tuple[nn.Module, str]] = {}
+        self.owned: dict[str, str] = {}
+        # Containers' own parameters, each with the value a fresh one holds (a layer scale's
+        # init); a leaf's are its layer's weights.
+        self.inits = {
+            (m, n): _constant(p)
+            for m in self.paths
+            if next(m.children(), None) is not None
+            for n, p in _own_params(m)
+        }
 
     # -- tensors and nodes ---------------------------------------------------
     def node_of(self, t: Any) -> int | None:
@@ -141,10 +169,28 @@ class _Tracer:
         entry = self.made.get(id(t))
         return entry[1] if entry is not None and entry[0]() is t else None
 
+    def any_node(self, t: Any) -> int | None:
+        """The node a traced tensor is, channels first or last."""
+        nid = self.node_of(t)
+        return nid if nid is not None else self.last_of(t)
+
+    def last_of(self, t: Any) -> int | None:
+        """The node a channels-last tensor is (None: not one)."""
+        if not isinstance(t, torch.Tensor):
+            return None
+        entry = self.last.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
     def set_node(self, t: torch.Tensor, nid: int) -> None:
         self.made[id(t)] = (weakref.ref(t), nid)
         self.pending.pop(id(t), None)
         self.poisoned.pop(id(t), None)
+        self.last.pop(id(t), None)
+
+    def set_last(self, t: torch.Tensor, nid: int) -> None:
+        self.set_node(t, nid)
+        self.made.pop(id(t), None)
+        self.last[id(t)] = (weakref.ref(t), nid)
 
     def pending_of(self, t: Any) -> functional.Pending | None:
         if not isinstance(t, torch.Tensor):
@@ -222,9 +268,15 @@ class _Tracer:
                 raise poisoned
         x = tensors[0] if tensors else None
         in_shape = tuple(x.shape[1:]) if x is not None else ()
-        known = known_kind(module, in_shape) if next(module.children(), None) is None else None
+        leaf = next(module.children(), None) is None
+        last = self.last_of(x) is not None
+        if last and leaf:
+            in_shape = (in_shape[-1], *in_shape[:-1])  # the spec's layout: C first
+            known = _per_position(module, in_shape, path)
+        else:
+            known = known_kind(module, in_shape) if leaf else None
         if known is not None:
-            ins = tuple(n for t in tensors if (n := self.node_of(t)) is not None)
+            ins = tuple(n for t in tensors if (n := self.any_node(t)) is not None)
             if len(tensors) != 1 or len(ins) != 1:
                 raise Refusal(
                     f"{path} ({type(module).__name__})",
@@ -232,10 +284,12 @@ class _Tracer:
                     f"it reads {len(tensors)} tensor(s), {len(ins)} of them computed from the "
                     "input; a spec layer reads exactly one",
                 )
-            self.leaf.append((module, ins, in_shape))
+            self.leaf.append((module, ins, known, last))
             self.inside += 1
             return
-        if self.own[module]:
+        # A container may hold parameters of its own only as layer scales (ConvNeXt's
+        # CNBlock); on_function reads each use, and the post hook checks each was one.
+        if self.own[module] and (leaf or not self._scales_only(module)):
             self._refuse_own(module, path)
         parent, name = self.place(path, module)
         scope = TScope(path, name, type(module).__name__, call, parent)
@@ -251,20 +305,26 @@ class _Tracer:
             self.inside -= 1
             if self.inside:
                 return
-            _, ins, in_shape = self.leaf.pop()
-            self._module_node(module, ins, in_shape, output)
+            _, ins, known, last = self.leaf.pop()
+            self._module_node(module, ins, known, last, output)
             return
         if self.inside:
             return
         self.scopes.pop()
+        path = self.paths.get(module, "")
+        unused = [n for n in self.own[module] if f"{path}.{n}" not in self.owned]
+        if unused:
+            self._refuse_own(module, path)
+
+    def _scales_only(self, module: nn.Module) -> bool:
+        """Whether every tensor of its own is a parameter (a buffer is no layer scale)."""
+        return all((module, n) in self.inits for n in self.own[module])
 
     def _module_node(
-        self, module: nn.Module, ins: tuple[int, ...], in_shape: Shape, output: Any
+        self, module: nn.Module, ins: tuple[int, ...], known: Known, last: bool, output: Any
     ) -> None:
         path = self.paths.get(module, type(module).__name__)
         outs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
-        known = known_kind(module, in_shape)
-        assert known is not None
         if len(outs) != 1:
             raise Refusal(
                 f"{path} ({type(module).__name__})",
@@ -284,9 +344,15 @@ class _Tracer:
             shape=tuple(outs[0].shape[1:]),
             holds=bool(self.own[module]),
         )
-        self.set_node(outs[0], self.add(node, scope))
+        if last:  # the spec's layout: C first
+            node.last = True
+            node.shape = (node.shape[-1], *node.shape[:-1])
+            self.channels_last.add(_key(path, node.call))
+            self.set_last(outs[0], self.add(node, scope))
+        else:
+            self.set_node(outs[0], self.add(node, scope))
 
-    def _refuse_own(self, module: nn.Module, path: str) -> None:
+    def _refuse_own(self, module: nn.Module, path: str) -> NoReturn:
         names = ", ".join(self.own[module][:4]) + (", …" if len(self.own[module]) > 4 else "")
         raise Refusal(
             f"{path or '(root)'} ({type(module).__name__})",
@@ -300,8 +366,11 @@ class _Tracer:
     def on_function(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = getattr(func, "__name__", str(func))
         flat = tree_flatten((args, kwargs))[0]
-        traced = [t for t in flat if self.node_of(t) is not None or self.pending_of(t)]
+        traced = [t for t in flat if self.any_node(t) is not None or self.pending_of(t)]
         poisoned = next((r for t in flat if (r := self.poison_of(t)) is not None), None)
+        owned = [o for t in flat if (o := self.owned_ids.get(id(t))) is not None]
+        if owned and traced and not poisoned:
+            return self._owned(func, name, args, kwargs, owned[0])
         if (traced or poisoned) and name in _DATA_DEPENDENT:
             raise Refusal(
                 self.where(),
@@ -326,6 +395,55 @@ class _Tracer:
             self.set_poison(outs, refusal)
         return out
 
+    def _owned(
+        self,
+        func: Any,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        owner: tuple[nn.Module, str],
+    ) -> Any:
+        """A container's own parameter times a traced map, broadcast per channel (ConvNeXt's
+        ``self.layer_scale * x``): a layer_scale at the parameter's path. Any other use of a
+        container's own tensor has no spec form."""
+        module, pname = owner
+        path = self.paths[module]
+        scope = self.here()
+        tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)]
+        mine = [t for t in tensors if self.owned_ids.get(id(t)) is None]
+        x = mine[0] if len(mine) == 1 else None
+        nid = self.node_of(x)
+        full_name = f"{path}.{pname}" if path else pname
+        if (
+            name not in ("mul", "__mul__", "__rmul__")
+            or len(tensors) != 2
+            or x is None
+            or nid is None
+            or scope.path != path
+            or scope.virtual
+            or full_name in self.owned
+            or x.dim() < 2
+            or next(t.shape for t in tensors if t is not x) != (x.shape[1], *(1,) * (x.dim() - 2))
+        ):
+            self._refuse_own(module, path)
+        out = func(*args, **kwargs)
+        init = self.inits[(module, pname)]
+        parsed = kind_parse("layer_scale", {} if init is None else {"init": init})
+        node = TNode(
+            id=0,
+            op="layer_scale",
+            inputs=(nid,),
+            args=parsed,
+            written=full("layer_scale", parsed),
+            module=full_name,
+            what=f"{type(module).__name__}.{pname}",
+            shape=tuple(out.shape[1:]),
+            holds=True,
+        )
+        self.owned[full_name] = path
+        self.set_node(out, self.add(node, scope))
+        return out
+
     def poison_of(self, t: Any) -> Refusal | None:
         if not isinstance(t, torch.Tensor):
             return None
@@ -342,9 +460,22 @@ class _Tracer:
         scope = self.here()
         if isinstance(result, functional.Pass):
             nid = self.node_of(result.tensor)
-            assert nid is not None
+            last = self.last_of(result.tensor)
             for t in outs:
-                self.set_node(t, nid)
+                if last is not None:
+                    self.set_last(t, last)
+                else:
+                    assert nid is not None
+                    self.set_node(t, nid)
+        elif isinstance(result, functional.Moved):
+            nid = self.any_node(result.tensor)
+            assert nid is not None
+            self.moves.add(_key(scope.path, scope.call))
+            for t in outs:
+                if result.last:
+                    self.set_last(t, nid)
+                else:
+                    self.set_node(t, nid)
         elif isinstance(result, functional.Pending):
             for t in outs:
                 self.made.pop(id(t), None)
@@ -430,6 +561,13 @@ def _run(module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dty
                 *module.named_buffers(remove_duplicate=False),
             ]
         }
+    # Containers' own parameters as the pass will see them, so that a use is known as one.
+    for m, path in tracer.paths.items():
+        if next(m.children(), None) is None:
+            continue
+        for pname, p in _own_params(m):
+            full_name = f"{path}.{pname}" if path else pname
+            tracer.owned_ids[id(twins[full_name] if twins is not None else p)] = (m, pname)
     modes = {m: m.training for m in module.modules()}
     handles = []
     try:
@@ -467,7 +605,68 @@ def _run(module: nn.Module, shape: Shape, device: torch.device, dtype: torch.dty
     outputs = tuple(n for t in returned if (n := tracer.node_of(t)) is not None)
     if not outputs:
         raise Refusal("(root)", "output", "the forward returns no tensor computed from its input")
-    return Traced(tracer.nodes, tracer.root, outputs, shape)
+    return Traced(
+        tracer.nodes,
+        tracer.root,
+        outputs,
+        shape,
+        frozenset(tracer.channels_last),
+        frozenset(tracer.moves),
+        dict(tracer.owned),
+    )
+
+
+def _key(path: str, call: int) -> str:
+    """A module call as summarize's rows and the round trip name it."""
+    return path if call == 1 else f"{path} (call {call})"
+
+
+def _own_params(m: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    return list(m.named_parameters(recurse=False))
+
+
+def _constant(p: torch.Tensor) -> float | None:
+    """The value every element of ``p`` holds, if one does (a fresh layer scale's init);
+    None on the meta device or for trained values, where the kind's default is written."""
+    if p.device.type == "meta" or p.numel() == 0 or not p.is_floating_point():
+        return None
+    with torch.no_grad():
+        first = float(p.reshape(-1)[0])
+        same = bool((p == first).all())
+    return first if same and math.isfinite(first) and abs(first) <= MAX_FLOAT else None
+
+
+_ELEMENTWISE_FAMILIES = frozenset({"activations"})
+
+
+def _per_position(module: nn.Module, shape: Shape, path: str) -> Known | None:
+    """A leaf module on a channels-last tensor, as the layer it is on the spec's C-first one:
+    nn.Linear is ``linear`` with ``per_position``, nn.LayerNorm over the channels
+    ``layernorm``, an activation or dropout itself. Anything else is refused: what it does
+    depends on where the channels are; a module of no kind is a container (None)."""
+    c = shape[0]
+    if isinstance(module, nn.Linear) and type(module).forward is nn.Linear.forward:
+        read = known_kind(module, (c,))
+        if read is not None and module.in_features == c:
+            args = dataclasses.replace(read.args, per_position=True)
+            return Known("linear", args, (c, 1))
+    elif isinstance(module, nn.LayerNorm) and type(module).forward is nn.LayerNorm.forward:
+        read = known_kind(module, (c,))
+        if read is not None and read.kind == "layernorm":
+            return Known("layernorm", read.args, shape)
+    else:
+        read = known_kind(module, shape)
+        if read is None:
+            return None  # not a layer: its own code is watched (a Permute's permute)
+        traits = kinds.REGISTRY[read.kind].traits
+        if traits is not None and (traits.family in _ELEMENTWISE_FAMILIES or traits.pass_through):
+            return read
+    raise Refusal(
+        f"{path} ({type(module).__name__})",
+        "permute",
+        "it runs on a channels-last tensor (after a permute); a spec writes C first, where "
+        "only per-position layers (linear, layer norm, activations) read the same",
+    )
 
 
 def _refuse_shared(model: nn.Module, paths: dict[nn.Module, str]) -> None:
