@@ -10,6 +10,7 @@ is refused, since a forgotten ``flatten`` is the likelier mistake.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 from typing import TYPE_CHECKING, Any
 
 from archcalc.kinds.base import (
@@ -104,18 +105,20 @@ def saves(a: LinearArgs, shape: Shape, ctx: SaveContext) -> Saved:
 
 def scratch(a: LinearArgs, shape: Shape, out_shape: Shape, ctx: SaveContext, batch: int) -> int:
     """Under autocast on CPU, a matrix multiply larger than 16×16×16 runs on oneDNN, which
-    gives every thread a blocking buffer: 128 bytes per input row, the rows rounded up to 32
-    plus 8, at most 512 (1,024 past 1,024 inputs, for more than one sample), and a float32
-    row of up to 64 outputs per sample (measured from 10×10 to 9,216×4,096, batch 1 to 16,
-    one and two threads: within 1% but for the per-sample row's split between threads)."""
+    gives every thread a blocking buffer: 128 bytes per input feature, the features rounded
+    up to 32 plus 8, at most 512 (1,024 past 1,024 features, for more than one row), and a
+    float32 row of up to 64 outputs per row, a row being a sample (or, ``per_position``, a
+    sample's position). Measured from 10×10 to 9,216×4,096, batch 1 to 16, one and two
+    threads: within 1%, but for how the per-row part splits between threads."""
     if not ctx.autocast:
         return 0
     k = shape[0]
-    if batch * k * a.out <= 16 * 16 * 16:
+    m = batch * prod(shape[1:])
+    if m * k * a.out <= 16 * 16 * 16:
         return 0  # torch's own kernel
-    rows = k if k <= 512 else 512 if k <= 1024 or batch == 1 else 1024
-    panel = (-(-rows // 32) * 32 + 8) * 128
-    return ctx.threads * (panel + 4 * min(a.out, 64) * batch)
+    features = k if k <= 512 else 512 if k <= 1024 or m == 1 else 1024
+    panel = (-(-features // 32) * 32 + 8) * 128
+    return ctx.threads * (panel + 4 * min(a.out, 64) * m)
 
 
 KINDS = [
