@@ -614,7 +614,11 @@ def _training(
         for t in step.inputs:
             if t.grad:
                 made.append((t.storage, None if step.alias else (_bytes(t.elems, t.dtype), 0)))
-        gradients += _bytes(step.params)
+        # under autocast a layer's weights get their gradient in low precision, cast to
+        # their own float32 one after its kernels are done
+        copied = _bytes(step.weight_copies, low) if autocast else 0
+        if not copied:
+            gradients += _bytes(step.params)
         live.extra["gradients"] = (0, gradients)
         pending = _sum(grads.values())
         live.extra["activation gradients"] = (pending[0] + g[0], pending[1] + g[1])
@@ -644,6 +648,12 @@ def _training(
             else:
                 grads[s] = g if n is None else n
         live.extra["activation gradients"] = _sum(grads.values())
+        if copied:
+            gradients += _bytes(step.params)
+            live.extra["gradients"] = (0, gradients)
+            live.extra["workspace"] = (0, copied)
+            live.check("backward")
+            live.extra["workspace"] = _ZERO
     # the optimizer step: every gradient, and the update's temporaries
     largest = max((r.trainable_params for r in analysis.rows), default=0)
     live.extra["activation gradients"] = _ZERO

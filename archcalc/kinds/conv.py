@@ -320,13 +320,16 @@ def backward_scratch(
 ) -> int:
     """What torch's CPU convolution allocates in backward beside the gradients it returns.
 
-    On the native path (``scratch``), the im2col columns again. On oneDNN, the input's
-    gradient is computed in the blocked layout (channels padded to 16) and copied out; in low
-    precision, the weights' gradient is accumulated in float32 by every thread, each with its
-    own transposed copies of the output's gradient and of the (padded) input, unless the input
-    has few channels. oneDNN gives each thread such a copy when it splits the work over the
-    image, as it does for small channel counts; with many channels it splits them instead and
-    needs one: archcalc counts one per thread, an overestimate there.
+    On the native path (``scratch``), the im2col columns again. On oneDNN in float32, the
+    input's gradient is computed in the blocked layout (channels padded to 16) and copied
+    out. In low precision the weights' gradient, computed after it, costs more: the input
+    (unless it has few channels) and the output's gradient reordered to the blocked layout,
+    and a float32 accumulator for the weights on every thread, each with its own transposed
+    copies of the output's gradient and of the (padded) input. oneDNN gives each thread
+    such a copy when it splits the work over the batch and the image, which it does when
+    those tensors are large beside the weights (``_splits_image``); otherwise it splits the
+    channels and needs one. (1×1 convolutions have kernels of their own, which this
+    overestimates a little: +7.5% on a lone 16→32 layer at 14×14, batch 1.)
     """
     dtype = ctx.lower()
     size = DTYPE_BYTES[dtype]
@@ -338,12 +341,31 @@ def backward_scratch(
     blocked = batch * block16(c) * prod_of(sizes) * size
     if dtype == "float32" or a.groups != 1:
         return blocked
+    # the weights' gradient, computed after the input's: the input and the output's gradient
+    # reordered to the blocked layout, and per thread a float32 accumulator and transposed
+    # copies of both
+    reordered = batch * block16(a.out) * positions * size
     weights = a.out * c * window * DTYPE_BYTES["float32"]
     grad_out = a.out * positions * size
     pads = a.pads(sizes)
     rows = sizes[0] + pads[0][0] + pads[0][1]
-    grad_in = c * rows * prod_of(sizes[1:]) * size if c > FEW_CHANNELS else 0
-    return blocked + _BWD_WEIGHTS_FIXED + ctx.threads * (weights + grad_out + grad_in)
+    grad_in = c * rows * prod_of(sizes[1:]) * size
+    copies = ctx.threads if _splits_image(weights, batch * (grad_in + grad_out)) else 1
+    if c <= FEW_CHANNELS:
+        grad_in = 0
+    else:
+        reordered += blocked
+    return reordered + _BWD_WEIGHTS_FIXED + copies * (weights + grad_out + grad_in)
+
+
+def _splits_image(weights: int, activations: int) -> bool:
+    """oneDNN's choice for a low-precision weight gradient, approximated: it weighs what each
+    thread reads (the input and the output's gradient, per sample and position) against what
+    it accumulates (the weights), and splits the batch and image when the former are at
+    least 0.8× the latter (fitted to 17 layers from 1→16 at 28×28 to 512→512 at 14×14, all
+    but one chosen right; the 128→128 layer at 56×56 gets a copy per thread it does not
+    take)."""
+    return activations >= 0.8 * weights
 
 
 def block16(channels: int) -> int:

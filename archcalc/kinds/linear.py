@@ -56,8 +56,8 @@ def apply(a: LinearArgs, shape: Shape) -> Effect:
     if not a.per_position and len(shape) != 1:
         raise ShapeError(
             f"expects a flat input, but gets {fmt_shape(shape)}",
-            hint="add `flatten` (or `global_avg_pool`) before it, or `per_position: true` for "
-            "a linear layer over the channels at every position (ConvNeXt's)",
+            # the likely mistake first; `per_position` is in the kind's summary and docs
+            hint="add `flatten` (or `global_avg_pool`) before it",
         )
     n = shape[0]
     positions = 1

@@ -401,7 +401,7 @@ def test_linear_per_position_is_convnext_s_channels_last_linear() -> None:
 @pytest.mark.parametrize(
     ("args", "shape", "words"),
     [
-        ({"out": 4}, (8, 5, 5), "or `per_position: true` for a linear layer over the channels"),
+        ({"out": 4}, (8, 5, 5), "expects a flat input, but gets 8×5×5 — add `flatten`"),
         ({"out": 4, "per_position": True}, (8,), "with per_position expects a map"),
     ],
 )
