@@ -13,6 +13,7 @@ from archcalc.analysis.result import (
     Row,
     final_field,
     group_row,
+    new_row,
     totals_of,
 )
 from archcalc.bridge.summarize.ops import first_tensor
@@ -64,9 +65,12 @@ def _add_uncalled(tracer: Tracer) -> None:
     """Modules forward never ran still hold parameters torch counts: give them rows."""
     added: list[Record] = []
     names: list[str] = []
-    for module, path in tracer.names.items():
-        if not tracer.has_uncounted(module):
-            continue
+    owner = tracer.owner
+    for module, (path, held) in tracer.modules.items():
+        if all(id(t) in owner for _, t in held.params) and all(
+            id(t) in owner for _, t in held.buffers
+        ):
+            continue  # every tensor it holds is counted (or it holds none)
         known = known_kind(module, ())
         rec = Record(
             path=path or type(module).__name__,
@@ -144,7 +148,7 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
         tracer.reported.add(why)
         notes.append(f"receptive field unknown: {why}")
         tracer.notes.append(f"{path}: receptive field unknown from here on: {why}")
-    return Row(
+    return new_row(
         path=path,
         kind=kind,
         operation=operation,

@@ -35,7 +35,16 @@ from archcalc.bridge.summarize.ops import (
 )
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
-from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import (
+    GLOBAL,
+    Axes,
+    Effect,
+    RFStep,
+    Shape,
+    ShapeError,
+    SpatialStep,
+    fmt_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -212,7 +221,11 @@ def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
         if type(m).named_modules is not _NAMED_MODULES:
             return _survey_by_torch(model)
         children = [(k, c) for k, c in m._modules.items() if c is not None]
-        out[m] = (path, Held(_own(m._parameters), _own(m._buffers), not children))
+        params, buffers = m._parameters, m._buffers  # most modules hold neither
+        out[m] = (
+            path,
+            Held(_own(params) if params else (), _own(buffers) if buffers else (), not children),
+        )
         prefix = path + "." if path else ""
         stack.extend((prefix + k, c) for k, c in reversed(children))
     return out
@@ -234,6 +247,7 @@ def _survey_by_torch(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
 class _Frame:
     node: Record | Group
     in_field: Field | None = None
+    held: Held | None = None  # a leaf's own tensors, for ``skip``
 
 
 class Tracer:
@@ -266,6 +280,8 @@ class Tracer:
         self.keys: set[str] = set()
         # node id → its output's shape and field, for the network's final field.
         self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
+        # Entered around the tensors a rule makes; one guard object, entered each time.
+        self.past_watcher = torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY)
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -386,19 +402,23 @@ class Tracer:
         return Graph(tuple(self.nodes), outputs, _items(self.top), self.scopes)
 
     # -- parameters --------------------------------------------------------
-    def count_own(self, rec: Record, module: nn.Module) -> None:
+    def count_own(self, rec: Record, module: nn.Module, held: Held | None = None) -> None:
         """Credit ``rec`` with the module's own tensors that no earlier row has counted."""
         tied: list[str] = []
-        held = self.held(module)
+        if held is None:
+            held = self.held(module)
+        claim = self.owner.setdefault
         for name, p in held.params:
-            owner = self.owner.setdefault(id(p), rec)
+            owner = claim(id(p), rec)
             if owner is rec:
-                rec.params += p.numel()
-                rec.trainable += p.numel() if p.requires_grad else 0
+                n = p.numel()
+                rec.params += n
+                if p.requires_grad:
+                    rec.trainable += n
             elif owner.module is not module:  # tied weights; a repeated call says so itself
                 tied.append(f"{name} with {owner.path}")
         for _, b in held.buffers:
-            if self.owner.setdefault(id(b), rec) is rec:
+            if claim(id(b), rec) is rec:
                 rec.buffers += b.numel()
         if tied:
             rec.notes.append("shares " + ", ".join(tied) + " (counted there)")
@@ -422,16 +442,23 @@ class Tracer:
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         call = self.calls[module] = self.calls.get(module, 0) + 1
         parent = self.groups[-1] if self.groups else None
+        x: torch.Tensor | None
         if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
-            flat = [args[0]]  # the common call: one tensor
+            x = args[0]  # the common call: one tensor, its entry read once
+            known_x = self.tensors.get(id(x))
+            if known_x is not None and known_x[0]() is x:
+                in_field, made = known_x[1], known_x[2]
+                inputs: tuple[int, ...] = () if made is None else (made,)
+            else:
+                in_field, inputs = None, ()
         else:
             flat = tensors_in(args)
             if kwargs:
                 flat += tensors_in(kwargs)
-        x = flat[0] if flat else None
+            x = flat[0] if flat else None
+            in_field = self.field_of(x)
+            inputs = self.makers(flat)
         in_shape = tuple(x.shape[1:]) if x is not None else ()
-        in_field = self.field_of(x)
-        inputs = self.makers(flat)
         entry = self.modules.get(module)
         path = (entry[0] if entry is not None else "") or type(module).__name__
         held = entry[1] if entry is not None else self.held(module)
@@ -467,17 +494,28 @@ class Tracer:
         )
         rec.node = self.add_node(rec.kind, inputs, known.args if known else None, path, scope, path)
         if held.params or held.buffers:
-            self.count_own(rec, module)
+            self.count_own(rec, module, held)
         (parent.children if parent is not None else self.top).append(rec)
-        self.stack.append(_Frame(rec, in_field))
+        self.stack.append(_Frame(rec, in_field, held))
 
     def post_hook(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
         frame = self.stack.pop()
+        node = frame.node
+        if isinstance(output, torch.Tensor) and isinstance(node, Record):
+            # The common leaf: one tensor out, its entry written once.
+            node.output_shape = tuple(output.shape[1:])
+            f = node.out_field = self.leaf_field(node, frame.in_field, output)
+            nid = node.node
+            assert nid is not None
+            entry = self._entry(output)
+            entry[1], entry[2] = f, nid
+            if nid not in self.node_out:
+                self.node_out[nid] = (node.output_shape, f.rf)
+            return
         outs = [output] if isinstance(output, torch.Tensor) else tensors_in(output)
         y = outs[0] if outs else None
-        node = frame.node
         node.output_shape = tuple(y.shape[1:]) if y is not None else ()
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
@@ -519,7 +557,8 @@ class Tracer:
         whose parameter count is not the module's): the forward runs then,
         and fails in torch's words where the input does not fit.
         """
-        rec = self.stack[-1].node if self.stack else None
+        frame = self.stack[-1] if self.stack else None
+        rec = frame.node if frame is not None else None
         if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
             return NotImplemented
         if kwargs or len(args) != 1 or module.training:
@@ -529,10 +568,10 @@ class Tracer:
             return NotImplemented
         if not x.dtype.is_floating_point or not x.is_contiguous():
             return NotImplemented
-        held = self.held(module)
+        held = frame.held if frame is not None and frame.held is not None else self.held(module)
         params = buffers = 0
         for _, t in held.params:
-            if t.dtype != x.dtype or nn.parameter.is_lazy(t):
+            if t.dtype != x.dtype or (type(t) is not nn.Parameter and nn.parameter.is_lazy(t)):
                 return NotImplemented
             params += t.numel()
         for _, t in held.buffers:
@@ -552,7 +591,7 @@ class Tracer:
         if _returns_input(module):
             return x
         # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
-        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+        with self.past_watcher:
             return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
 
     def _linear_over(self, module: nn.Linear, rec: Record, x: torch.Tensor, params: int) -> Any:
@@ -568,7 +607,7 @@ class Tracer:
         for d in x.shape[:-1]:
             rows *= d
         rec.flops += 2 * rows * k * n
-        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+        with self.past_watcher:
             return torch.empty((*x.shape[:-1], n), dtype=x.dtype, device=_META)
 
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
@@ -592,6 +631,8 @@ class Tracer:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
             )
+        if in_field.rf.whole or _keeps(step, len(in_field.rf.size)):
+            return in_field  # what receptive.step would give: the same field
         return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
@@ -628,22 +669,39 @@ class Tracer:
                 target.uncosted.add(info.name)
             if target is not node:  # a container's own row shows what its own ops made
                 target.output_shape = tuple(outs[0].shape[1:]) if outs else ()
+        tensors = self.tensors
+        seen: list[tuple[torch.Tensor, list[Any]]] = []  # the inputs the pass knows, entries
         for t in ins:
             # A plain tensor first: Parameter's isinstance check runs Python code.
             if type(t) is not torch.Tensor and isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
-        if isinstance(node, Group):
-            self._dataflow(info, node, target, ins, outs)
-        self.follow(func, info, args, kwargs, node, ins, outs)
+            entry = tensors.get(id(t))
+            if entry is not None and entry[0]() is t:
+                seen.append((t, entry))
+        if not outs:
+            return
+        nid = self._dataflow(info, node, target, seen) if isinstance(node, Group) else None
+        result = self.follow(func, info, args, kwargs, node, seen, outs)
+        if nid is None and result is None:
+            return
+        node_out = self.node_out
+        for t in outs:  # each output's entry written once: the node that made it, its field
+            entry = self._entry(t)
+            if nid is not None:
+                entry[2] = nid
+            if result is not None:
+                entry[1] = result
+                made = entry[2]
+                if made is not None and made not in node_out:
+                    node_out[made] = (tuple(t.shape[1:]), result.rf)
 
     def _dataflow(
         self,
         info: OpInfo,
         group: Group,
         own: Record | None,
-        ins: list[torch.Tensor],
-        outs: list[torch.Tensor],
-    ) -> None:
+        seen: list[tuple[torch.Tensor, list[Any]]],
+    ) -> int | None:
         """Which node makes the outputs of an op in a container's own code (between modules).
 
         An op the container's own row shows (it costs MACs, or archcalc cannot
@@ -651,9 +709,13 @@ class Tracer:
         several nodes (``x + identity``, ``torch.cat``); any other free op
         (views, elementwise work on one tensor) passes its input's node on.
         """
-        if not outs:
-            return
-        inputs = self.makers(ins)
+        found: dict[int, None] = {}
+        for _, entry in seen:
+            if entry[2] is not None:
+                found[entry[2]] = None
+        inputs = tuple(found)
+        if own is None and len(inputs) < 2:
+            return inputs[0] if inputs else None  # passed on; or made from constants only
         name = info.name
         if name.endswith("_") and not name.endswith("__"):
             name = name[:-1]  # in place: `out += identity` is an add
@@ -662,14 +724,9 @@ class Tracer:
                 self.nodes[own.node] = self.nodes[own.node]._replace(written=False)
             path = own_path(own)
             nid = own.node = self.add_node(name, inputs, None, path, group.scope, path)
-        elif len(inputs) > 1:
+        else:  # a free op joining several nodes' work
             nid = self.add_node(name, inputs, None, group.path, group.scope, group.path, False)
-        elif inputs:
-            nid = inputs[0]
-        else:
-            return  # made from constants only: no node made it
-        for t in outs:
-            self.set_made(t, nid)
+        return nid
 
     def follow(
         self,
@@ -678,17 +735,16 @@ class Tracer:
         args: Any,
         kwargs: Any,
         node: Record | Group,
-        ins: list[torch.Tensor],
+        seen: list[tuple[torch.Tensor, list[Any]]],
         outs: list[torch.Tensor],
-    ) -> None:
-        """Carry receptive fields through one op outside known layers, or mark them unknown."""
-        data = [(t, f) for t in ins if (f := self.field_of(t)) is not None]
-        if not data or not outs:
-            return  # constants and parameters carry no field
+    ) -> Field | None:
+        """The field one op outside known layers gives its outputs (unknown where it cannot
+        be followed); None where no input carries one (constants and parameters)."""
+        data = [(t, entry[1]) for t, entry in seen if entry[1] is not None]
+        if not data:
+            return None
         unknown = next((f for _, f in data if f.rf is None), None)
-        result = unknown or self._through(func, info, args, kwargs, data, outs, node)
-        for t in outs:
-            self.set_field(t, result)
+        return unknown or self._through(func, info, args, kwargs, data, outs, node)
 
     def _through(
         self,
@@ -703,6 +759,18 @@ class Tracer:
         name = info.name
         y = outs[0]
         rank = len(self.input_sizes)
+        if name in _VIEWS and not info.pointwise:  # the common glue: no argument by name
+            # (clone is tagged pointwise: it is followed as one, below)
+            first, field = data[0]
+            assert field.rf is not None  # an unknown field is passed on before
+            if tuple(y.shape) == tuple(first.shape):
+                return field
+            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
+                return self._step(field.rf, GLOBAL)  # flattened: each unit sees it all
+            axes = self._reshaped(field, first, y)
+            if axes is not None:  # channels regrouped (a channel shuffle)
+                return self._placed(field.rf, axes, y)
+            return Field(None, f"aten.{name} in {_where(node)} is not followed")
         arg = bind(info, args, kwargs)
         fields = [f.rf for _, f in data if f.rf is not None]
         x = arg.get("input", arg.get("self"))
@@ -715,14 +783,6 @@ class Tracer:
             axes = self._common_axes(data, y)
             if axes is not None:
                 return self._placed(self._merge(fields, node).rf, axes, y)
-        elif name in _VIEWS:
-            if tuple(y.shape) == tuple(first.shape):
-                return field
-            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
-                return self._step(fields[0], GLOBAL)  # flattened: each unit sees it all
-            axes = self._reshaped(field, first, y)
-            if axes is not None:  # channels regrouped (a channel shuffle)
-                return self._placed(field.rf, axes, y)
         elif name in _MOVES:
             axes = self._moved(name, arg, field, first) if len(data) == 1 else None
             if axes is not None:
@@ -858,6 +918,20 @@ def _per_position(module: nn.Module | None, axes: tuple[int, ...], dims: int) ->
 _VIEWS = frozenset({"view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"})
 # Ops that move or pick whole axes: each output unit is an input unit.
 _MOVES = frozenset({"permute", "transpose", "split", "split_with_sizes", "slice", "narrow"})
+
+
+def _keeps(how: RFStep, rank: int) -> bool:
+    """Whether a step leaves a field of ``rank`` axes as it is: none, or a 1-wide window
+    at stride 1 without padding (a pointwise convolution)."""
+    if how is None:
+        return True
+    if type(how) is not SpatialStep or len(how.kernel) != rank:
+        return False
+    return (
+        all(k == 1 for k in how.kernel)
+        and all(s == 1 for s in how.stride)
+        and not any(how.pad_before)
+    )
 
 
 def _where(node: Record | Group) -> str:
