@@ -179,7 +179,7 @@ def _watched_forward(module: nn.Module, tracer: Tracer, meta: bool) -> Callable[
     """``module``'s forward between the tracer's two hooks (and, on meta, its rule's answer)."""
     own = type(module).forward
     pre, post = tracer.pre_hook, tracer.post_hook
-    if meta and tracer.held(module).leaf and ruled(module):
+    if meta and tracer.held(module).leaf and ruled(module, tracer.ruled_classes):
         skip = tracer.skip
 
         def ruled_forward(*args: Any, **kwargs: Any) -> Any:
@@ -254,7 +254,7 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
             if hooked or not _wrappable(m):
                 handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
                 handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
-                if meta and tracer.held(m).leaf and ruled(m):
+                if meta and tracer.held(m).leaf and ruled(m, tracer.ruled_classes):
                     m.__dict__["forward"] = _ruled_forward(m, tracer)  # a hook cannot skip it
                     wrapped.append(m)
             else:

@@ -167,11 +167,19 @@ _PYTHON_KEY = torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
 _META = torch.device("meta")
 
 
-def ruled(module: nn.Module) -> bool:
-    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it."""
+def ruled(module: nn.Module, classes: dict[type, bool] | None = None) -> bool:
+    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it.
+
+    ``classes`` keeps what each class answers, for the modules of one pass.
+    """
     cls = type(module)
-    base = next((b for b in cls.__mro__ if b in _RULED), None)
-    if base is None or cls.forward is not base.forward or "forward" in module.__dict__:
+    by_class = classes.get(cls) if classes is not None else None
+    if by_class is None:
+        base = next((b for b in cls.__mro__ if b in _RULED), None)
+        by_class = base is not None and cls.forward is base.forward
+        if classes is not None:
+            classes[cls] = by_class
+    if not by_class or "forward" in module.__dict__:
         return False
     if isinstance(module, nn.modules.conv._ConvNd) and module.padding_mode != "zeros":
         return False
@@ -282,6 +290,11 @@ class Tracer:
         self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
         # Entered around the tensors a rule makes; one guard object, entered each time.
         self.past_watcher = torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY)
+        # A network repeats its blocks (shufflenet's 151 layers are 35 distinct ones):
+        # each distinct layer's rule and text are worked out once per pass.
+        self.effects: dict[tuple[Known, Shape], Effect] = {}
+        self.texts: dict[Known, str] = {}
+        self.ruled_classes: dict[type, bool] = {}  # ``ruled``'s answer for each class
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -438,6 +451,26 @@ class Tracer:
             id(t) not in owner for _, t in held.buffers
         )
 
+    def effect_of(self, known: Known, shape: Shape) -> Effect:
+        """``known.effect(shape)``, once per distinct layer and input shape."""
+        try:
+            return self.effects[known, shape]
+        except KeyError:
+            effect = self.effects[known, shape] = known.effect(shape)
+            return effect
+        except TypeError:  # arguments that do not hash: worked out each time
+            return known.effect(shape)
+
+    def text_of(self, known: Known) -> str:
+        """``known.operation()``, once per distinct layer."""
+        try:
+            return self.texts[known]
+        except KeyError:
+            text = self.texts[known] = known.operation()
+            return text
+        except TypeError:
+            return known.operation()
+
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         call = self.calls[module] = self.calls.get(module, 0) + 1
@@ -485,7 +518,7 @@ class Tracer:
         rec = Record(
             path=path,
             kind=known.kind if known else type(module).__name__.lower(),
-            operation=known.operation() if known else class_text(module),
+            operation=self.text_of(known) if known else class_text(module),
             depth=parent.depth + 1 if parent is not None else 1,
             module=module,
             known=known,
@@ -557,42 +590,44 @@ class Tracer:
         whose parameter count is not the module's): the forward runs then,
         and fails in torch's words where the input does not fit.
         """
-        frame = self.stack[-1] if self.stack else None
-        rec = frame.node if frame is not None else None
-        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
+        if not self.stack or kwargs or len(args) != 1 or module.training:
             return NotImplemented
-        if kwargs or len(args) != 1 or module.training:
+        frame = self.stack[-1]
+        rec = frame.node
+        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
             return NotImplemented
         x = args[0]
         if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() < 2:
             return NotImplemented
-        if not x.dtype.is_floating_point or not x.is_contiguous():
+        dtype = x.dtype
+        if not dtype.is_floating_point or not x.is_contiguous():
             return NotImplemented
-        held = frame.held if frame is not None and frame.held is not None else self.held(module)
+        held = frame.held or self.held(module)
         params = buffers = 0
         for _, t in held.params:
-            if t.dtype != x.dtype or (type(t) is not nn.Parameter and nn.parameter.is_lazy(t)):
+            if t.dtype != dtype or (type(t) is not nn.Parameter and nn.parameter.is_lazy(t)):
                 return NotImplemented
             params += t.numel()
         for _, t in held.buffers:
-            if t.is_floating_point() and t.dtype != x.dtype:
+            if t.dtype != dtype and t.is_floating_point():
                 return NotImplemented
             buffers += t.numel()
         if isinstance(module, nn.Linear) and x.dim() > 2:
             return self._linear_over(module, rec, x, params)
         try:
-            effect = rec.known.effect(rec.input_shape)
+            effect = self.effect_of(rec.known, rec.input_shape)
         except ShapeError:
             return NotImplemented
-        if (effect.params, effect.buffers) != (params, buffers):
+        if effect.params != params or effect.buffers != buffers:
             return NotImplemented
         rec.effect = effect
-        rec.flops += 2 * effect.macs * x.shape[0]  # the rule counts one sample; torch all
+        batch = x.shape[0]
+        rec.flops += 2 * effect.macs * batch  # the rule counts one sample; torch all
         if _returns_input(module):
             return x
         # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
         with self.past_watcher:
-            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
+            return torch.empty((batch, *effect.output_shape), dtype=dtype, device=_META)
 
     def _linear_over(self, module: nn.Linear, rec: Record, x: torch.Tensor, params: int) -> Any:
         """A linear layer over the last axis of a (B, ..., features) input (a transformer's).
@@ -626,7 +661,7 @@ class Tracer:
                 return in_field
             return Field(None, f"{type(rec.module).__name__} on a channels-last input")
         try:
-            step = (rec.effect or rec.known.effect(rec.input_shape)).rf
+            step = (rec.effect or self.effect_of(rec.known, rec.input_shape)).rf
         except ShapeError:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
