@@ -256,6 +256,10 @@ class Analysis:
     graph: Graph | None = field(default=None, compare=False, repr=False)
     # The network's receptive field, where it is taken (None: flat, or unknown).
     final: FinalField | None = None
+    # A module whose forward gives several tensors (a tuple, a dict, detection's list of
+    # dicts): each one's place in the result (``[0]``, ``['out']``) and shape without its
+    # first (batch) axis, in order; ``output_shape`` is the first's. Empty for one output.
+    outputs: tuple[tuple[str, Shape], ...] = ()
 
     def rows_at_depth(self, depth: int | None) -> list[Row]:
         """Rows with every composite at ``depth`` folded into one row (None: all leaves)."""
@@ -289,6 +293,11 @@ class Analysis:
             "name": self.name,
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
+            **(
+                {"outputs": [{"name": n, "shape": list(s)} for n, s in self.outputs]}
+                if self.outputs
+                else {}
+            ),
             "layers": [r.to_dict() for r in self.rows],
             "totals": self.totals.to_dict(),
             "final_receptive_field": None if self.final is None else self.final.to_dict(),

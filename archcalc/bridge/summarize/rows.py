@@ -5,7 +5,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
+import torch
 from torch import nn
+from torch.utils._pytree import keystr, tree_flatten_with_path
 
 from archcalc.analysis.result import (
     FLOAT32_BYTES,
@@ -32,7 +34,14 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
     if totals.params != expected:  # pragma: no cover - would be a bug in the bookkeeping
         raise RuntimeError(f"summarize counted {totals.params} parameters, torch {expected}")
     y = first_tensor(output)
+    outputs = _outputs(output)
     notes = [*tracer.notes, *_uncounted_notes(rows, totals.params)]
+    if outputs:
+        notes.append(
+            f"the forward gives {len(outputs)} tensors: "
+            + ", ".join(f"{name} {fmt_shape(s)}" for name, s in outputs)
+            + f"; output shape is the first's ({outputs[0][0]})"
+        )
     graph = tracer.graph(output)
     outs = [tracer.node_out.get(n.id, (None, None)) for n in graph.nodes]
     return Analysis(
@@ -46,7 +55,18 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         source="module",
         graph=graph,
         final=final_field(graph, [o[0] for o in outs], [o[1] for o in outs]),
+        outputs=outputs,
     )
+
+
+def _outputs(output: Any) -> tuple[tuple[str, Shape], ...]:
+    """Every tensor of a result holding several, named by its place in it (``[0]``,
+    ``['out']``, ``[0]['boxes']``); () for a result of one tensor."""
+    if isinstance(output, torch.Tensor):
+        return ()
+    found = [(keystr(path), v) for path, v in tree_flatten_with_path(output)[0]]
+    tensors = [(name, tuple(v.shape[1:])) for name, v in found if isinstance(v, torch.Tensor)]
+    return tuple(tensors) if len(tensors) > 1 else ()
 
 
 def _torch_count(tracer: Tracer) -> int:
