@@ -140,6 +140,14 @@ def group_row(
     """A composite row (block, repeat, residual, container module): its leaves' sums."""
     # Each child already holds the sums over its own leaves, so summing the
     # children costs one step per child, not one per leaf at every level.
+    params = trainable = buffers = macs = activations = 0
+    for c in children:
+        params += c.params
+        trainable += c.trainable_params
+        buffers += c.buffers
+        if c.macs is not None:
+            macs += c.macs
+        activations += c.activation_bytes
     return new_row(
         path=path,
         kind=kind,
@@ -147,11 +155,11 @@ def group_row(
         depth=depth,
         input_shape=input_shape,
         output_shape=output_shape,
-        params=sum(c.params for c in children),
-        trainable_params=sum(c.trainable_params for c in children),
-        buffers=sum(c.buffers for c in children),
-        macs=sum(c.macs for c in children if c.macs is not None),
-        activation_bytes=sum(c.activation_bytes for c in children),
+        params=params,
+        trainable_params=trainable,
+        buffers=buffers,
+        macs=macs,
+        activation_bytes=activations,
         receptive_field=receptive_field,
         children=children,
         note=note,

@@ -252,9 +252,14 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
         return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
     out: list[torch.Tensor] = []
     for v in items:
+        if type(v) is int:  # sizes and dims, the most common item
+            continue
         if isinstance(v, torch.Tensor):
             out.append(v)
         elif not isinstance(v, _LEAVES):
+            kind = type(v)
+            if (kind is list or kind is tuple) and all(type(n) is int for n in v):
+                continue  # a list of sizes: no tensor in it
             out.extend(tensors_in(v))
     return out
 

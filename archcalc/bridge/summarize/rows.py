@@ -20,7 +20,7 @@ from archcalc.analysis.result import (
 )
 from archcalc.bridge.summarize.ops import first_tensor
 from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
-from archcalc.bridge.summarize.tracer import Group, Record, Tracer, own_path
+from archcalc.bridge.summarize.tracer import Group, Held, Record, Tracer, own_path
 from archcalc.kinds.base import Shape, fmt_shape
 
 
@@ -87,10 +87,8 @@ def _add_uncalled(tracer: Tracer) -> None:
     names: list[str] = []
     owner = tracer.owner
     for module, (path, held) in tracer.modules.items():
-        if all(id(t) in owner for _, t in held.params) and all(
-            id(t) in owner for _, t in held.buffers
-        ):
-            continue  # every tensor it holds is counted (or it holds none)
+        if not _has_uncounted(held, owner):
+            continue
         known = known_kind(module, ())
         rec = Record(
             path=path or type(module).__name__,
@@ -122,6 +120,15 @@ def _add_uncalled(tracer: Tracer) -> None:
             f"{sum(r.params for r in added):,} parameters (included in the totals): "
             + ", ".join(names)
         )
+
+
+def _has_uncounted(held: Held, owner: dict[int, Record]) -> bool:
+    """Whether a module holds a tensor no row has counted."""
+    if not held.params and not held.buffers:
+        return False  # most modules: no generator made
+    return any(id(t) not in owner for _, t in held.params) or any(
+        id(t) not in owner for _, t in held.buffers
+    )
 
 
 def _freeze(node: Record | Group, tracer: Tracer, rows: list[Row]) -> Row:

@@ -228,14 +228,15 @@ def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
             continue
         if type(m).named_modules is not _NAMED_MODULES:
             return _survey_by_torch(model)
-        children = [(k, c) for k, c in m._modules.items() if c is not None]
+        prefix = path + "." if path else ""
+        children = [(prefix + k, c) for k, c in m._modules.items() if c is not None]
         params, buffers = m._parameters, m._buffers  # most modules hold neither
         out[m] = (
             path,
             Held(_own(params) if params else (), _own(buffers) if buffers else (), not children),
         )
-        prefix = path + "." if path else ""
-        stack.extend((prefix + k, c) for k, c in reversed(children))
+        children.reverse()
+        stack += children
     return out
 
 
