@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -193,9 +193,11 @@ def _returns_input(module: nn.Module) -> bool:
     return module.__dict__.get("inplace", False) is True  # set by torch's constructors
 
 
-@dataclass(frozen=True)
-class Held:
-    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them."""
+class Held(NamedTuple):
+    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them.
+
+    A named tuple: one is made for every module of every summary.
+    """
 
     params: tuple[tuple[str, torch.Tensor], ...]
     buffers: tuple[tuple[str, torch.Tensor], ...]
