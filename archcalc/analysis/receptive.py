@@ -225,7 +225,7 @@ def merge(fields: list[ReceptiveField]) -> tuple[ReceptiveField, bool]:
         # largest field, which the bounds below would give, without their arithmetic.
         if all(f.size == first.size for f in fields):
             return first, False
-        size = tuple(max(f.size[a] for f in fields) for a in range(len(first.size)))
+        size = tuple(map(max, *(f.size for f in fields)))
         return ReceptiveField(size=size, jump=first.jump, start_x2=first.start_x2), False
     axes = range(len(fields[0].size))
     bounds = [f.bounds_x2() for f in fields]

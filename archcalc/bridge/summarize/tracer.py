@@ -298,6 +298,7 @@ class Tracer:
         self.effects: dict[tuple[Known, Shape], Effect] = {}
         self.texts: dict[Known, str] = {}
         self.ruled_classes: dict[type, bool] = {}  # ``ruled``'s answer for each class
+        self.last_axes: dict[int, tuple[int, ...]] = {}  # a rank's last spatial axes
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -778,11 +779,14 @@ class Tracer:
     ) -> Field | None:
         """The field one op outside known layers gives its outputs (unknown where it cannot
         be followed); None where no input carries one (constants and parameters)."""
-        data = [(t, entry[1]) for t, entry in seen if entry[1] is not None]
-        if not data:
-            return None
-        unknown = next((f for _, f in data if f.rf is None), None)
-        return unknown or self._through(func, info, args, kwargs, data, outs, node)
+        data: list[tuple[torch.Tensor, Field]] = []
+        for t, entry in seen:
+            f = entry[1]
+            if f is not None:
+                if f.rf is None:
+                    return f  # an unknown field stays unknown, saying where it was lost
+                data.append((t, f))
+        return self._through(func, info, args, kwargs, data, outs, node) if data else None
 
     def _through(
         self,
@@ -810,7 +814,7 @@ class Tracer:
                 return self._placed(field.rf, axes, y)
             return Field(None, f"aten.{name} in {_where(node)} is not followed")
         arg = bind(info, args, kwargs)
-        fields = [f.rf for _, f in data if f.rf is not None]
+        fields = [f.rf for _, f in data if f.rf is not None]  # all of them: see follow
         x = arg.get("input", arg.get("self"))
         first, field = data[0]
         if len(data) == 1 and first is x and x.dim() == 4 and field.axes is None:
@@ -855,8 +859,11 @@ class Tracer:
 
     def _placed(self, rf: ReceptiveField | None, axes: tuple[int, ...], y: torch.Tensor) -> Field:
         """``rf`` on ``y`` with its spatial axes at ``axes`` (None where they are the last)."""
-        rank = len(self.input_sizes)
-        last = tuple(range(y.dim() - rank, y.dim()))
+        n = y.dim()
+        last = self.last_axes.get(n)
+        if last is None:
+            rank = len(self.input_sizes)
+            last = self.last_axes[n] = tuple(range(n - rank, n))
         return Field(rf, axes=None if axes == last else axes)
 
     def _common_axes(
@@ -873,8 +880,11 @@ class Tracer:
             if f.rf is not None and f.rf.whole:
                 continue
             axes = self._axes_of(f, t)
-            if found not in (None, axes) or any(t.shape[a] != y.shape[a] for a in axes):
+            if found is not None and found != axes:
                 return None
+            for a in axes:
+                if t.shape[a] != y.shape[a]:
+                    return None
             found = axes
         return found if found is not None else self._axes_of(data[0][1], data[0][0])
 
