@@ -185,18 +185,13 @@ def _watched_forward(
     own = type(module).forward
     pre, post = tracer.pre_hook, tracer.post_hook
     if meta and leaf and ruled(module, tracer.ruled_classes):
-        skip = tracer.skip
+        call = tracer.ruled_call
 
         def ruled_forward(*args: Any, **kwargs: Any) -> Any:
             caller = sys._getframe(1).f_code  # compared by identity: hashing code is slow
             if caller is not _CALL and caller is not _INNER:
                 return own(module, *args, **kwargs)
-            pre(module, args, kwargs)
-            out = skip(module, args, kwargs)
-            if out is NotImplemented:
-                out = own(module, *args, **kwargs)
-            post(module, args, kwargs, out)
-            return out
+            return call(module, own, args, kwargs)
 
         return ruled_forward
 

@@ -16,6 +16,7 @@ input's node on. Every container call is a scope, named as its row is.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -477,6 +478,36 @@ class Tracer:
 
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        frame = self._open(module, args, kwargs)
+        if isinstance(frame.node, Record):
+            self.stack.append(frame)
+
+    def ruled_call(
+        self,
+        module: nn.Module,
+        own: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """A ``ruled`` leaf's call on the meta device: its row opened, its output from its
+        kind's rule (``skip``) and its row closed, as the two hooks around its forward
+        would; the forward runs between them where the rule does not answer."""
+        frame = self._open(module, args, kwargs)
+        rec = frame.node
+        assert isinstance(rec, Record) and frame.held is not None
+        self.stack.append(frame)  # what a failure names
+        out = self._by_rule(module, rec, frame.held, args, kwargs)
+        if out is NotImplemented:
+            out = own(module, *args, **kwargs)
+            self.post_hook(module, args, kwargs, out)
+        else:
+            self.stack.pop()
+            self._close_leaf(rec, frame.in_field, out)
+        return out
+
+    def _open(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Frame:
+        """A call's record and frame; a container's frame is pushed (its calls run inside
+        it), a leaf's is the caller's to push."""
         call = self.calls[module] = self.calls.get(module, 0) + 1
         parent = self.groups[-1] if self.groups else None
         x: torch.Tensor | None
@@ -512,11 +543,12 @@ class Tracer:
             group.input_shape = in_shape
             # Scope.input is a node: an input made from constants alone is noted as the network's.
             group.input_node = inputs[0] if inputs else 0
-            self.stack.append(_Frame(group, in_field))
+            frame = _Frame(group, in_field)
+            self.stack.append(frame)
             self.groups.append(group)
             if self.has_uncounted(module):
                 self.own_record(group)
-            return
+            return frame
         known = known_kind(module, in_shape)
         scope = parent.scope if parent is not None else ()
         rec = Record(
@@ -533,7 +565,7 @@ class Tracer:
         if held.params or held.buffers:
             self.count_own(rec, module, held)
         (parent.children if parent is not None else self.top).append(rec)
-        self.stack.append(_Frame(rec, in_field, held))
+        return _Frame(rec, in_field, held)
 
     def post_hook(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
@@ -541,15 +573,7 @@ class Tracer:
         frame = self.stack.pop()
         node = frame.node
         if isinstance(output, torch.Tensor) and isinstance(node, Record):
-            # The common leaf: one tensor out, its entry written once.
-            node.output_shape = tuple(output.shape[1:])
-            f = node.out_field = self.leaf_field(node, frame.in_field, output)
-            nid = node.node
-            assert nid is not None
-            entry = self._entry(output)
-            entry[1], entry[2] = f, nid
-            if nid not in self.node_out:
-                self.node_out[nid] = (node.output_shape, f.rf)
+            self._close_leaf(node, frame.in_field, output)
             return
         outs = [output] if isinstance(output, torch.Tensor) else tensors_in(output)
         y = outs[0] if outs else None
@@ -568,6 +592,17 @@ class Tracer:
                 self.close_scope(node, y)
         if y is not None:
             self.set_field(y, node.out_field)
+
+    def _close_leaf(self, rec: Record, in_field: Field | None, output: torch.Tensor) -> None:
+        """The common leaf's end: one tensor out, its entry written once."""
+        shape = rec.output_shape = tuple(output.shape[1:])
+        f = rec.out_field = self.leaf_field(rec, in_field, output)
+        nid = rec.node
+        assert nid is not None
+        entry = self._entry(output)
+        entry[1], entry[2] = f, nid
+        if nid not in self.node_out:
+            self.node_out[nid] = (shape, f.rf)
 
     def own_record(self, group: Group) -> Record:
         """The row for what a container does itself: its own parameters, its functional ops."""
@@ -594,11 +629,24 @@ class Tracer:
         whose parameter count is not the module's): the forward runs then,
         and fails in torch's words where the input does not fit.
         """
-        if not self.stack or kwargs or len(args) != 1 or module.training:
+        if not self.stack:
             return NotImplemented
         frame = self.stack[-1]
         rec = frame.node
-        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
+        if not isinstance(rec, Record) or rec.module is not module:
+            return NotImplemented
+        return self._by_rule(module, rec, frame.held or self.held(module), args, kwargs)
+
+    def _by_rule(
+        self,
+        module: nn.Module,
+        rec: Record,
+        held: Held,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``skip``'s answer for the leaf ``rec`` records."""
+        if rec.known is None or kwargs or len(args) != 1 or module.training:
             return NotImplemented
         x = args[0]
         if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() < 2:
@@ -606,7 +654,6 @@ class Tracer:
         dtype = x.dtype
         if not dtype.is_floating_point or not x.is_contiguous():
             return NotImplemented
-        held = frame.held or self.held(module)
         params = buffers = 0
         for _, t in held.params:
             if t.dtype != dtype or (type(t) is not nn.Parameter and nn.parameter.is_lazy(t)):
