@@ -219,6 +219,14 @@ def merge(fields: list[ReceptiveField]) -> tuple[ReceptiveField, bool]:
     if any(f.whole for f in fields):
         whole = next(f for f in fields if f.whole)
         return whole, False
+    first = fields[0]
+    if all(f.start_x2 == first.start_x2 and f.jump == first.jump for f in fields):
+        # Centres and jumps agree (a residual add, most concats): the union is the
+        # largest field, which the bounds below would give, without their arithmetic.
+        if all(f.size == first.size for f in fields):
+            return first, False
+        size = tuple(map(max, *(f.size for f in fields)))
+        return ReceptiveField(size=size, jump=first.jump, start_x2=first.start_x2), False
     axes = range(len(fields[0].size))
     bounds = [f.bounds_x2() for f in fields]
     lo = [min(b[0][a] for b in bounds) for a in axes]

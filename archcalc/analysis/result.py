@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis.receptive import ReceptiveField
@@ -79,6 +79,29 @@ class Row:
         return d
 
 
+_ROW_DEFAULTS = {f.name: f.default for f in fields(Row) if f.default is not MISSING}
+_ROW_FIELDS = frozenset(f.name for f in fields(Row))
+
+
+def new_row(**values: Any) -> Row:
+    """``Row(**values)`` at a tenth of the cost, for the thousands of rows a pass makes.
+
+    A frozen dataclass's ``__init__`` sets each of the 17 fields through
+    ``object.__setattr__``, which was a twentieth of summarising a small torch
+    model; this fills the instance's dict at once. The same object: unknown
+    names and missing fields are refused as the constructor refuses them.
+    """
+    row = object.__new__(Row)
+    slots = row.__dict__
+    slots.update(_ROW_DEFAULTS)
+    slots.update(values)
+    if len(slots) != len(_ROW_FIELDS) or not values.keys() <= _ROW_FIELDS:
+        unknown = sorted(values.keys() - _ROW_FIELDS)
+        missing = sorted(_ROW_FIELDS - slots.keys())
+        raise TypeError(f"Row: unknown fields {unknown}, missing fields {missing}")
+    return row
+
+
 @dataclass(frozen=True)
 class Totals:
     params: int
@@ -117,18 +140,26 @@ def group_row(
     """A composite row (block, repeat, residual, container module): its leaves' sums."""
     # Each child already holds the sums over its own leaves, so summing the
     # children costs one step per child, not one per leaf at every level.
-    return Row(
+    params = trainable = buffers = macs = activations = 0
+    for c in children:
+        params += c.params
+        trainable += c.trainable_params
+        buffers += c.buffers
+        if c.macs is not None:
+            macs += c.macs
+        activations += c.activation_bytes
+    return new_row(
         path=path,
         kind=kind,
         operation=operation,
         depth=depth,
         input_shape=input_shape,
         output_shape=output_shape,
-        params=sum(c.params for c in children),
-        trainable_params=sum(c.trainable_params for c in children),
-        buffers=sum(c.buffers for c in children),
-        macs=sum(c.macs for c in children if c.macs is not None),
-        activation_bytes=sum(c.activation_bytes for c in children),
+        params=params,
+        trainable_params=trainable,
+        buffers=buffers,
+        macs=macs,
+        activation_bytes=activations,
         receptive_field=receptive_field,
         children=children,
         note=note,
@@ -233,6 +264,10 @@ class Analysis:
     graph: Graph | None = field(default=None, compare=False, repr=False)
     # The network's receptive field, where it is taken (None: flat, or unknown).
     final: FinalField | None = None
+    # A module whose forward gives several tensors (a tuple, a dict, detection's list of
+    # dicts): each one's place in the result (``[0]``, ``['out']``) and shape without its
+    # first (batch) axis, in order; ``output_shape`` is the first's. Empty for one output.
+    outputs: tuple[tuple[str, Shape], ...] = ()
 
     def rows_at_depth(self, depth: int | None) -> list[Row]:
         """Rows with every composite at ``depth`` folded into one row (None: all leaves)."""
@@ -266,6 +301,11 @@ class Analysis:
             "name": self.name,
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
+            **(
+                {"outputs": [{"name": n, "shape": list(s)} for n, s in self.outputs]}
+                if self.outputs
+                else {}
+            ),
             "layers": [r.to_dict() for r in self.rows],
             "totals": self.totals.to_dict(),
             "final_receptive_field": None if self.final is None else self.final.to_dict(),

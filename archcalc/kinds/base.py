@@ -466,6 +466,12 @@ def torch_pair(v: Any) -> Pair:
 
 def torch_axes(v: Any, rank: int) -> Axes:
     """A torch module's int, 1-list or per-axis tuple, as ``rank`` ints."""
+    if type(v) is tuple and len(v) == rank:  # torch's own layers: already that
+        for x in v:
+            if type(x) is not int:
+                break
+        else:
+            return v
     if isinstance(v, (tuple, list)):
         if len(v) == 1:
             return (int(v[0]),) * rank

@@ -200,7 +200,9 @@ def _print_summary(
             width,
             prefix="Largest layer: ",
         )
-    if analysis.totals.uncounted:
+    # A module's summary lists them in its notes, with the share of parameters they
+    # hold (summarize's rows.py): printed once, there.
+    if analysis.totals.uncounted and analysis.source != "module":
         print_wrapped(
             console,
             f"MACs uncounted (no cost rule) for {len(analysis.totals.uncounted)} "

@@ -185,3 +185,40 @@ def test_module_progress_shows_on_a_terminal_only(
     shown = capsys.readouterr()
     assert shown.err.splitlines()[:2] == ["importing torch…", "tracing usermod:good at 1×8×8…"]
     assert json.loads(shown.out)["totals"]["params"] == 20  # stdout holds the JSON alone
+
+
+OUTPUTS_MODULE = '''
+import torch
+from torch import nn
+
+
+class Odd(nn.Module):
+    """Two outputs, and an op without a cost rule in its own code."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        f = self.conv(x)
+        return torch.fft.rfft2(f).abs(), f.mean((2, 3))
+
+
+def make():
+    return Odd()
+'''
+
+
+def test_several_outputs_and_the_uncounted_list_are_each_printed_once(tmp_path: Path) -> None:
+    (tmp_path / "oddmod.py").write_text(OUTPUTS_MODULE)
+    text = run_cli("summary", "--module", "oddmod:make", "--input", "1x8x8", cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    uncounted = [line for line in text.stdout.splitlines() if "Odd (own operations)" in line]
+    assert len(uncounted) == 2, text.stdout  # its row, and one line listing it
+    assert "the forward gives 2 tensors: [0] 4×8×5, [1] 4" in text.stdout
+    js = run_cli("summary", "--module", "oddmod:make", "--input", "1x8x8", "--json", cwd=tmp_path)
+    assert js.returncode == 0, js.stderr
+    data = json.loads(js.stdout)
+    assert data["outputs"] == [{"name": "[0]", "shape": [4, 8, 5]}, {"name": "[1]", "shape": [4]}]
+    assert data["output_shape"] == [4, 8, 5]
+    assert data["totals"]["uncounted"] == ["Odd (own operations)"]

@@ -163,8 +163,11 @@ def _wrappable(module: nn.Module) -> bool:
         and isinstance(type(module).forward, FunctionType)
         and not module._forward_pre_hooks
         and not module._forward_hooks
-        and not isinstance(module, torch.jit.ScriptModule)
+        and not isinstance(module, _SCRIPTED)
     )
+
+
+_SCRIPTED = torch.jit.ScriptModule
 
 
 # Where torch's module call runs ``forward``: a forward called from anywhere else
@@ -175,23 +178,20 @@ _INNER = next(
 )
 
 
-def _watched_forward(module: nn.Module, tracer: Tracer, meta: bool) -> Callable[..., Any]:
+def _watched_forward(
+    module: nn.Module, tracer: Tracer, meta: bool, leaf: bool
+) -> Callable[..., Any]:
     """``module``'s forward between the tracer's two hooks (and, on meta, its rule's answer)."""
     own = type(module).forward
     pre, post = tracer.pre_hook, tracer.post_hook
-    if meta and tracer.held(module).leaf and ruled(module):
-        skip = tracer.skip
+    if meta and leaf and ruled(module, tracer.ruled_classes):
+        call = tracer.ruled_call
 
         def ruled_forward(*args: Any, **kwargs: Any) -> Any:
             caller = sys._getframe(1).f_code  # compared by identity: hashing code is slow
             if caller is not _CALL and caller is not _INNER:
                 return own(module, *args, **kwargs)
-            pre(module, args, kwargs)
-            out = skip(module, args, kwargs)
-            if out is NotImplemented:
-                out = own(module, *args, **kwargs)
-            post(module, args, kwargs, out)
-            return out
+            return call(module, own, args, kwargs)
 
         return ruled_forward
 
@@ -250,15 +250,15 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
     wrapped = []
     hooked = bool(_global_forward_hooks or _global_forward_pre_hooks)
     try:
-        for m in tracer.modules:
+        for m, (_, held) in tracer.modules.items():
             if hooked or not _wrappable(m):
                 handles.append(m.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
                 handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
-                if meta and tracer.held(m).leaf and ruled(m):
+                if meta and held.leaf and ruled(m, tracer.ruled_classes):
                     m.__dict__["forward"] = _ruled_forward(m, tracer)  # a hook cannot skip it
                     wrapped.append(m)
             else:
-                m.__dict__["forward"] = _watched_forward(m, tracer, meta)
+                m.__dict__["forward"] = _watched_forward(m, tracer, meta, held.leaf)
                 wrapped.append(m)
         if any(modes.values()):
             module.eval()  # batch norm must not update its running statistics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,7 @@ def is_free(func: Any) -> bool:
 
 @dataclass(frozen=True)
 class OpInfo:
-    """What the watcher needs of an aten op, worked out once per op per pass."""
+    """What the watcher needs of an aten op, worked out once per op."""
 
     name: str  # the overload packet's name: ``convolution``, ``add_``
     free: bool  # costs no MACs by definition (``is_free``)
@@ -251,9 +252,14 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
         return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
     out: list[torch.Tensor] = []
     for v in items:
+        if type(v) is int:  # sizes and dims, the most common item
+            continue
         if isinstance(v, torch.Tensor):
             out.append(v)
         elif not isinstance(v, _LEAVES):
+            kind = type(v)
+            if (kind is list or kind is tuple) and all(type(n) is int for n in v):
+                continue  # a list of sizes: no tensor in it
             out.extend(tensors_in(v))
     return out
 
@@ -297,7 +303,6 @@ class OpWatcher(TorchDispatchMode):
     def __init__(self, tracer: Tracer, meta: bool = False) -> None:
         super().__init__()
         self.tracer = tracer
-        self.infos: dict[Any, OpInfo | None] = {}  # None: a question about a tensor
         self.meta = meta
         # id(real tensor) → (it, its meta twin): parameters are read by every call
         # of their layer, and their twin is made once. The tensor is held so that
@@ -343,7 +348,7 @@ class OpWatcher(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        info = _info_of(self.infos, func)
+        info = _info_of(func)
         if info is None:
             return func(*args, **kwargs)
         flops = 0
@@ -352,33 +357,30 @@ class OpWatcher(TorchDispatchMode):
             out = info.shortcut(args, kwargs)  # shapes alone: no twins needed
             if out is not NotImplemented:
                 flops = info.cost(args, kwargs, out)
+        ins = tensors_in(args)
+        if kwargs:
+            ins += tensors_in(kwargs)
         if out is NotImplemented:
             run_args, run_kwargs = args, kwargs
-            if self.meta:
+            if self.meta and not all(t.is_meta for t in ins):
                 run_args, run_kwargs = self._on_meta(args), self._on_meta(kwargs)
             if info.decomposes:
-                with _Costs(self.infos) as costs:
+                with _Costs() as costs:
                     out = func.decompose(*run_args, **run_kwargs)
                 flops = costs.flops
             if out is NotImplemented:
                 out = func(*run_args, **run_kwargs)
                 flops = info.cost(run_args, run_kwargs, out)
-        ins = tensors_in(args)
-        if kwargs:
-            ins += tensors_in(kwargs)
-        self.tracer.on_op(func, info, args, kwargs, ins, out, tensors_in(out), flops)
+        outs: list[torch.Tensor] = [out] if isinstance(out, torch.Tensor) else tensors_in(out)
+        self.tracer.on_op(func, info, args, kwargs, ins, out, outs, flops)
         return out
-
-
-_UNSEEN: Any = object()
 
 
 class _Costs(TorchDispatchMode):
     """FLOPs of a composite op's parts, summed (the parts are not rows of their own)."""
 
-    def __init__(self, infos: dict[Any, OpInfo | None]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.infos = infos
         self.flops = 0
 
     @classmethod
@@ -387,7 +389,7 @@ class _Costs(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        info = _info_of(self.infos, func)
+        info = _info_of(func)
         if info is None:
             return func(*args, **kwargs)
         if info.decomposes:
@@ -512,14 +514,11 @@ def first_tensor(value: Any) -> torch.Tensor | None:
     return found[0] if found else None
 
 
-def _info_of(infos: dict[Any, OpInfo | None], func: Any) -> OpInfo | None:
-    """``op_info(func)``, once per op for the dispatch modes sharing ``infos``; None for
-    what is not an op to cost (a question about a tensor's metadata)."""
-    info = infos.get(func, _UNSEEN)
-    if info is _UNSEEN:
-        if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
-            info = op_info(func)
-        else:
-            info = None
-        infos[func] = info
-    return info
+@functools.cache
+def _info_of(func: Any) -> OpInfo | None:
+    """``op_info(func)``, worked out once per op (an op overload is a fixed object of
+    torch's, and its info a function of it alone); None for what is not an op to cost
+    (a question about a tensor's metadata)."""
+    if isinstance(func, torch._ops.OpOverload) and func not in _METADATA:
+        return op_info(func)
+    return None

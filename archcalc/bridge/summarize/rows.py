@@ -5,7 +5,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
+import torch
 from torch import nn
+from torch.utils._pytree import keystr, tree_flatten_with_path
 
 from archcalc.analysis.result import (
     FLOAT32_BYTES,
@@ -13,11 +15,12 @@ from archcalc.analysis.result import (
     Row,
     final_field,
     group_row,
+    new_row,
     totals_of,
 )
 from archcalc.bridge.summarize.ops import first_tensor
 from archcalc.bridge.summarize.torch_kinds import class_text, known_kind
-from archcalc.bridge.summarize.tracer import Group, Record, Tracer, own_path
+from archcalc.bridge.summarize.tracer import Group, Held, Record, Tracer, own_path
 from archcalc.kinds.base import Shape, fmt_shape
 
 
@@ -31,7 +34,14 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
     if totals.params != expected:  # pragma: no cover - would be a bug in the bookkeeping
         raise RuntimeError(f"summarize counted {totals.params} parameters, torch {expected}")
     y = first_tensor(output)
+    outputs = _outputs(output)
     notes = [*tracer.notes, *_uncounted_notes(rows, totals.params)]
+    if outputs:
+        notes.append(
+            f"the forward gives {len(outputs)} tensors: "
+            + ", ".join(f"{name} {fmt_shape(s)}" for name, s in outputs)
+            + f"; output shape is the first's ({outputs[0][0]})"
+        )
     graph = tracer.graph(output)
     outs = [tracer.node_out.get(n.id, (None, None)) for n in graph.nodes]
     return Analysis(
@@ -45,7 +55,18 @@ def to_analysis(tracer: Tracer, name: str, shape: Shape, output: Any) -> Analysi
         source="module",
         graph=graph,
         final=final_field(graph, [o[0] for o in outs], [o[1] for o in outs]),
+        outputs=outputs,
     )
+
+
+def _outputs(output: Any) -> tuple[tuple[str, Shape], ...]:
+    """Every tensor of a result holding several, named by its place in it (``[0]``,
+    ``['out']``, ``[0]['boxes']``); () for a result of one tensor."""
+    if isinstance(output, torch.Tensor):
+        return ()
+    found = [(keystr(path), v) for path, v in tree_flatten_with_path(output)[0]]
+    tensors = [(name, tuple(v.shape[1:])) for name, v in found if isinstance(v, torch.Tensor)]
+    return tuple(tensors) if len(tensors) > 1 else ()
 
 
 def _torch_count(tracer: Tracer) -> int:
@@ -64,8 +85,9 @@ def _add_uncalled(tracer: Tracer) -> None:
     """Modules forward never ran still hold parameters torch counts: give them rows."""
     added: list[Record] = []
     names: list[str] = []
-    for module, path in tracer.names.items():
-        if not tracer.has_uncounted(module):
+    owner = tracer.owner
+    for module, (path, held) in tracer.modules.items():
+        if not _has_uncounted(held, owner):
             continue
         known = known_kind(module, ())
         rec = Record(
@@ -98,6 +120,15 @@ def _add_uncalled(tracer: Tracer) -> None:
             f"{sum(r.params for r in added):,} parameters (included in the totals): "
             + ", ".join(names)
         )
+
+
+def _has_uncounted(held: Held, owner: dict[int, Record]) -> bool:
+    """Whether a module holds a tensor no row has counted."""
+    if not held.params and not held.buffers:
+        return False  # most modules: no generator made
+    return any(id(t) not in owner for _, t in held.params) or any(
+        id(t) not in owner for _, t in held.buffers
+    )
 
 
 def _freeze(node: Record | Group, tracer: Tracer, rows: list[Row]) -> Row:
@@ -144,7 +175,7 @@ def _leaf_row(rec: Record, tracer: Tracer) -> Row:
         tracer.reported.add(why)
         notes.append(f"receptive field unknown: {why}")
         tracer.notes.append(f"{path}: receptive field unknown from here on: {why}")
-    return Row(
+    return new_row(
         path=path,
         kind=kind,
         operation=operation,

@@ -16,8 +16,9 @@ input's node on. Every container call is a scope, named as its row is.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -35,7 +36,16 @@ from archcalc.bridge.summarize.ops import (
 )
 from archcalc.bridge.summarize.torch_kinds import Known, class_text, known_kind
 from archcalc.graph import Graph, Node, Scope
-from archcalc.kinds.base import GLOBAL, Axes, Effect, RFStep, Shape, ShapeError, fmt_shape
+from archcalc.kinds.base import (
+    GLOBAL,
+    Axes,
+    Effect,
+    RFStep,
+    Shape,
+    ShapeError,
+    SpatialStep,
+    fmt_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -158,11 +168,19 @@ _PYTHON_KEY = torch._C.DispatchKeySet(torch._C.DispatchKey.Python)
 _META = torch.device("meta")
 
 
-def ruled(module: nn.Module) -> bool:
-    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it."""
+def ruled(module: nn.Module, classes: dict[type, bool] | None = None) -> bool:
+    """Whether ``module`` runs one of the ``_RULED`` classes' forward as torch wrote it.
+
+    ``classes`` keeps what each class answers, for the modules of one pass.
+    """
     cls = type(module)
-    base = next((b for b in cls.__mro__ if b in _RULED), None)
-    if base is None or cls.forward is not base.forward or "forward" in module.__dict__:
+    by_class = classes.get(cls) if classes is not None else None
+    if by_class is None:
+        base = next((b for b in cls.__mro__ if b in _RULED), None)
+        by_class = base is not None and cls.forward is base.forward
+        if classes is not None:
+            classes[cls] = by_class
+    if not by_class or "forward" in module.__dict__:
         return False
     if isinstance(module, nn.modules.conv._ConvNd) and module.padding_mode != "zeros":
         return False
@@ -176,9 +194,11 @@ def _returns_input(module: nn.Module) -> bool:
     return module.__dict__.get("inplace", False) is True  # set by torch's constructors
 
 
-@dataclass(frozen=True)
-class Held:
-    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them."""
+class Held(NamedTuple):
+    """A module's own tensors as ``named_parameters(recurse=False)`` (and buffers) give them.
+
+    A named tuple: one is made for every module of every summary.
+    """
 
     params: tuple[tuple[str, torch.Tensor], ...]
     buffers: tuple[tuple[str, torch.Tensor], ...]
@@ -211,10 +231,15 @@ def survey(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
             continue
         if type(m).named_modules is not _NAMED_MODULES:
             return _survey_by_torch(model)
-        children = [(k, c) for k, c in m._modules.items() if c is not None]
-        out[m] = (path, Held(_own(m._parameters), _own(m._buffers), not children))
         prefix = path + "." if path else ""
-        stack.extend((prefix + k, c) for k, c in reversed(children))
+        children = [(prefix + k, c) for k, c in m._modules.items() if c is not None]
+        params, buffers = m._parameters, m._buffers  # most modules hold neither
+        out[m] = (
+            path,
+            Held(_own(params) if params else (), _own(buffers) if buffers else (), not children),
+        )
+        children.reverse()
+        stack += children
     return out
 
 
@@ -234,6 +259,7 @@ def _survey_by_torch(model: nn.Module) -> dict[nn.Module, tuple[str, Held]]:
 class _Frame:
     node: Record | Group
     in_field: Field | None = None
+    held: Held | None = None  # a leaf's own tensors, for ``skip``
 
 
 class Tracer:
@@ -266,6 +292,14 @@ class Tracer:
         self.keys: set[str] = set()
         # node id → its output's shape and field, for the network's final field.
         self.node_out: dict[int, tuple[Shape, ReceptiveField | None]] = {}
+        # Entered around the tensors a rule makes; one guard object, entered each time.
+        self.past_watcher = torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY)
+        # A network repeats its blocks (shufflenet's 151 layers are 35 distinct ones):
+        # each distinct layer's rule and text are worked out once per pass.
+        self.effects: dict[tuple[Known, Shape], Effect] = {}
+        self.texts: dict[Known, str] = {}
+        self.ruled_classes: dict[type, bool] = {}  # ``ruled``'s answer for each class
+        self.last_axes: dict[int, tuple[int, ...]] = {}  # a rank's last spatial axes
 
     # -- naming ------------------------------------------------------------
     def path(self, module: nn.Module) -> str:
@@ -386,19 +420,23 @@ class Tracer:
         return Graph(tuple(self.nodes), outputs, _items(self.top), self.scopes)
 
     # -- parameters --------------------------------------------------------
-    def count_own(self, rec: Record, module: nn.Module) -> None:
+    def count_own(self, rec: Record, module: nn.Module, held: Held | None = None) -> None:
         """Credit ``rec`` with the module's own tensors that no earlier row has counted."""
         tied: list[str] = []
-        held = self.held(module)
+        if held is None:
+            held = self.held(module)
+        claim = self.owner.setdefault
         for name, p in held.params:
-            owner = self.owner.setdefault(id(p), rec)
+            owner = claim(id(p), rec)
             if owner is rec:
-                rec.params += p.numel()
-                rec.trainable += p.numel() if p.requires_grad else 0
+                n = p.numel()
+                rec.params += n
+                if p.requires_grad:
+                    rec.trainable += n
             elif owner.module is not module:  # tied weights; a repeated call says so itself
                 tied.append(f"{name} with {owner.path}")
         for _, b in held.buffers:
-            if self.owner.setdefault(id(b), rec) is rec:
+            if claim(id(b), rec) is rec:
                 rec.buffers += b.numel()
         if tied:
             rec.notes.append("shares " + ", ".join(tied) + " (counted there)")
@@ -418,20 +456,77 @@ class Tracer:
             id(t) not in owner for _, t in held.buffers
         )
 
+    def effect_of(self, known: Known, shape: Shape) -> Effect:
+        """``known.effect(shape)``, once per distinct layer and input shape."""
+        try:
+            return self.effects[known, shape]
+        except KeyError:
+            effect = self.effects[known, shape] = known.effect(shape)
+            return effect
+        except TypeError:  # arguments that do not hash: worked out each time
+            return known.effect(shape)
+
+    def text_of(self, known: Known) -> str:
+        """``known.operation()``, once per distinct layer."""
+        try:
+            return self.texts[known]
+        except KeyError:
+            text = self.texts[known] = known.operation()
+            return text
+        except TypeError:
+            return known.operation()
+
     # -- module hooks ------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        frame = self._open(module, args, kwargs)
+        if isinstance(frame.node, Record):
+            self.stack.append(frame)
+
+    def ruled_call(
+        self,
+        module: nn.Module,
+        own: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """A ``ruled`` leaf's call on the meta device: its row opened, its output from its
+        kind's rule (``skip``) and its row closed, as the two hooks around its forward
+        would; the forward runs between them where the rule does not answer."""
+        frame = self._open(module, args, kwargs)
+        rec = frame.node
+        assert isinstance(rec, Record) and frame.held is not None
+        self.stack.append(frame)  # what a failure names
+        out = self._by_rule(module, rec, frame.held, args, kwargs)
+        if out is NotImplemented:
+            out = own(module, *args, **kwargs)
+            self.post_hook(module, args, kwargs, out)
+        else:
+            self.stack.pop()
+            self._close_leaf(rec, frame.in_field, out)
+        return out
+
+    def _open(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Frame:
+        """A call's record and frame; a container's frame is pushed (its calls run inside
+        it), a leaf's is the caller's to push."""
         call = self.calls[module] = self.calls.get(module, 0) + 1
         parent = self.groups[-1] if self.groups else None
+        x: torch.Tensor | None
         if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
-            flat = [args[0]]  # the common call: one tensor
+            x = args[0]  # the common call: one tensor, its entry read once
+            known_x = self.tensors.get(id(x))
+            if known_x is not None and known_x[0]() is x:
+                in_field, made = known_x[1], known_x[2]
+                inputs: tuple[int, ...] = () if made is None else (made,)
+            else:
+                in_field, inputs = None, ()
         else:
             flat = tensors_in(args)
             if kwargs:
                 flat += tensors_in(kwargs)
-        x = flat[0] if flat else None
+            x = flat[0] if flat else None
+            in_field = self.field_of(x)
+            inputs = self.makers(flat)
         in_shape = tuple(x.shape[1:]) if x is not None else ()
-        in_field = self.field_of(x)
-        inputs = self.makers(flat)
         entry = self.modules.get(module)
         path = (entry[0] if entry is not None else "") or type(module).__name__
         held = entry[1] if entry is not None else self.held(module)
@@ -448,17 +543,18 @@ class Tracer:
             group.input_shape = in_shape
             # Scope.input is a node: an input made from constants alone is noted as the network's.
             group.input_node = inputs[0] if inputs else 0
-            self.stack.append(_Frame(group, in_field))
+            frame = _Frame(group, in_field)
+            self.stack.append(frame)
             self.groups.append(group)
             if self.has_uncounted(module):
                 self.own_record(group)
-            return
+            return frame
         known = known_kind(module, in_shape)
         scope = parent.scope if parent is not None else ()
         rec = Record(
             path=path,
             kind=known.kind if known else type(module).__name__.lower(),
-            operation=known.operation() if known else class_text(module),
+            operation=self.text_of(known) if known else class_text(module),
             depth=parent.depth + 1 if parent is not None else 1,
             module=module,
             known=known,
@@ -467,17 +563,20 @@ class Tracer:
         )
         rec.node = self.add_node(rec.kind, inputs, known.args if known else None, path, scope, path)
         if held.params or held.buffers:
-            self.count_own(rec, module)
+            self.count_own(rec, module, held)
         (parent.children if parent is not None else self.top).append(rec)
-        self.stack.append(_Frame(rec, in_field))
+        return _Frame(rec, in_field, held)
 
     def post_hook(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
         frame = self.stack.pop()
+        node = frame.node
+        if isinstance(output, torch.Tensor) and isinstance(node, Record):
+            self._close_leaf(node, frame.in_field, output)
+            return
         outs = [output] if isinstance(output, torch.Tensor) else tensors_in(output)
         y = outs[0] if outs else None
-        node = frame.node
         node.output_shape = tuple(y.shape[1:]) if y is not None else ()
         if isinstance(node, Record):
             node.out_field = self.leaf_field(node, frame.in_field, y)
@@ -493,6 +592,17 @@ class Tracer:
                 self.close_scope(node, y)
         if y is not None:
             self.set_field(y, node.out_field)
+
+    def _close_leaf(self, rec: Record, in_field: Field | None, output: torch.Tensor) -> None:
+        """The common leaf's end: one tensor out, its entry written once."""
+        shape = rec.output_shape = tuple(output.shape[1:])
+        f = rec.out_field = self.leaf_field(rec, in_field, output)
+        nid = rec.node
+        assert nid is not None
+        entry = self._entry(output)
+        entry[1], entry[2] = f, nid
+        if nid not in self.node_out:
+            self.node_out[nid] = (shape, f.rf)
 
     def own_record(self, group: Group) -> Record:
         """The row for what a container does itself: its own parameters, its functional ops."""
@@ -519,41 +629,56 @@ class Tracer:
         whose parameter count is not the module's): the forward runs then,
         and fails in torch's words where the input does not fit.
         """
-        rec = self.stack[-1].node if self.stack else None
-        if not isinstance(rec, Record) or rec.module is not module or rec.known is None:
+        if not self.stack:
             return NotImplemented
-        if kwargs or len(args) != 1 or module.training:
+        frame = self.stack[-1]
+        rec = frame.node
+        if not isinstance(rec, Record) or rec.module is not module:
+            return NotImplemented
+        return self._by_rule(module, rec, frame.held or self.held(module), args, kwargs)
+
+    def _by_rule(
+        self,
+        module: nn.Module,
+        rec: Record,
+        held: Held,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``skip``'s answer for the leaf ``rec`` records."""
+        if rec.known is None or kwargs or len(args) != 1 or module.training:
             return NotImplemented
         x = args[0]
         if not isinstance(x, torch.Tensor) or not x.is_meta or x.dim() < 2:
             return NotImplemented
-        if not x.dtype.is_floating_point or not x.is_contiguous():
+        dtype = x.dtype
+        if not dtype.is_floating_point or not x.is_contiguous():
             return NotImplemented
-        held = self.held(module)
         params = buffers = 0
         for _, t in held.params:
-            if t.dtype != x.dtype or nn.parameter.is_lazy(t):
+            if t.dtype != dtype or (type(t) is not nn.Parameter and nn.parameter.is_lazy(t)):
                 return NotImplemented
             params += t.numel()
         for _, t in held.buffers:
-            if t.is_floating_point() and t.dtype != x.dtype:
+            if t.dtype != dtype and t.is_floating_point():
                 return NotImplemented
             buffers += t.numel()
         if isinstance(module, nn.Linear) and x.dim() > 2:
             return self._linear_over(module, rec, x, params)
         try:
-            effect = rec.known.effect(rec.input_shape)
+            effect = self.effect_of(rec.known, rec.input_shape)
         except ShapeError:
             return NotImplemented
-        if (effect.params, effect.buffers) != (params, buffers):
+        if effect.params != params or effect.buffers != buffers:
             return NotImplemented
         rec.effect = effect
-        rec.flops += 2 * effect.macs * x.shape[0]  # the rule counts one sample; torch all
+        batch = x.shape[0]
+        rec.flops += 2 * effect.macs * batch  # the rule counts one sample; torch all
         if _returns_input(module):
             return x
         # Made past the op watcher (which sees the forward's ops): this is no op of the model's.
-        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
-            return torch.empty((x.shape[0], *effect.output_shape), dtype=x.dtype, device=_META)
+        with self.past_watcher:
+            return torch.empty((batch, *effect.output_shape), dtype=dtype, device=_META)
 
     def _linear_over(self, module: nn.Linear, rec: Record, x: torch.Tensor, params: int) -> Any:
         """A linear layer over the last axis of a (B, ..., features) input (a transformer's).
@@ -568,7 +693,7 @@ class Tracer:
         for d in x.shape[:-1]:
             rows *= d
         rec.flops += 2 * rows * k * n
-        with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEY):
+        with self.past_watcher:
             return torch.empty((*x.shape[:-1], n), dtype=x.dtype, device=_META)
 
     def leaf_field(self, rec: Record, in_field: Field | None, y: torch.Tensor | None) -> Field:
@@ -587,11 +712,13 @@ class Tracer:
                 return in_field
             return Field(None, f"{type(rec.module).__name__} on a channels-last input")
         try:
-            step = (rec.effect or rec.known.effect(rec.input_shape)).rf
+            step = (rec.effect or self.effect_of(rec.known, rec.input_shape)).rf
         except ShapeError:
             return Field(
                 None, f"{type(rec.module).__name__} on a {fmt_shape(rec.input_shape)} input"
             )
+        if in_field.rf.whole or _keeps(step, len(in_field.rf.size)):
+            return in_field  # what receptive.step would give: the same field
         return self._step(in_field.rf, step)
 
     # -- aten operations -----------------------------------------------------
@@ -628,22 +755,39 @@ class Tracer:
                 target.uncosted.add(info.name)
             if target is not node:  # a container's own row shows what its own ops made
                 target.output_shape = tuple(outs[0].shape[1:]) if outs else ()
+        tensors = self.tensors
+        seen: list[tuple[torch.Tensor, list[Any]]] = []  # the inputs the pass knows, entries
         for t in ins:
             # A plain tensor first: Parameter's isinstance check runs Python code.
             if type(t) is not torch.Tensor and isinstance(t, nn.Parameter):
                 self.used_by.setdefault(id(t), node.path)
-        if isinstance(node, Group):
-            self._dataflow(info, node, target, ins, outs)
-        self.follow(func, info, args, kwargs, node, ins, outs)
+            entry = tensors.get(id(t))
+            if entry is not None and entry[0]() is t:
+                seen.append((t, entry))
+        if not outs:
+            return
+        nid = self._dataflow(info, node, target, seen) if isinstance(node, Group) else None
+        result = self.follow(func, info, args, kwargs, node, seen, outs)
+        if nid is None and result is None:
+            return
+        node_out = self.node_out
+        for t in outs:  # each output's entry written once: the node that made it, its field
+            entry = self._entry(t)
+            if nid is not None:
+                entry[2] = nid
+            if result is not None:
+                entry[1] = result
+                made = entry[2]
+                if made is not None and made not in node_out:
+                    node_out[made] = (tuple(t.shape[1:]), result.rf)
 
     def _dataflow(
         self,
         info: OpInfo,
         group: Group,
         own: Record | None,
-        ins: list[torch.Tensor],
-        outs: list[torch.Tensor],
-    ) -> None:
+        seen: list[tuple[torch.Tensor, list[Any]]],
+    ) -> int | None:
         """Which node makes the outputs of an op in a container's own code (between modules).
 
         An op the container's own row shows (it costs MACs, or archcalc cannot
@@ -651,9 +795,13 @@ class Tracer:
         several nodes (``x + identity``, ``torch.cat``); any other free op
         (views, elementwise work on one tensor) passes its input's node on.
         """
-        if not outs:
-            return
-        inputs = self.makers(ins)
+        found: dict[int, None] = {}
+        for _, entry in seen:
+            if entry[2] is not None:
+                found[entry[2]] = None
+        inputs = tuple(found)
+        if own is None and len(inputs) < 2:
+            return inputs[0] if inputs else None  # passed on; or made from constants only
         name = info.name
         if name.endswith("_") and not name.endswith("__"):
             name = name[:-1]  # in place: `out += identity` is an add
@@ -662,14 +810,9 @@ class Tracer:
                 self.nodes[own.node] = self.nodes[own.node]._replace(written=False)
             path = own_path(own)
             nid = own.node = self.add_node(name, inputs, None, path, group.scope, path)
-        elif len(inputs) > 1:
+        else:  # a free op joining several nodes' work
             nid = self.add_node(name, inputs, None, group.path, group.scope, group.path, False)
-        elif inputs:
-            nid = inputs[0]
-        else:
-            return  # made from constants only: no node made it
-        for t in outs:
-            self.set_made(t, nid)
+        return nid
 
     def follow(
         self,
@@ -678,17 +821,19 @@ class Tracer:
         args: Any,
         kwargs: Any,
         node: Record | Group,
-        ins: list[torch.Tensor],
+        seen: list[tuple[torch.Tensor, list[Any]]],
         outs: list[torch.Tensor],
-    ) -> None:
-        """Carry receptive fields through one op outside known layers, or mark them unknown."""
-        data = [(t, f) for t in ins if (f := self.field_of(t)) is not None]
-        if not data or not outs:
-            return  # constants and parameters carry no field
-        unknown = next((f for _, f in data if f.rf is None), None)
-        result = unknown or self._through(func, info, args, kwargs, data, outs, node)
-        for t in outs:
-            self.set_field(t, result)
+    ) -> Field | None:
+        """The field one op outside known layers gives its outputs (unknown where it cannot
+        be followed); None where no input carries one (constants and parameters)."""
+        data: list[tuple[torch.Tensor, Field]] = []
+        for t, entry in seen:
+            f = entry[1]
+            if f is not None:
+                if f.rf is None:
+                    return f  # an unknown field stays unknown, saying where it was lost
+                data.append((t, f))
+        return self._through(func, info, args, kwargs, data, outs, node) if data else None
 
     def _through(
         self,
@@ -703,8 +848,20 @@ class Tracer:
         name = info.name
         y = outs[0]
         rank = len(self.input_sizes)
+        if name in _VIEWS and not info.pointwise:  # the common glue: no argument by name
+            # (clone is tagged pointwise: it is followed as one, below)
+            first, field = data[0]
+            assert field.rf is not None  # an unknown field is passed on before
+            if tuple(y.shape) == tuple(first.shape):
+                return field
+            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
+                return self._step(field.rf, GLOBAL)  # flattened: each unit sees it all
+            axes = self._reshaped(field, first, y)
+            if axes is not None:  # channels regrouped (a channel shuffle)
+                return self._placed(field.rf, axes, y)
+            return Field(None, f"aten.{name} in {_where(node)} is not followed")
         arg = bind(info, args, kwargs)
-        fields = [f.rf for _, f in data if f.rf is not None]
+        fields = [f.rf for _, f in data if f.rf is not None]  # all of them: see follow
         x = arg.get("input", arg.get("self"))
         first, field = data[0]
         if len(data) == 1 and first is x and x.dim() == 4 and field.axes is None:
@@ -715,14 +872,6 @@ class Tracer:
             axes = self._common_axes(data, y)
             if axes is not None:
                 return self._placed(self._merge(fields, node).rf, axes, y)
-        elif name in _VIEWS:
-            if tuple(y.shape) == tuple(first.shape):
-                return field
-            if first.dim() == rank + 2 and y.dim() == 2 and y.shape[0] == first.shape[0]:
-                return self._step(fields[0], GLOBAL)  # flattened: each unit sees it all
-            axes = self._reshaped(field, first, y)
-            if axes is not None:  # channels regrouped (a channel shuffle)
-                return self._placed(field.rf, axes, y)
         elif name in _MOVES:
             axes = self._moved(name, arg, field, first) if len(data) == 1 else None
             if axes is not None:
@@ -757,8 +906,11 @@ class Tracer:
 
     def _placed(self, rf: ReceptiveField | None, axes: tuple[int, ...], y: torch.Tensor) -> Field:
         """``rf`` on ``y`` with its spatial axes at ``axes`` (None where they are the last)."""
-        rank = len(self.input_sizes)
-        last = tuple(range(y.dim() - rank, y.dim()))
+        n = y.dim()
+        last = self.last_axes.get(n)
+        if last is None:
+            rank = len(self.input_sizes)
+            last = self.last_axes[n] = tuple(range(n - rank, n))
         return Field(rf, axes=None if axes == last else axes)
 
     def _common_axes(
@@ -775,8 +927,11 @@ class Tracer:
             if f.rf is not None and f.rf.whole:
                 continue
             axes = self._axes_of(f, t)
-            if found not in (None, axes) or any(t.shape[a] != y.shape[a] for a in axes):
+            if found is not None and found != axes:
                 return None
+            for a in axes:
+                if t.shape[a] != y.shape[a]:
+                    return None
             found = axes
         return found if found is not None else self._axes_of(data[0][1], data[0][0])
 
@@ -858,6 +1013,20 @@ def _per_position(module: nn.Module | None, axes: tuple[int, ...], dims: int) ->
 _VIEWS = frozenset({"view", "_unsafe_view", "reshape", "alias", "detach", "clone", "_to_copy"})
 # Ops that move or pick whole axes: each output unit is an input unit.
 _MOVES = frozenset({"permute", "transpose", "split", "split_with_sizes", "slice", "narrow"})
+
+
+def _keeps(how: RFStep, rank: int) -> bool:
+    """Whether a step leaves a field of ``rank`` axes as it is: none, or a 1-wide window
+    at stride 1 without padding (a pointwise convolution)."""
+    if how is None:
+        return True
+    if type(how) is not SpatialStep or len(how.kernel) != rank:
+        return False
+    return (
+        all(k == 1 for k in how.kernel)
+        and all(s == 1 for s in how.stride)
+        and not any(how.pad_before)
+    )
 
 
 def _where(node: Record | Group) -> str:
