@@ -159,7 +159,11 @@ def test_layer_norm(normalized: list[int]) -> None:
     w = meta(*normalized)
     check(aten.native_layer_norm.default, x, normalized, w, w, 1e-5)
     check(aten.native_layer_norm.default, x, normalized, None, None, 1e-5)
-    check(aten.native_layer_norm.default, x.permute(0, 2, 1), [49], None, None, 1e-5, taken=False)
+    # a permuted input (ConvNeXt's channels-last block): the kernel's outputs are contiguous
+    check(aten.native_layer_norm.default, x.permute(0, 2, 1), [49], None, None, 1e-5)
+    y = meta(2, 8, 5, 7).permute(0, 2, 3, 1)
+    check(aten.native_layer_norm.default, y, [8], meta(8), meta(8), 1e-6)
+    check(aten.native_layer_norm.default, y[:, 1:], [8], None, None, 1e-6)
 
 
 @pytest.mark.parametrize(

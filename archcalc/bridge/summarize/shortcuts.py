@@ -211,10 +211,10 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], training_at: int 
 
 
 def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``native_layer_norm``: its kernel makes the input contiguous first, so the outputs
+    are contiguous whatever the input's layout (ConvNeXt normalises a permuted map)."""
     x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or x.dtype not in _NORM_DTYPES:
-        return NotImplemented
-    if not x.is_contiguous():
+    if not isinstance(x, torch.Tensor) or x.dtype not in _NORM_DTYPES or x.numel() == 0:
         return NotImplemented
     normalized = tuple(_arg(args, kwargs, 1, "normalized_shape", ()))
     n = len(normalized)
