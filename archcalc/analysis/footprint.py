@@ -216,13 +216,29 @@ def _shapes(analysis: Analysis) -> list[Shape]:
             shapes[node.id] = row.output_shape
             continue
         ins = [shapes[i] for i in node.inputs]
-        if node.op == "cat":
+        if not ins:
+            shapes[node.id] = ()
+        elif node.op == "cat":
             shapes[node.id] = (sum(s[0] for s in ins), *ins[0][1:])
         elif node.op == "mul":
-            shapes[node.id] = tuple(max(d) for d in zip(*ins, strict=True))
+            shapes[node.id] = _broadcast(ins)
         else:
             shapes[node.id] = ins[0]
     return shapes
+
+
+def _broadcast(shapes: list[Shape]) -> Shape:
+    """Shapes broadcast as torch does, aligned from the right (a traced module may multiply
+    tensors of different ranks); the first where they do not broadcast."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for dims in zip(*padded, strict=True):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            return shapes[0]
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
 
 
 def _promote(dtypes: list[str]) -> str:
@@ -243,11 +259,19 @@ def _walk(
     steps: list[_Step] = []
     for node in graph.nodes[1:]:
         ins = tuple(tensors[i] for i in node.inputs)
+        row = rows.get(node.id)
+        if not ins:  # made from constants alone (a traced detector's anchors): none of the batch
+            size = prod(row.input_shape) if row is not None else 0
+            ins = (_Tensor(walk.new(0, "float32", size), "float32", False, 0),)
         elems = prod(shapes[node.id])
         if node.is_merge:
             step = _merge(walk, node.id, node.op, ins, elems, training)
+        elif row is None:
+            # an op in a traced container's own code whose row a later op took over: counted
+            # as a new tensor that keeps nothing for backward
+            walk.unknown.append(node.path)
+            step = _merge(walk, node.id, "add", ins, elems, training)
         else:
-            row = rows[node.id]
             src = ins[0]
             ctx = SaveContext(src.dtype, autocast, src.grad, training, threads, not src.strided)
             step = _layer(walk, node.id, node.op, node.args, row, ins[0], elems, ctx)

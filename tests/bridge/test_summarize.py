@@ -487,3 +487,45 @@ def test_bad_targets_are_one_line_errors(target: str, message: str) -> None:
 
 def test_archcalc_exposes_summarize_lazily() -> None:
     assert archcalc.summarize is summarize
+
+
+class _CachesOnItself(nn.Module):
+    """Keeps a tensor made in its forward on itself, as torchvision's AnchorGenerator keeps
+    its cell anchors, then reads values (a data-dependent op): meta fails after the cache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.cache: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if not self.cache:
+            self.cache = [torch.ones(4, device=y.device)]
+            self.seen = y.shape[-1]
+        return y[y > 0] if y.numel() else y
+
+
+def test_a_module_caching_tensors_is_left_as_it_was() -> None:
+    model = _CachesOnItself()
+    analysis = summarize(model, (3, 8, 8))
+    assert analysis.totals.params == sum(p.numel() for p in model.parameters())
+    assert any("real forward" in n for n in analysis.notes)
+    # what the summary's passes cached is gone: the meta tensor would break the module
+    assert model.cache == [] and not hasattr(model, "seen")
+    model(torch.randn(1, 3, 8, 8))  # and the module still runs as the user's own
+
+
+def test_a_detection_model_summarises_with_its_memory() -> None:
+    """torchvision's detectors: weights and backbone weights never downloaded, the meta pass
+    falls back to a real one (their anchors and boxes read values), and the memory passes
+    take a graph with constants and tensors of several ranks."""
+    model = summarize_target(
+        "torchvision.models.detection:fasterrcnn_mobilenet_v3_large_320_fpn", (3, 128, 128)
+    )
+    assert model.totals.params == 19_410_754  # torchvision's own count of this model
+    assert any("real forward" in n for n in model.notes)
+    from archcalc.analysis.footprint import footprint
+
+    fp = footprint(model, batch=2)
+    assert fp.training_peak >= fp.params + fp.gradients + fp.optimizer_state > 0

@@ -60,6 +60,7 @@ The parts, in the order the data flows:
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Callable, Sequence
 from types import CodeType, FunctionType
@@ -268,6 +269,11 @@ def _trace(
 
 def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
     modes = {m: m.training for m in tracer.modules}
+    # What each module holds besides its parameters, buffers and children, as it was: a
+    # forward that caches a tensor on itself (torchvision's AnchorGenerator keeps its cell
+    # anchors) would keep a meta tensor, which breaks the real forward after it and the
+    # user's own; the entries are put back after the pass.
+    attributes = [(m.__dict__, dict(m.__dict__)) for m in tracer.modules]
     handles = []
     wrapped = []
     hooked = bool(_global_forward_hooks or _global_forward_pre_hooks)
@@ -315,3 +321,7 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
                     m.__dict__["training"] = training
                 else:
                     m.training = training
+        for now, before in attributes:
+            if len(now) != len(before) or not all(map(operator.is_, now.values(), before.values())):
+                now.clear()
+                now.update(before)

@@ -19,8 +19,8 @@ from archcalc.errors import ArchcalcError, suggest
 def load_target(target: str) -> nn.Module:
     """The module ``target`` names: an instance as is, a class or factory called.
 
-    ``weights=None`` goes to a factory that takes ``weights``, so nothing is
-    downloaded; every failure is an ArchcalcError naming the target.
+    ``weights=None`` (and ``weights_backbone=None``) goes to a factory that takes it,
+    so nothing is downloaded; every failure is an ArchcalcError naming the target.
     """
     mod_name, sep, rest = target.partition(":")
     if not sep or not mod_name or not rest:
@@ -69,14 +69,14 @@ def load_target(target: str) -> nn.Module:
         raise ArchcalcError(
             f"`{target}` expects an nn.Module, a class or a factory, but gets {type(obj).__name__}"
         )
-    if _takes_weights(obj):
-        if kwargs.get("weights") is not None:
+    for name in _weight_arguments(obj):  # torchvision's `weights` and `weights_backbone`
+        if kwargs.get(name) is not None:
             raise ArchcalcError(
                 "archcalc never downloads weights, but the target asks for "
-                f"weights={kwargs['weights']!r}",
-                hint="leave `weights` out",
+                f"{name}={kwargs[name]!r}",
+                hint=f"leave `{name}` out",
             )
-        kwargs["weights"] = None
+        kwargs[name] = None
     try:
         with contextlib.redirect_stdout(sys.stderr):
             made = obj(**kwargs)
@@ -128,8 +128,11 @@ def _parse_call(text: str, target: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-def _takes_weights(obj: Callable[..., Any]) -> bool:
+def _weight_arguments(obj: Callable[..., Any]) -> tuple[str, ...]:
+    """The pretrained-weight arguments ``obj`` takes (a detection model's backbone has its
+    own, and downloads them by default)."""
     try:
-        return "weights" in inspect.signature(obj).parameters
+        params = inspect.signature(obj).parameters
     except (TypeError, ValueError):
-        return False
+        return ()
+    return tuple(n for n in ("weights", "weights_backbone") if n in params)
