@@ -362,7 +362,7 @@ def _splits_image(weights: int, activations: int) -> bool:
     """oneDNN's choice for a low-precision weight gradient, approximated: it weighs what each
     thread reads (the input and the output's gradient, per sample and position) against what
     it accumulates (the weights), and splits the batch and image when the former are at
-    least 0.8× the latter (fitted to 17 layers from 1→16 at 28×28 to 512→512 at 14×14, all
+    least 0.8× the latter (fitted to 19 layers from 1→16 at 28×28 to 512→512 at 14×14, all
     but one chosen right; the 128→128 layer at 56×56 gets a copy per thread it does not
     take)."""
     return activations >= 0.8 * weights
