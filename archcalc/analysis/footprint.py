@@ -117,25 +117,16 @@ _Line = tuple[int, int]
 _ZERO: _Line = (0, 0)
 
 
+def _at(line: _Line, batch: int) -> int:
+    return line[0] * batch + line[1]
+
+
 def _sum(lines: Iterable[_Line]) -> _Line:
     a = c = 0
     for la, lc in lines:
         a += la
         c += lc
     return a, c
-
-
-class _Storage(NamedTuple):
-    per_sample: int
-    fixed: int
-    dtype: str
-
-    def bytes(self, batch: int) -> int:
-        return (self.per_sample * batch + self.fixed) * DTYPE_BYTES[self.dtype]
-
-    def line(self) -> _Line:
-        size = DTYPE_BYTES[self.dtype]
-        return self.per_sample * size, self.fixed * size
 
 
 class _Tensor(NamedTuple):
@@ -168,8 +159,7 @@ class _Walk:
     """Storages and steps of one pass; storage 0 is the batch."""
 
     def __init__(self) -> None:
-        self.storages: list[_Storage] = []
-        self.lines: list[_Line] = []  # each storage's bytes
+        self.lines: list[_Line] = []  # each storage's bytes; its index names it
         self.unknown: list[str] = []  # paths of layers without a memory rule
         # the kernels' scratch as functions of the batch, one per distinct layer: the same
         # convolution repeated is asked once per batch, not once per copy
@@ -177,10 +167,9 @@ class _Walk:
         self._scratch_of: dict[tuple[Any, ...], int] = {}
 
     def new(self, per_sample: int, dtype: str, fixed: int = 0) -> int:
-        storage = _Storage(per_sample, fixed, dtype)
-        self.storages.append(storage)
-        self.lines.append(storage.line())
-        return len(self.storages) - 1
+        size = DTYPE_BYTES[dtype]
+        self.lines.append((per_sample * size, fixed * size))
+        return len(self.lines) - 1
 
     def scratch_index(
         self, rule: Callable[..., int] | None, args: Any, row: Row, ctx: SaveContext
@@ -425,18 +414,17 @@ class _Curve:
         scratch = self._scratch_at(batch)
         best, peak = self._highest(batch, scratch)
         phase, saved, live, extra = self.parts[best]
-        parts = {name: a * batch + c for name, (a, c) in self.base.items()}
-        parts["saved"] = saved[0] * batch + saved[1]
-        parts["activations"] = (live[0] - saved[0]) * batch + live[1] - saved[1]
-        for name, (a, c) in extra:
-            parts[name] = a * batch + c
+        parts = {name: _at(line, batch) for name, line in self.base.items()}
+        parts["saved"] = _at(saved, batch)
+        parts["activations"] = _at(live, batch) - parts["saved"]
+        for name, line in extra:
+            parts[name] = _at(line, batch)
         if self.kernels[best] >= 0:
             parts["workspace"] = parts.get("workspace", 0) + scratch[self.kernels[best]]
         return peak, phase, parts
 
     def base_at(self, name: str, batch: int) -> int:
-        a, c = self.base[name]
-        return a * batch + c
+        return _at(self.base[name], batch)
 
 
 class _Live:
@@ -721,7 +709,7 @@ class _Curves(NamedTuple):
             gradients=self.gradients,
             optimizer_state=self.training.base_at("optimizer_state", batch),
             input=self.training.base_at("input", batch),
-            saved=self.saved[0] * batch + self.saved[1],
+            saved=_at(self.saved, batch),
             training_peak=peak,
             training_phase=phase,
             at_peak={k: v for k, v in parts.items() if v},
@@ -761,7 +749,7 @@ def saved_bytes(analysis: Analysis, batch: int = 1, dtype: str = "float32") -> i
     with paused_gc():
         walk, steps = _walk(analysis, _autocast(dtype), training=True)
     storages = {s for step in steps for s in step.saved}
-    return sum(walk.storages[s].bytes(batch) for s in storages)
+    return sum(_at(walk.lines[s], batch) for s in storages)
 
 
 # -- fit ----------------------------------------------------------------------------------

@@ -223,24 +223,6 @@ def _ruled_forward(module: nn.Module, tracer: Tracer) -> Callable[..., Any]:
     return forward
 
 
-def _plain(module: nn.Module) -> bool:
-    """Whether ``module`` switches modes as nn.Module does (its own ``train`` and
-    ``__setattr__`` not overridden): then its flag is set in place, not through a walk of
-    the tree and a guarded attribute write per module (a tenth of a small model's summary)."""
-    cls = type(module)
-    return cls.train is nn.Module.train and cls.__setattr__ is nn.Module.__setattr__
-
-
-def _eval(module: nn.Module, modes: dict[nn.Module, bool]) -> None:
-    """``module.eval()``, with every flag it would set written directly where that is the
-    same (``_plain``); ``modes`` holds every module of the tree."""
-    if all(_plain(m) for m in modes):
-        for m in modes:
-            m.__dict__["training"] = False
-    else:
-        module.eval()
-
-
 class _NeedsRealValues(Exception):
     """The forward fails on meta tensors (it reads values, or an op has no meta kernel)."""
 
@@ -268,11 +250,11 @@ def _trace(
 
 
 def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
-    modes = {m: m.training for m in tracer.modules}
-    # What each module holds besides its parameters, buffers and children, as it was: a
-    # forward that caches a tensor on itself (torchvision's AnchorGenerator keeps its cell
-    # anchors) would keep a meta tensor, which breaks the real forward after it and the
-    # user's own; the entries are put back after the pass.
+    training = any(m.training for m in tracer.modules)
+    # What each module holds besides its parameters, buffers and children, as it was: its
+    # mode, and what a forward caches on it (torchvision's AnchorGenerator keeps its cell
+    # anchors: a meta tensor there breaks the real forward after it, and the user's own).
+    # The entries are put back after the pass.
     attributes = [(m.__dict__, dict(m.__dict__)) for m in tracer.modules]
     handles = []
     wrapped = []
@@ -288,8 +270,8 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
             else:
                 m.__dict__["forward"] = _watched_forward(m, tracer, meta, held.leaf)
                 wrapped.append(m)
-        if any(modes.values()):
-            _eval(module, modes)  # batch norm must not update its running statistics
+        if training:
+            module.eval()  # batch norm must not update its running statistics
         with torch.no_grad(), OpWatcher(tracer, meta=meta):
             return module(x)
     except ArchcalcError:
@@ -315,12 +297,6 @@ def _run(module: nn.Module, x: torch.Tensor, tracer: Tracer, meta: bool) -> Any:
             del m.__dict__["forward"]
         for h in handles:
             h.remove()
-        for m, training in modes.items():
-            if m.training != training:
-                if _plain(m):
-                    m.__dict__["training"] = training
-                else:
-                    m.training = training
         for now, before in attributes:
             if len(now) != len(before) or not all(map(operator.is_, now.values(), before.values())):
                 now.clear()
